@@ -1,0 +1,46 @@
+// Makes a fresh clone ready to run: npm packages, the native addon (release build), the
+// TypeScript layer, and Debian's Chromium for the browser tests. Each step is skipped when
+// already done, so `npm test` and `npm run demo` can be the only commands a newcomer types.
+import { spawnSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+process.chdir(root);
+
+function run(cmd, args, opts = {}) {
+  const r = spawnSync(cmd, args, { stdio: 'inherit', ...opts });
+  if (r.status !== 0) {
+    console.error(`pglane bootstrap: "${cmd} ${args.join(' ')}" failed (exit ${r.status ?? r.signal})`);
+    process.exit(r.status || 1);
+  }
+}
+const mtime = (p) => (existsSync(p) ? statSync(p).mtimeMs : 0);
+
+// 1. npm packages (again when package-lock.json changed since the last install).
+if (!existsSync('node_modules/.package-lock.json') || mtime('package-lock.json') > mtime('node_modules/.package-lock.json')) {
+  console.log('pglane bootstrap: installing npm packages');
+  run('npm', existsSync('package-lock.json') ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
+}
+
+// 2. The native addon. Cargo decides what is stale; a no-op build takes a second.
+if (!process.env.PGLANE_SKIP_NATIVE_BUILD) {
+  run('npx', ['napi', 'build', '--platform', '--release', '--dts', 'index.d.ts', '--js', 'index.js']);
+}
+
+// 3. The TypeScript layer.
+run('npx', ['tsc', '-p', 'tsconfig.json']);
+
+// 4. Chromium for Playwright: Playwright's own browser download cannot work everywhere, so
+//    pglane uses Debian's package when no Playwright browser is installed.
+if (!existsSync('/usr/bin/chromium') && !process.env.PGLANE_SKIP_CHROMIUM) {
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (isRoot && existsSync('/usr/bin/apt-get')) {
+    console.log('pglane bootstrap: installing Debian chromium');
+    run('apt-get', ['update', '-qq']);
+    run('apt-get', ['install', '-y', '-qq', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+  } else {
+    console.warn('pglane bootstrap: /usr/bin/chromium is missing; install it (apt-get install chromium) for the browser tests');
+  }
+}

@@ -1,0 +1,583 @@
+//! Database settings the way users have them: a `postgres://` URL, or libpq's `PG*` variables,
+//! plus pglane's own knobs (pool size, timeouts, pooler mode). Everything is checked here,
+//! before any connection is tried, and nothing here ever prints the password.
+
+use crate::core::error::{Error, Result};
+use percent_encoding::percent_decode_str;
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default connections per worker process: 50 workers fit in Postgres' default 100.
+pub const DEFAULT_POOL_SIZE: usize = 2;
+/// Default time allowed to open one connection (TCP, TLS and authentication).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time allowed for one database operation before pglane cancels it.
+pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
+/// The `application_name` pglane's sessions carry unless the settings name another.
+pub const DEFAULT_APPLICATION_NAME: &str = "pglane";
+
+/// libpq's `sslmode`, with libpq's meanings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    /// Plain TCP only.
+    Disable,
+    /// TLS when the server offers it, certificate not checked; plain otherwise. libpq's default.
+    Prefer,
+    /// TLS always; the certificate is not checked (unless `sslrootcert` is set, as in libpq).
+    Require,
+    /// TLS, with the certificate chain checked against `sslrootcert` (or the system roots).
+    VerifyCa,
+    /// As `VerifyCa`, and the certificate must name the host.
+    VerifyFull,
+}
+
+impl SslMode {
+    /// Parses libpq's spelling.
+    pub fn parse(s: &str) -> Result<SslMode> {
+        match s {
+            "disable" => Ok(SslMode::Disable),
+            "allow" | "prefer" => Ok(SslMode::Prefer),
+            "require" => Ok(SslMode::Require),
+            "verify-ca" => Ok(SslMode::VerifyCa),
+            "verify-full" => Ok(SslMode::VerifyFull),
+            other => Err(Error::invalid_config(format!(
+                "unknown sslmode {other:?}: use disable, prefer, require, verify-ca or verify-full"
+            ))),
+        }
+    }
+
+    /// libpq's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
+/// Where the trusted root certificates come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootCerts {
+    /// The operating system's store (also `sslrootcert=system`, as in libpq 16).
+    System,
+    /// A PEM file.
+    File(PathBuf),
+}
+
+/// Whether a transaction-mode pooler (pgbouncer, Supavisor on port 6543) sits in front.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PoolerMode {
+    /// Decide from the address (port 6543) and, where it matters, by probing the server.
+    Auto,
+    /// A direct connection, or a session-mode pooler.
+    None,
+    /// A transaction-mode pooler: no session state survives a transaction.
+    Transaction,
+}
+
+impl PoolerMode {
+    /// Parses `auto`, `none`/`session` or `transaction`.
+    pub fn parse(s: &str) -> Result<PoolerMode> {
+        match s {
+            "auto" => Ok(PoolerMode::Auto),
+            "none" | "session" | "false" => Ok(PoolerMode::None),
+            "transaction" | "true" => Ok(PoolerMode::Transaction),
+            other => Err(Error::invalid_config(format!(
+                "unknown pooler mode {other:?}: use auto, none or transaction"
+            ))),
+        }
+    }
+}
+
+/// Where to connect and how. Built from a URL or the environment, then adjusted by options.
+#[derive(Clone)]
+pub struct DbConfig {
+    /// Host name, IP address, or a Unix socket directory (starting with `/`).
+    pub host: String,
+    /// TCP port (also names the socket file).
+    pub port: u16,
+    /// Role to log in as.
+    pub user: String,
+    /// Password; never printed (see the `Debug` impl and [`DbConfig::redact`]).
+    pub password: Option<String>,
+    /// Database name.
+    pub dbname: String,
+    /// TLS mode.
+    pub sslmode: SslMode,
+    /// Trusted roots for `verify-ca` / `verify-full` (and `require` when set).
+    pub sslrootcert: Option<RootCerts>,
+    /// Shown in `pg_stat_activity`.
+    pub application_name: String,
+    /// Limit for opening one connection.
+    pub connect_timeout: Duration,
+    /// Limit for one operation; pglane cancels the query on the server when it passes.
+    pub statement_timeout: Duration,
+    /// Connections per process.
+    pub pool_size: usize,
+    /// Pooler in front of the server.
+    pub pooler: PoolerMode,
+}
+
+impl fmt::Debug for DbConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DbConfig")
+            .field("target", &self.describe())
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("sslmode", &self.sslmode)
+            .field("pool_size", &self.pool_size)
+            .field("pooler", &self.pooler)
+            .finish()
+    }
+}
+
+/// Query parameters of a URL that pglane understands, or accepts and ignores.
+const URL_PARAMS: &[&str] = &[
+    "sslmode",
+    "sslrootcert",
+    "application_name",
+    "connect_timeout",
+    "host",
+    "port",
+    "user",
+    "password",
+    "dbname",
+    "pglane_pool_size",
+    "pglane_statement_timeout_ms",
+    "pglane_pooler",
+    "pgbouncer",
+];
+/// Accepted for compatibility with URLs copied from other tools; they change nothing here.
+const IGNORED_URL_PARAMS: &[&str] = &[
+    "connection_limit",
+    "pool_timeout",
+    "schema",
+    "channel_binding",
+    "target_session_attrs",
+    "keepalives",
+    "keepalives_idle",
+    "gssencmode",
+    "sslnegotiation",
+];
+
+impl DbConfig {
+    fn base() -> DbConfig {
+        DbConfig {
+            host: "localhost".into(),
+            port: 5432,
+            user: "postgres".into(),
+            password: None,
+            dbname: String::new(),
+            sslmode: SslMode::Prefer,
+            sslrootcert: None,
+            application_name: DEFAULT_APPLICATION_NAME.into(),
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            pool_size: DEFAULT_POOL_SIZE,
+            pooler: PoolerMode::Auto,
+        }
+    }
+
+    /// Parses a `postgres://` or `postgresql://` URL. Percent-encoded parts are decoded, so a
+    /// password may hold `@`, `#`, `/` or `%` written as `%40`, `%23`, `%2F`, `%25`.
+    /// The URL itself is never echoed in errors: it may carry a password.
+    pub fn from_url(url: &str) -> Result<DbConfig> {
+        let url = url.trim();
+        let scheme_ok = url.starts_with("postgres://") || url.starts_with("postgresql://");
+        if !scheme_ok {
+            return Err(Error::invalid_config(
+                "database URL must start with postgres:// or postgresql://",
+            ));
+        }
+        let parsed = url::Url::parse(url).map_err(|e| {
+            Error::invalid_config(format!(
+                "database URL is malformed ({e}); percent-encode @ # / % and spaces in the user name and password"
+            ))
+        })?;
+        let mut cfg = DbConfig::base();
+        if let Some(host) = parsed.host_str() {
+            if !host.is_empty() {
+                cfg.host = decode(host.trim_start_matches('[').trim_end_matches(']'), "host")?;
+            }
+        }
+        if let Some(port) = parsed.port() {
+            cfg.port = port;
+        }
+        if !parsed.username().is_empty() {
+            cfg.user = decode(parsed.username(), "user name")?;
+        }
+        if let Some(pw) = parsed.password() {
+            cfg.password = Some(decode(pw, "password")?);
+        }
+        let path = parsed.path().trim_start_matches('/');
+        if !path.is_empty() {
+            cfg.dbname = decode(path, "database name")?;
+        }
+        if parsed.fragment().is_some() {
+            return Err(Error::invalid_config(
+                "database URL contains '#': percent-encode it as %23 in the password",
+            ));
+        }
+        for (key, value) in parsed.query_pairs() {
+            let value = value.into_owned();
+            match key.as_ref() {
+                "sslmode" => cfg.sslmode = SslMode::parse(&value)?,
+                "sslrootcert" => cfg.sslrootcert = Some(parse_root_certs(&value)),
+                "application_name" => cfg.application_name = value,
+                "connect_timeout" => {
+                    cfg.connect_timeout = parse_seconds(&value, "connect_timeout")?
+                }
+                "host" => cfg.host = value,
+                "port" => cfg.port = parse_port(&value)?,
+                "user" => cfg.user = value,
+                "password" => cfg.password = Some(value),
+                "dbname" => cfg.dbname = value,
+                "pglane_pool_size" => cfg.pool_size = parse_pool_size(&value)?,
+                "pglane_statement_timeout_ms" => {
+                    cfg.statement_timeout = parse_millis(&value, "pglane_statement_timeout_ms")?
+                }
+                "pglane_pooler" => cfg.pooler = PoolerMode::parse(&value)?,
+                "pgbouncer" => {
+                    if value == "true" {
+                        cfg.pooler = PoolerMode::Transaction
+                    }
+                }
+                k if IGNORED_URL_PARAMS.contains(&k) => {}
+                k => {
+                    return Err(Error::invalid_config(format!(
+                        "unknown database URL parameter {k:?}; supported: {}",
+                        URL_PARAMS.join(", ")
+                    )))
+                }
+            }
+        }
+        cfg.finish()
+    }
+
+    /// Builds settings from libpq's variables (`PGHOST`, `PGPORT`, `PGUSER`, `PGPASSWORD`,
+    /// `PGDATABASE`, `PGSSLMODE`, `PGSSLROOTCERT`, `PGAPPNAME`, `PGCONNECT_TIMEOUT`).
+    pub fn from_libpq_env(env: &dyn Fn(&str) -> Option<String>) -> Result<DbConfig> {
+        let mut cfg = DbConfig::base();
+        if let Some(v) = env("PGHOST") {
+            cfg.host = v;
+        }
+        if let Some(v) = env("PGPORT") {
+            cfg.port = parse_port(&v)?;
+        }
+        if let Some(v) = env("PGUSER") {
+            cfg.user = v;
+        }
+        cfg.password = env("PGPASSWORD");
+        if let Some(v) = env("PGDATABASE") {
+            cfg.dbname = v;
+        }
+        if let Some(v) = env("PGSSLMODE") {
+            cfg.sslmode = SslMode::parse(&v)?;
+        }
+        if let Some(v) = env("PGSSLROOTCERT") {
+            cfg.sslrootcert = Some(parse_root_certs(&v));
+        }
+        if let Some(v) = env("PGAPPNAME") {
+            cfg.application_name = v;
+        }
+        if let Some(v) = env("PGCONNECT_TIMEOUT") {
+            cfg.connect_timeout = parse_seconds(&v, "PGCONNECT_TIMEOUT")?;
+        }
+        cfg.finish()
+    }
+
+    /// The settings for this process: `DATABASE_URL`, else the embedded server's URL that
+    /// pglane's global setup exports (`PGLANE_DATABASE_URL`), else libpq's variables when
+    /// `PGHOST` or `PGDATABASE` is set. pglane's own variables (`PGLANE_POOL_SIZE`,
+    /// `PGLANE_STATEMENT_TIMEOUT_MS`, `PGLANE_CONNECT_TIMEOUT_MS`, `PGLANE_POOLER`) apply on top.
+    pub fn from_env(env: &dyn Fn(&str) -> Option<String>) -> Result<DbConfig> {
+        let non_empty = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+        let mut cfg = if let Some(url) = non_empty("DATABASE_URL") {
+            DbConfig::from_url(&url).map_err(|e| e.context("DATABASE_URL"))?
+        } else if let Some(url) = non_empty("PGLANE_DATABASE_URL") {
+            DbConfig::from_url(&url).map_err(|e| e.context("PGLANE_DATABASE_URL"))?
+        } else if non_empty("PGHOST").is_some() || non_empty("PGDATABASE").is_some() {
+            DbConfig::from_libpq_env(&non_empty)?
+        } else {
+            return Err(Error::invalid_config(
+                "no database configured: set DATABASE_URL, or run the tests through pglane's \
+                 Playwright globalSetup (which starts an embedded Postgres)",
+            ));
+        };
+        if let Some(v) = non_empty("PGLANE_POOL_SIZE") {
+            cfg.pool_size = parse_pool_size(&v)?;
+        }
+        if let Some(v) = non_empty("PGLANE_STATEMENT_TIMEOUT_MS") {
+            cfg.statement_timeout = parse_millis(&v, "PGLANE_STATEMENT_TIMEOUT_MS")?;
+        }
+        if let Some(v) = non_empty("PGLANE_CONNECT_TIMEOUT_MS") {
+            cfg.connect_timeout = parse_millis(&v, "PGLANE_CONNECT_TIMEOUT_MS")?;
+        }
+        if let Some(v) = non_empty("PGLANE_POOLER") {
+            cfg.pooler = PoolerMode::parse(&v)?;
+        }
+        cfg.finish()
+    }
+
+    /// Applies defaults that depend on other fields and checks what can be checked offline.
+    pub fn finish(mut self) -> Result<DbConfig> {
+        if self.dbname.is_empty() {
+            self.dbname = self.user.clone();
+        }
+        if self.host.is_empty() {
+            self.host = "localhost".into();
+        }
+        if let Some(RootCerts::File(path)) = &self.sslrootcert {
+            if !path.is_file() {
+                return Err(Error::invalid_config(format!(
+                    "sslrootcert file {} does not exist or is not a file",
+                    path.display()
+                )));
+            }
+        }
+        if self.pool_size == 0 {
+            return Err(Error::invalid_config("pool size must be at least 1"));
+        }
+        Ok(self)
+    }
+
+    /// Is this the address of a transaction-mode pooler, as far as settings tell?
+    /// Port 6543 is where hosted Supabase (Supavisor) and most pgbouncer setups listen.
+    pub fn pooler_by_settings(&self) -> Option<bool> {
+        match self.pooler {
+            PoolerMode::Transaction => Some(true),
+            PoolerMode::None => Some(false),
+            PoolerMode::Auto if self.port == 6543 => Some(true),
+            PoolerMode::Auto => None,
+        }
+    }
+
+    /// Is `host` a Unix socket directory?
+    pub fn is_unix_socket(&self) -> bool {
+        self.host.starts_with('/')
+    }
+
+    /// `user@host:port/dbname`, safe to print.
+    pub fn describe(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{}@{}:{}/{}", self.user, host, self.port, self.dbname)
+    }
+
+    /// The settings as a URL with the password masked, safe to print.
+    pub fn redacted_url(&self) -> String {
+        let pw = if self.password.is_some() { ":***" } else { "" };
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!(
+            "postgres://{}{}@{}:{}/{}?sslmode={}",
+            self.user,
+            pw,
+            host,
+            self.port,
+            self.dbname,
+            self.sslmode.as_str()
+        )
+    }
+
+    /// Replaces the password (and its URL-encoded form) in `text` with `***`. A last line of
+    /// defence for messages that quote something the server or a library said. (Passwords
+    /// under four characters are not searched for: they would mask ordinary words.)
+    pub fn redact(&self, text: &str) -> String {
+        match &self.password {
+            Some(pw) if pw.chars().count() >= 4 => {
+                let encoded: String =
+                    percent_encoding::utf8_percent_encode(pw, percent_encoding::NON_ALPHANUMERIC)
+                        .to_string();
+                text.replace(pw.as_str(), "***").replace(&encoded, "***")
+            }
+            _ => text.to_string(),
+        }
+    }
+}
+
+fn decode(s: &str, what: &str) -> Result<String> {
+    percent_decode_str(s)
+        .decode_utf8()
+        .map(|c| c.into_owned())
+        .map_err(|_| {
+            Error::invalid_config(format!(
+                "database URL {what} is not valid UTF-8 once decoded"
+            ))
+        })
+}
+
+fn parse_root_certs(value: &str) -> RootCerts {
+    if value == "system" {
+        RootCerts::System
+    } else {
+        RootCerts::File(PathBuf::from(value))
+    }
+}
+
+fn parse_port(v: &str) -> Result<u16> {
+    v.trim()
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| Error::invalid_config(format!("port {v:?} is not a number from 1 to 65535")))
+}
+
+fn parse_pool_size(v: &str) -> Result<usize> {
+    v.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=100).contains(n))
+        .ok_or_else(|| {
+            Error::invalid_config(format!("pool size {v:?} must be a number from 1 to 100"))
+        })
+}
+
+fn parse_seconds(v: &str, what: &str) -> Result<Duration> {
+    let secs: u64 = v.trim().parse().map_err(|_| {
+        Error::invalid_config(format!("{what} {v:?} must be a whole number of seconds"))
+    })?;
+    // libpq treats 0 as "wait forever"; a test tool should not hang, so 0 means the default.
+    Ok(if secs == 0 {
+        DEFAULT_CONNECT_TIMEOUT
+    } else {
+        Duration::from_secs(secs)
+    })
+}
+
+fn parse_millis(v: &str, what: &str) -> Result<Duration> {
+    v.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| *n > 0)
+        .map(Duration::from_millis)
+        .ok_or_else(|| {
+            Error::invalid_config(format!(
+                "{what} {v:?} must be a positive number of milliseconds"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::error::ErrorCode;
+    use std::collections::HashMap;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn parses_a_url_with_an_encoded_password() {
+        let cfg = DbConfig::from_url(
+            "postgresql://app%40corp:p%40ss%23w%2Frd%25x@db.example.com:6543/my%20db?sslmode=require&application_name=ci",
+        )
+        .unwrap();
+        assert_eq!(cfg.user, "app@corp");
+        assert_eq!(cfg.password.as_deref(), Some("p@ss#w/rd%x"));
+        assert_eq!(cfg.host, "db.example.com");
+        assert_eq!(cfg.port, 6543);
+        assert_eq!(cfg.dbname, "my db");
+        assert_eq!(cfg.sslmode, SslMode::Require);
+        assert_eq!(cfg.application_name, "ci");
+        assert_eq!(cfg.pooler_by_settings(), Some(true));
+    }
+
+    #[test]
+    fn defaults_follow_libpq() {
+        let cfg = DbConfig::from_url("postgres://alice@localhost").unwrap();
+        assert_eq!(cfg.port, 5432);
+        assert_eq!(cfg.dbname, "alice");
+        assert_eq!(cfg.sslmode, SslMode::Prefer);
+        assert_eq!(cfg.application_name, "pglane");
+        assert_eq!(cfg.pool_size, DEFAULT_POOL_SIZE);
+        assert_eq!(cfg.pooler_by_settings(), None);
+    }
+
+    #[test]
+    fn ipv6_hosts_lose_their_brackets() {
+        let cfg = DbConfig::from_url("postgres://u:p@[::1]:5433/d").unwrap();
+        assert_eq!(cfg.host, "::1");
+        assert_eq!(cfg.describe(), "u@[::1]:5433/d");
+    }
+
+    #[test]
+    fn bad_settings_fail_before_connecting_without_echoing_the_password() {
+        let cases = [
+            "mysql://u:secretpw@h/d",
+            "postgres://u:secretpw@h/d?sslmode=maybe",
+            "postgres://u:secretpw@h/d?sslrootcert=/definitely/missing.pem",
+            "postgres://u:secret#pw@h/d",
+            "postgres://u:secretpw@h:99999/d",
+            "postgres://u:secretpw@h/d?frobnicate=1",
+        ];
+        for url in cases {
+            let err = DbConfig::from_url(url).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidConfig, "{url}");
+            assert!(
+                !err.message().contains("secret"),
+                "{url}: {}",
+                err.message()
+            );
+        }
+    }
+
+    #[test]
+    fn libpq_variables_are_used_without_a_url() {
+        let env = env_of(&[
+            ("PGHOST", "db.internal"),
+            ("PGPORT", "6000"),
+            ("PGUSER", "tester"),
+            ("PGPASSWORD", "pw"),
+            ("PGDATABASE", "e2e"),
+            ("PGSSLMODE", "disable"),
+        ]);
+        let cfg = DbConfig::from_env(&env).unwrap();
+        assert_eq!(cfg.describe(), "tester@db.internal:6000/e2e");
+        assert_eq!(cfg.password.as_deref(), Some("pw"));
+        assert_eq!(cfg.sslmode, SslMode::Disable);
+    }
+
+    #[test]
+    fn database_url_wins_and_pglane_variables_apply_on_top() {
+        let env = env_of(&[
+            ("DATABASE_URL", "postgres://a:b@h1/d1"),
+            ("PGLANE_DATABASE_URL", "postgres://x:y@h2/d2"),
+            ("PGLANE_POOL_SIZE", "3"),
+            ("PGLANE_POOLER", "transaction"),
+        ]);
+        let cfg = DbConfig::from_env(&env).unwrap();
+        assert_eq!(cfg.host, "h1");
+        assert_eq!(cfg.pool_size, 3);
+        assert_eq!(cfg.pooler, PoolerMode::Transaction);
+        let none = DbConfig::from_env(&env_of(&[])).unwrap_err();
+        assert_eq!(none.code(), ErrorCode::InvalidConfig);
+    }
+
+    #[test]
+    fn redaction_hides_plain_and_encoded_passwords() {
+        let cfg = DbConfig::from_url("postgres://u:p%40ss%2Fword@h/d").unwrap();
+        let text = format!("failed for p@ss/word and {}", "p%40ss%2Fword");
+        let red = cfg.redact(&text);
+        assert!(
+            !red.contains("p@ss/word") && !red.contains("p%40ss%2Fword"),
+            "{red}"
+        );
+        assert!(!format!("{cfg:?}").contains("p@ss"));
+        assert!(!cfg.redacted_url().contains("p@ss"));
+    }
+}

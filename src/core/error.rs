@@ -1,0 +1,224 @@
+//! The one error type of pglane's core, with stable codes that JS callers can match on.
+
+use std::fmt;
+
+/// Stable error codes. The string form (`PGLANE_*`) is public API: never rename one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorCode {
+    /// A base name given to `name()`, `email()` or `slug()` is empty, too long or has control characters.
+    InvalidName,
+    /// A setting (URL, sslmode, timeout, name format, ...) is malformed; found before any connection.
+    InvalidConfig,
+    /// The server rejected the user or password, or no `pg_hba.conf` entry lets the user in.
+    DbAuth,
+    /// The host could not be reached, refused the connection, or did not answer in time.
+    DbUnreachable,
+    /// The database named in the settings does not exist.
+    DbNotFound,
+    /// TLS failed: the server does not offer it, requires it, or its certificate was rejected.
+    DbTls,
+    /// The server (or pooler) has no connection slot left.
+    DbTooManyConnections,
+    /// A query ran longer than the configured statement timeout and was cancelled.
+    DbTimeout,
+    /// The connection broke while pglane was using it.
+    DbConnectionLost,
+    /// Any other error Postgres reported for a query.
+    DbQuery,
+    /// A unique constraint was violated (SQLSTATE 23505).
+    Conflict,
+    /// A foreign key constraint was violated (SQLSTATE 23503).
+    ForeignKeyViolation,
+    /// A lock could not be taken in time.
+    LockTimeout,
+    /// Postgres detected a deadlock (SQLSTATE 40P01).
+    Deadlock,
+    /// A lock was not available (SQLSTATE 55P03).
+    LockNotAvailable,
+    /// The operation cannot work through a transaction-mode connection pooler.
+    PoolerUnsupported,
+    /// A bug in pglane: an invariant did not hold.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The stable string form, e.g. `PGLANE_DB_AUTH`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidName => "PGLANE_INVALID_NAME",
+            ErrorCode::InvalidConfig => "PGLANE_INVALID_CONFIG",
+            ErrorCode::DbAuth => "PGLANE_DB_AUTH",
+            ErrorCode::DbUnreachable => "PGLANE_DB_UNREACHABLE",
+            ErrorCode::DbNotFound => "PGLANE_DB_NOT_FOUND",
+            ErrorCode::DbTls => "PGLANE_DB_TLS",
+            ErrorCode::DbTooManyConnections => "PGLANE_DB_TOO_MANY_CONNECTIONS",
+            ErrorCode::DbTimeout => "PGLANE_DB_TIMEOUT",
+            ErrorCode::DbConnectionLost => "PGLANE_DB_CONNECTION_LOST",
+            ErrorCode::DbQuery => "PGLANE_DB_QUERY",
+            ErrorCode::Conflict => "PGLANE_CONFLICT",
+            ErrorCode::ForeignKeyViolation => "PGLANE_FOREIGN_KEY_VIOLATION",
+            ErrorCode::LockTimeout => "PGLANE_LOCK_TIMEOUT",
+            ErrorCode::Deadlock => "PGLANE_DEADLOCK",
+            ErrorCode::LockNotAvailable => "PGLANE_LOCK_NOT_AVAILABLE",
+            ErrorCode::PoolerUnsupported => "PGLANE_POOLER_UNSUPPORTED",
+            ErrorCode::Internal => "PGLANE_INTERNAL",
+        }
+    }
+
+    /// Every code, for documentation and the generated TypeScript union.
+    pub const ALL: &'static [ErrorCode] = &[
+        ErrorCode::InvalidName,
+        ErrorCode::InvalidConfig,
+        ErrorCode::DbAuth,
+        ErrorCode::DbUnreachable,
+        ErrorCode::DbNotFound,
+        ErrorCode::DbTls,
+        ErrorCode::DbTooManyConnections,
+        ErrorCode::DbTimeout,
+        ErrorCode::DbConnectionLost,
+        ErrorCode::DbQuery,
+        ErrorCode::Conflict,
+        ErrorCode::ForeignKeyViolation,
+        ErrorCode::LockTimeout,
+        ErrorCode::Deadlock,
+        ErrorCode::LockNotAvailable,
+        ErrorCode::PoolerUnsupported,
+        ErrorCode::Internal,
+    ];
+
+    /// Classifies a Postgres SQLSTATE. This is the only place SQLSTATEs are interpreted.
+    pub fn from_sqlstate(sqlstate: &str) -> ErrorCode {
+        match sqlstate {
+            "23505" => ErrorCode::Conflict,
+            "23503" => ErrorCode::ForeignKeyViolation,
+            "40P01" => ErrorCode::Deadlock,
+            "55P03" => ErrorCode::LockNotAvailable,
+            "57014" => ErrorCode::DbTimeout,
+            "28P01" | "28000" => ErrorCode::DbAuth,
+            "3D000" => ErrorCode::DbNotFound,
+            "53300" => ErrorCode::DbTooManyConnections,
+            s if s.starts_with("08") => ErrorCode::DbConnectionLost,
+            _ => ErrorCode::DbQuery,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A pglane error: a stable code, a message that names what is at fault (never a secret),
+/// the Postgres SQLSTATE when there is one, and the cause.
+pub struct Error {
+    code: ErrorCode,
+    message: String,
+    sqlstate: Option<String>,
+    source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+/// Result with pglane's error.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A new error with a code and a message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Error {
+        Error {
+            code,
+            message: message.into(),
+            sqlstate: None,
+            source: None,
+        }
+    }
+
+    /// Attaches the underlying cause.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Error {
+        self.source = Some(Box::new(source));
+        self
+    }
+
+    /// Attaches the Postgres SQLSTATE.
+    pub fn with_sqlstate(mut self, sqlstate: impl Into<String>) -> Error {
+        self.sqlstate = Some(sqlstate.into());
+        self
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    /// The message, without the code.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The Postgres SQLSTATE, when Postgres reported the error.
+    pub fn sqlstate(&self) -> Option<&str> {
+        self.sqlstate.as_deref()
+    }
+
+    /// Prefixes the message with context, e.g. the operation that failed.
+    pub fn context(mut self, context: impl fmt::Display) -> Error {
+        self.message = format!("{context}: {}", self.message);
+        self
+    }
+
+    pub(crate) fn internal(message: impl Into<String>) -> Error {
+        Error::new(ErrorCode::Internal, message)
+    }
+
+    pub(crate) fn invalid_config(message: impl Into<String>) -> Error {
+        Error::new(ErrorCode::InvalidConfig, message)
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)?;
+        if let Some(state) = &self.sqlstate {
+            write!(f, " (SQLSTATE {state})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_prefixed() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            assert!(code.as_str().starts_with("PGLANE_"), "{code}");
+            assert!(seen.insert(code.as_str()), "duplicate {code}");
+        }
+    }
+
+    #[test]
+    fn sqlstates_map_to_codes() {
+        assert_eq!(ErrorCode::from_sqlstate("23505"), ErrorCode::Conflict);
+        assert_eq!(ErrorCode::from_sqlstate("40P01"), ErrorCode::Deadlock);
+        assert_eq!(
+            ErrorCode::from_sqlstate("08006"),
+            ErrorCode::DbConnectionLost
+        );
+        assert_eq!(ErrorCode::from_sqlstate("42P01"), ErrorCode::DbQuery);
+    }
+}

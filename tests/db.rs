@@ -1,0 +1,123 @@
+//! The database layer against a real PostgreSQL (`DATABASE_URL` or `PGLANE_DATABASE_URL`, which
+//! `npm test` sets to an embedded server).
+
+use pglane::core::db::Db;
+use pglane::core::db_config::DbConfig;
+use pglane::core::ErrorCode;
+use std::time::{Duration, Instant};
+use tokio_postgres::types::Type;
+
+fn config() -> DbConfig {
+    let env = |k: &str| std::env::var(k).ok();
+    DbConfig::from_env(&env).expect(
+        "these tests need a database: run `npm test`, or set DATABASE_URL to a PostgreSQL 13+ server",
+    )
+}
+
+#[tokio::test]
+async fn one_unnamed_statement_is_one_round_trip_and_leaves_no_prepared_statement() {
+    let db = Db::new(config()).unwrap();
+    let conn = db.conn().await.unwrap();
+    let before = db.round_trips();
+    let n: i64 = 41;
+    let rows = conn
+        .query("select $1::int8 + 1", &[(&n, Type::INT8)])
+        .await
+        .unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 42);
+    assert_eq!(db.round_trips() - before, 1);
+    let prepared = conn
+        .query("select count(*) from pg_prepared_statements", &[])
+        .await
+        .unwrap();
+    assert_eq!(
+        prepared[0].get::<_, i64>(0),
+        0,
+        "no named statement may stay on the server"
+    );
+}
+
+#[tokio::test]
+async fn pipelined_requests_count_as_one_round_trip() {
+    let db = Db::new(config()).unwrap();
+    let conn = db.conn().await.unwrap();
+    let before = db.round_trips();
+    let c = conn.client();
+    let (a, b) = conn
+        .run(1, async {
+            let (a, b) = tokio::join!(
+                c.query_typed("select 1", &[]),
+                c.query_typed("select 2", &[])
+            );
+            Ok((a?, b?))
+        })
+        .await
+        .unwrap();
+    assert_eq!(a[0].get::<_, i32>(0) + b[0].get::<_, i32>(0), 3);
+    assert_eq!(db.round_trips() - before, 1);
+}
+
+#[tokio::test]
+async fn a_query_over_the_statement_timeout_is_cancelled_on_the_server() {
+    let mut cfg = config();
+    cfg.statement_timeout = Duration::from_millis(300);
+    let db = Db::new(cfg).unwrap();
+    let conn = db.conn().await.unwrap();
+    let started = Instant::now();
+    let err = conn
+        .query("select pg_sleep(30) /* pglane-timeout-probe */", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::DbTimeout, "{err:?}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // The cancel request went to the server: the sleep is gone, and the connection still works.
+    let mut still_running = 1;
+    for _ in 0..50 {
+        let rows = conn
+            .query(
+                "select count(*) from pg_stat_activity where query like '%pglane-timeout-probe%' and state = 'active' and pid <> pg_backend_pid()",
+                &[],
+            )
+            .await
+            .unwrap();
+        still_running = rows[0].get::<_, i64>(0);
+        if still_running == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(still_running, 0);
+}
+
+#[tokio::test]
+async fn sql_errors_carry_their_code_sqlstate_and_table() {
+    let db = Db::new(config()).unwrap();
+    let conn = db.conn().await.unwrap();
+    conn.batch(
+        "create temporary table pglane_conflict_probe (email text primary key); \
+         insert into pglane_conflict_probe values ('a@x.test')",
+    )
+    .await
+    .unwrap();
+    let email = "a@x.test".to_string();
+    let err = conn
+        .query(
+            "insert into pglane_conflict_probe values ($1)",
+            &[(&email, Type::TEXT)],
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::Conflict);
+    assert_eq!(err.sqlstate(), Some("23505"));
+    assert!(
+        err.message().contains("pglane_conflict_probe"),
+        "{}",
+        err.message()
+    );
+    let missing = conn
+        .query("select * from pglane_no_such_table", &[])
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), ErrorCode::DbQuery);
+    assert_eq!(missing.sqlstate(), Some("42P01"));
+}
