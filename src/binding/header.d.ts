@@ -16,6 +16,8 @@ export type PglaneErrorCode =
   | 'PGLANE_DEADLOCK'
   | 'PGLANE_LOCK_NOT_AVAILABLE'
   | 'PGLANE_POOLER_UNSUPPORTED'
+  | 'PGLANE_UNKNOWN_TABLE'
+  | 'PGLANE_BAD_KEY'
   | 'PGLANE_INTERNAL'
 
 /** An error thrown by pglane. */

@@ -5,6 +5,7 @@
 
 use crate::core::db_config::{DbConfig, SslMode};
 use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::schema_graph::SchemaGraph;
 use crate::core::tls::make_connector;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
 use std::future::Future;
@@ -29,6 +30,7 @@ struct DbInner {
     pool: Pool,
     tls: MakeRustlsConnect,
     round_trips: AtomicU64,
+    schema: std::sync::RwLock<Option<Arc<SchemaGraph>>>,
 }
 
 /// What the server says about the session pglane got.
@@ -95,6 +97,7 @@ impl Db {
                 pool,
                 tls,
                 round_trips: AtomicU64::new(0),
+                schema: std::sync::RwLock::new(None),
             }),
         })
     }
@@ -121,9 +124,35 @@ impl Db {
             Ok(client) => Ok(Conn {
                 client,
                 db: self.clone(),
+                round_trips: AtomicU64::new(0),
             }),
             Err(e) => Err(self.pool_error(e)),
         }
+    }
+
+    /// The schema graph, read once and cached (one round trip the first time).
+    pub async fn schema(&self) -> Result<Arc<SchemaGraph>> {
+        if let Some(g) = self.cached_schema() {
+            return Ok(g);
+        }
+        self.refresh_schema().await
+    }
+
+    /// The cached schema graph, if it was read already.
+    pub fn cached_schema(&self) -> Option<Arc<SchemaGraph>> {
+        self.inner
+            .schema
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Reads the schema graph again (after tables were created or changed).
+    pub async fn refresh_schema(&self) -> Result<Arc<SchemaGraph>> {
+        let conn = self.conn().await?;
+        let graph = Arc::new(SchemaGraph::load(&conn).await?);
+        *self.inner.schema.write().unwrap_or_else(|p| p.into_inner()) = Some(graph.clone());
+        Ok(graph)
     }
 
     /// Closes the pool: open connections are dropped as they come back.
@@ -193,6 +222,7 @@ impl Db {
 pub struct Conn {
     client: deadpool_postgres::Object,
     db: Db,
+    round_trips: AtomicU64,
 }
 
 impl Conn {
@@ -220,6 +250,7 @@ impl Conn {
             .inner
             .round_trips
             .fetch_add(round_trips, Ordering::Relaxed);
+        self.round_trips.fetch_add(round_trips, Ordering::Relaxed);
         match tokio::time::timeout(cfg.statement_timeout, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(query_error(cfg, &e)),
@@ -244,6 +275,11 @@ impl Conn {
     /// The underlying client, for building pipelines passed to [`Conn::run`].
     pub fn client(&self) -> &tokio_postgres::Client {
         &self.client
+    }
+
+    /// Round trips made on this connection since it was taken from the pool.
+    pub fn round_trips(&self) -> u64 {
+        self.round_trips.load(Ordering::Relaxed)
     }
 
     /// The handle this connection came from.

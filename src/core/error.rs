@@ -37,6 +37,10 @@ pub enum ErrorCode {
     LockNotAvailable,
     /// The operation cannot work through a transaction-mode connection pooler.
     PoolerUnsupported,
+    /// A table name that the database does not have.
+    UnknownTable,
+    /// A key that does not fit the table's primary key.
+    BadKey,
     /// A bug in pglane: an invariant did not hold.
     Internal,
 }
@@ -61,6 +65,8 @@ impl ErrorCode {
             ErrorCode::Deadlock => "PGLANE_DEADLOCK",
             ErrorCode::LockNotAvailable => "PGLANE_LOCK_NOT_AVAILABLE",
             ErrorCode::PoolerUnsupported => "PGLANE_POOLER_UNSUPPORTED",
+            ErrorCode::UnknownTable => "PGLANE_UNKNOWN_TABLE",
+            ErrorCode::BadKey => "PGLANE_BAD_KEY",
             ErrorCode::Internal => "PGLANE_INTERNAL",
         }
     }
@@ -83,6 +89,8 @@ impl ErrorCode {
         ErrorCode::Deadlock,
         ErrorCode::LockNotAvailable,
         ErrorCode::PoolerUnsupported,
+        ErrorCode::UnknownTable,
+        ErrorCode::BadKey,
         ErrorCode::Internal,
     ];
 

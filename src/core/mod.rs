@@ -1,10 +1,14 @@
 //! The engine: naming, database configuration and pools, and everything built on them.
 
+pub mod cleanup;
+pub mod cleanup_plan;
 pub mod db;
 pub mod db_config;
 pub mod error;
 pub mod naming;
+pub mod schema_graph;
 pub mod tls;
+pub mod tracker;
 pub mod worker_context;
 
 pub use error::{Error, ErrorCode, Result};

@@ -1,0 +1,524 @@
+//! The cleanup plan: from seed rows (tracked keys, or lane names matching a LIKE pattern) to the
+//! closure of rows that reference them, and the SQL that deletes that closure.
+//!
+//! Every statement pglane sends for cleanup is built here. The plan is one statement: a chain of
+//! CTEs that first *selects* the closure table by table, parents before children (a cycle of
+//! tables, or a table referencing itself, is walked with one recursive CTE), and then *deletes*
+//! every selected row by `ctid`. Postgres checks foreign keys at the end of a statement, so rows
+//! of a cycle go together without setting anything to null or deferring constraints, and
+//! `RESTRICT` and `NO ACTION` children go with their parents.
+
+use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::schema_graph::{quote_ident, ForeignKey, SchemaGraph, TableId};
+use std::collections::{HashMap, VecDeque};
+use std::fmt::Write;
+
+/// Where cleanup starts in a table.
+#[derive(Debug, Clone)]
+pub enum Seed {
+    /// Rows with these primary keys (text values in key column order).
+    Keys(Vec<Vec<String>>),
+    /// Rows where any of `columns` matches the LIKE `pattern`.
+    Like {
+        /// Text columns holding lane names or emails.
+        columns: Vec<String>,
+        /// An escaped LIKE pattern.
+        pattern: String,
+    },
+}
+
+/// A statement parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlParam {
+    /// A `text[]`.
+    TextArray(Vec<String>),
+    /// A `text`.
+    Text(String),
+}
+
+/// The closure of some seeds and the SQL to delete and verify it.
+#[derive(Debug, Clone)]
+pub struct CleanupPlan {
+    /// Tables of the closure, parents first; counts returned by [`CleanupPlan::delete_all_sql`]
+    /// follow this order.
+    pub tables: Vec<TableId>,
+    /// The same tables grouped into components (a cycle is one group), parents first.
+    pub groups: Vec<Vec<TableId>>,
+    /// Tables that have seeds; counts returned by [`CleanupPlan::verify_sql`] follow this order.
+    pub seeded: Vec<TableId>,
+    /// Parameters of every statement of the plan.
+    pub params: Vec<SqlParam>,
+    selects: String,
+    seed_conditions: Vec<(TableId, String)>,
+    cte: HashMap<TableId, String>,
+    sql_names: HashMap<TableId, String>,
+}
+
+struct Params(Vec<SqlParam>);
+
+impl Params {
+    fn push(&mut self, p: SqlParam) -> String {
+        self.0.push(p);
+        format!("${}", self.0.len())
+    }
+}
+
+impl CleanupPlan {
+    /// Plans the deletion of `seeds` and, when `include_dependents`, of every row that
+    /// references them through a foreign key whose ON DELETE is NO ACTION, RESTRICT or CASCADE
+    /// (SET NULL and SET DEFAULT children stay: the schema says they outlive their parent).
+    pub fn build(
+        graph: &SchemaGraph,
+        seeds: &[(TableId, Seed)],
+        include_dependents: bool,
+    ) -> Result<CleanupPlan> {
+        let n = graph.tables.len();
+        let mut member = vec![false; n];
+        let mut queue: VecDeque<TableId> = VecDeque::new();
+        for (t, _) in seeds {
+            if !member[*t] {
+                member[*t] = true;
+                queue.push_back(*t);
+            }
+        }
+        if include_dependents {
+            while let Some(t) = queue.pop_front() {
+                for fk in graph.referenced_by(t) {
+                    if fk.on_delete.child_goes_with_parent() && !member[fk.child] {
+                        member[fk.child] = true;
+                        queue.push_back(fk.child);
+                    }
+                }
+            }
+        }
+        let edges: Vec<&ForeignKey> = if include_dependents {
+            graph
+                .fks
+                .iter()
+                .filter(|fk| {
+                    member[fk.child] && member[fk.parent] && fk.on_delete.child_goes_with_parent()
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let groups = if include_dependents {
+            graph.components_parents_first(&member)
+        } else {
+            let mut g: Vec<Vec<TableId>> = (0..n).filter(|t| member[*t]).map(|t| vec![t]).collect();
+            g.sort();
+            g
+        };
+        let tables: Vec<TableId> = groups.iter().flatten().copied().collect();
+
+        let mut params = Params(Vec::new());
+        // Seed conditions per table (alias `t`), OR-ed.
+        let mut seed_conds: HashMap<TableId, Vec<String>> = HashMap::new();
+        for (t, seed) in seeds {
+            let cond = seed_condition(graph, *t, seed, &mut params)?;
+            seed_conds.entry(*t).or_default().push(cond);
+        }
+        let mut seeded: Vec<TableId> = seed_conds.keys().copied().collect();
+        seeded.sort_unstable();
+
+        // Columns each table's CTE exposes: its primary key and every column a closure child
+        // references.
+        let mut exposed: HashMap<TableId, Vec<String>> = HashMap::new();
+        for &t in &tables {
+            let cols: Vec<String> = graph.tables[t].pk.iter().map(|c| c.name.clone()).collect();
+            exposed.insert(t, cols);
+        }
+        for fk in &edges {
+            let cols = exposed.get_mut(&fk.parent).expect("member");
+            for c in &fk.parent_cols {
+                if !cols.contains(c) {
+                    cols.push(c.clone());
+                }
+            }
+        }
+
+        let mut cte: HashMap<TableId, String> = HashMap::new();
+        let mut sql = String::from("with recursive ");
+        let mut first = true;
+        let mut sep = |sql: &mut String| {
+            if !first {
+                sql.push_str(",\n");
+            }
+            first = false;
+        };
+        for (gi, group) in groups.iter().enumerate() {
+            let in_group = |t: TableId| group.contains(&t);
+            let cyclic = include_dependents && graph.is_cyclic(group);
+            // Conditions from seeds and from parents outside this group.
+            let outer_conds = |t: TableId, cte: &HashMap<TableId, String>| -> Vec<String> {
+                let mut conds = seed_conds.get(&t).cloned().unwrap_or_default();
+                for fk in edges
+                    .iter()
+                    .filter(|fk| fk.child == t && !in_group(fk.parent))
+                {
+                    conds.push(edge_condition(fk, &cte[&fk.parent]));
+                }
+                conds
+            };
+            if !cyclic {
+                let t = group[0];
+                let name = format!("s{t}");
+                let conds = outer_conds(t, &cte);
+                sep(&mut sql);
+                let _ = write!(
+                    sql,
+                    "{name} as (select t.ctid{} from {} t where {})",
+                    select_cols(&exposed[&t]),
+                    graph.tables[t].sql_name(),
+                    or_join(&conds)
+                );
+                cte.insert(t, name);
+                continue;
+            }
+            // A cycle: walk it with one recursive CTE over (table, ctid, referenced values).
+            let r = format!("r{gi}");
+            let local = |t: TableId| group.iter().position(|&g| g == t).expect("in group");
+            let vals: HashMap<TableId, Vec<String>> = group
+                .iter()
+                .map(|&t| {
+                    let mut cols: Vec<String> = Vec::new();
+                    for fk in edges
+                        .iter()
+                        .filter(|fk| fk.parent == t && in_group(fk.child))
+                    {
+                        for c in &fk.parent_cols {
+                            if !cols.contains(c) {
+                                cols.push(c.clone());
+                            }
+                        }
+                    }
+                    (t, cols)
+                })
+                .collect();
+            let vals_expr = |t: TableId| -> String {
+                let items: Vec<String> = vals[&t]
+                    .iter()
+                    .map(|c| format!("t.{}::text", quote_ident(c)))
+                    .collect();
+                format!("array[{}]::text[]", items.join(", "))
+            };
+            let mut base = Vec::new();
+            for &t in group {
+                let conds = outer_conds(t, &cte);
+                if conds.is_empty() {
+                    continue;
+                }
+                base.push(format!(
+                    "select {}::int4, t.ctid::text, {} from {} t where {}",
+                    local(t),
+                    vals_expr(t),
+                    graph.tables[t].sql_name(),
+                    or_join(&conds)
+                ));
+            }
+            if base.is_empty() {
+                return Err(Error::internal(
+                    "a cycle in the cleanup closure has no starting rows",
+                ));
+            }
+            let mut steps = Vec::new();
+            for fk in edges
+                .iter()
+                .filter(|fk| in_group(fk.child) && in_group(fk.parent))
+            {
+                let child = &graph.tables[fk.child];
+                let mut on = vec![format!("r.tbl = {}", local(fk.parent))];
+                for (cc, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
+                    let pos = vals[&fk.parent]
+                        .iter()
+                        .position(|v| v == pc)
+                        .expect("exposed")
+                        + 1;
+                    let ty = child
+                        .column(cc)
+                        .map(|c| c.type_sql.clone())
+                        .unwrap_or_else(|| "text".into());
+                    on.push(format!("t.{} = (r.vals[{pos}])::{ty}", quote_ident(cc)));
+                }
+                steps.push(format!(
+                    "select {}::int4, t.ctid::text, {} from {} t where {}",
+                    local(fk.child),
+                    vals_expr(fk.child),
+                    child.sql_name(),
+                    on.join(" and ")
+                ));
+            }
+            sep(&mut sql);
+            let _ = write!(
+                sql,
+                "{r}(tbl, row_ctid, vals) as ({} union select e.tbl, e.row_ctid, e.vals from {r} r cross join lateral ({}) e(tbl, row_ctid, vals))",
+                base.join(" union all "),
+                steps.join(" union all ")
+            );
+            for &t in group {
+                let name = format!("s{t}");
+                sep(&mut sql);
+                let _ = write!(
+                    sql,
+                    "{name} as (select t.ctid{} from {} t where t.ctid = any(array(select row_ctid::tid from {r} where tbl = {})))",
+                    select_cols(&exposed[&t]),
+                    graph.tables[t].sql_name(),
+                    local(t)
+                );
+                cte.insert(t, name);
+            }
+        }
+
+        let seed_conditions = seeded
+            .iter()
+            .map(|t| (*t, or_join(&seed_conds[t])))
+            .collect();
+        let sql_names = tables
+            .iter()
+            .map(|&t| (t, graph.tables[t].sql_name()))
+            .collect();
+        Ok(CleanupPlan {
+            tables,
+            groups,
+            seeded,
+            params: params.0,
+            selects: sql,
+            seed_conditions,
+            cte,
+            sql_names,
+        })
+    }
+
+    /// Is there nothing to delete?
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    /// One statement deleting the whole closure; returns one row with an `int8[]` of deleted
+    /// counts in [`CleanupPlan::tables`] order.
+    pub fn delete_all_sql(&self) -> String {
+        self.delete_sql(&self.tables)
+    }
+
+    /// One statement deleting the closure rows of `tables` only (the fallback deletes group by
+    /// group, children first, so it can report the group that fails); counts in `tables` order.
+    pub fn delete_sql(&self, tables: &[TableId]) -> String {
+        let mut sql = self.selects.clone();
+        let mut counts = Vec::new();
+        for &t in tables {
+            let _ = write!(
+                sql,
+                ",\nd{t} as (delete from {} t where t.ctid = any(array(select ctid from {})) returning 1)",
+                self.sql_names[&t], self.cte[&t]
+            );
+            counts.push(format!("(select count(*) from d{t})"));
+        }
+        let _ = write!(sql, "\nselect array[{}]::int8[]", counts.join(", "));
+        sql
+    }
+
+    /// One statement counting the seeded rows that still exist, in [`CleanupPlan::seeded`]
+    /// order: all zero proves the cleanup (rows that referenced them cannot outlive them).
+    pub fn verify_sql(&self) -> Option<String> {
+        if self.seed_conditions.is_empty() {
+            return None;
+        }
+        let counts: Vec<String> = self
+            .seed_conditions
+            .iter()
+            .map(|(t, cond)| {
+                format!(
+                    "(select count(*) from {} t where {cond})",
+                    self.sql_names[t]
+                )
+            })
+            .collect();
+        Some(format!("select array[{}]::int8[]", counts.join(", ")))
+    }
+}
+
+fn select_cols(cols: &[String]) -> String {
+    cols.iter()
+        .map(|c| format!(", t.{}", quote_ident(c)))
+        .collect()
+}
+
+fn or_join(conds: &[String]) -> String {
+    if conds.is_empty() {
+        "false".into()
+    } else if conds.len() == 1 {
+        conds[0].clone()
+    } else {
+        format!("({})", conds.join(" or "))
+    }
+}
+
+fn edge_condition(fk: &ForeignKey, parent_cte: &str) -> String {
+    if fk.child_cols.len() == 1 {
+        format!(
+            "t.{} = any(array(select {} from {parent_cte}))",
+            quote_ident(&fk.child_cols[0]),
+            quote_ident(&fk.parent_cols[0])
+        )
+    } else {
+        let child: Vec<String> = fk
+            .child_cols
+            .iter()
+            .map(|c| format!("t.{}", quote_ident(c)))
+            .collect();
+        let parent: Vec<String> = fk.parent_cols.iter().map(|c| quote_ident(c)).collect();
+        format!(
+            "({}) in (select {} from {parent_cte})",
+            child.join(", "),
+            parent.join(", ")
+        )
+    }
+}
+
+fn seed_condition(
+    graph: &SchemaGraph,
+    t: TableId,
+    seed: &Seed,
+    params: &mut Params,
+) -> Result<String> {
+    let table = &graph.tables[t];
+    match seed {
+        Seed::Keys(keys) => {
+            if table.pk.is_empty() {
+                return Err(Error::new(
+                    ErrorCode::BadKey,
+                    format!("table {} has no primary key", table.display_name()),
+                ));
+            }
+            let mut columns: Vec<Vec<String>> =
+                vec![Vec::with_capacity(keys.len()); table.pk.len()];
+            for key in keys {
+                if key.len() != table.pk.len() {
+                    return Err(Error::new(
+                        ErrorCode::BadKey,
+                        format!(
+                            "a key of {} has {} values, the primary key {}",
+                            table.display_name(),
+                            key.len(),
+                            table.pk.len()
+                        ),
+                    ));
+                }
+                for (i, v) in key.iter().enumerate() {
+                    columns[i].push(v.clone());
+                }
+            }
+            let mut arrays = Vec::new();
+            for (col, values) in table.pk.iter().zip(columns) {
+                let p = params.push(SqlParam::TextArray(values));
+                arrays.push((col, format!("{p}::text[]::{}[]", col.type_sql)));
+            }
+            if arrays.len() == 1 {
+                let (col, arr) = &arrays[0];
+                Ok(format!("t.{} = any({arr})", quote_ident(&col.name)))
+            } else {
+                let cols: Vec<String> = arrays
+                    .iter()
+                    .map(|(c, _)| format!("t.{}", quote_ident(&c.name)))
+                    .collect();
+                let arrs: Vec<String> = arrays.iter().map(|(_, a)| a.clone()).collect();
+                Ok(format!(
+                    "({}) in (select * from unnest({}))",
+                    cols.join(", "),
+                    arrs.join(", ")
+                ))
+            }
+        }
+        Seed::Like { columns, pattern } => {
+            if columns.is_empty() {
+                return Err(Error::invalid_config(format!(
+                    "no lane columns given for {}",
+                    table.display_name()
+                )));
+            }
+            let p = params.push(SqlParam::Text(pattern.clone()));
+            let mut conds = Vec::new();
+            for c in columns {
+                if table.column(c).is_none() {
+                    return Err(Error::invalid_config(format!(
+                        "table {} has no column {c:?} to match lane names against",
+                        table.display_name()
+                    )));
+                }
+                conds.push(format!("t.{}::text like {p}", quote_ident(c)));
+            }
+            Ok(or_join(&conds))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::schema_graph::tests::sample;
+
+    fn keys(v: &[&str]) -> Seed {
+        Seed::Keys(v.iter().map(|k| vec![k.to_string()]).collect())
+    }
+
+    #[test]
+    fn the_closure_follows_cascade_restrict_and_no_action_children() {
+        let g = sample();
+        let plan = CleanupPlan::build(
+            &g,
+            &[(0, keys(&["0195f1c2-7b3a-7cde-8f00-0123456789ab"]))],
+            true,
+        )
+        .unwrap();
+        let mut tables = plan.tables.clone();
+        tables.sort();
+        assert_eq!(tables, vec![0, 1, 2]);
+        assert_eq!(plan.tables[0], 0, "parents first");
+        let sql = plan.delete_all_sql();
+        assert!(sql.contains("\"auth\".\"users\""), "{sql}");
+        assert_eq!(plan.params.len(), 1);
+        assert!(plan
+            .verify_sql()
+            .unwrap()
+            .contains("any($1::text[]::uuid[])"));
+    }
+
+    #[test]
+    fn without_dependents_only_seeded_tables_are_planned() {
+        let g = sample();
+        let plan = CleanupPlan::build(
+            &g,
+            &[(0, keys(&["0195f1c2-7b3a-7cde-8f00-0123456789ab"]))],
+            false,
+        )
+        .unwrap();
+        assert_eq!(plan.tables, vec![0]);
+    }
+
+    #[test]
+    fn cycles_and_self_references_use_a_recursive_cte() {
+        let g = sample();
+        let plan = CleanupPlan::build(&g, &[(3, keys(&["1"])), (5, keys(&["2"]))], true).unwrap();
+        let sql = plan.delete_all_sql();
+        assert!(sql.contains("cross join lateral"), "{sql}");
+        assert!(plan.groups.contains(&vec![3, 4]));
+    }
+
+    #[test]
+    fn like_seeds_need_existing_columns() {
+        let g = sample();
+        let err = CleanupPlan::build(
+            &g,
+            &[(
+                1,
+                Seed::Like {
+                    columns: vec!["nope".into()],
+                    pattern: "x%".into(),
+                },
+            )],
+            true,
+        )
+        .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidConfig);
+    }
+}

@@ -1,0 +1,307 @@
+//! The resource tracker: every row a test created, as (table, primary key), checked against the
+//! schema when tracked, exportable as JSON for debugging and for handing leaks to the sweeper.
+
+use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::schema_graph::{Column, SchemaGraph, TableId};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+/// One tracked row: its table (`schema.table`) and primary key values as text, in key order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct TrackedRow {
+    /// `schema.table`, unquoted.
+    pub table: String,
+    /// Primary key values in key column order, as Postgres' text form.
+    pub key: Vec<String>,
+}
+
+/// Which lane a tracker belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LaneInfo {
+    /// Run id.
+    pub run_id: String,
+    /// Worker id.
+    pub worker_id: u32,
+    /// Test index.
+    pub test_index: u32,
+    /// The test's name prefix (its LIKE pattern without the `%`, unescaped).
+    pub prefix: String,
+}
+
+/// The exported form of a tracker (`version` 1).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrackerExport {
+    /// Format version; 1.
+    pub version: u32,
+    /// The lane.
+    pub lane: LaneInfo,
+    /// Tracked rows in tracking order.
+    pub rows: Vec<TrackedRow>,
+}
+
+/// Rows tracked by one test, in the order they were tracked, without duplicates.
+#[derive(Debug, Default)]
+pub struct ResourceTracker {
+    lane: LaneInfo,
+    rows: Mutex<(Vec<TrackedRow>, HashSet<TrackedRow>)>,
+}
+
+impl ResourceTracker {
+    /// An empty tracker for a lane.
+    pub fn new(lane: LaneInfo) -> ResourceTracker {
+        ResourceTracker {
+            lane,
+            rows: Mutex::new((Vec::new(), HashSet::new())),
+        }
+    }
+
+    /// The lane.
+    pub fn lane(&self) -> &LaneInfo {
+        &self.lane
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (Vec<TrackedRow>, HashSet<TrackedRow>)> {
+        self.rows.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records a row that is already checked. Returns false when it was tracked before.
+    pub fn add(&self, row: TrackedRow) -> bool {
+        let mut guard = self.lock();
+        let (list, set) = &mut *guard;
+        if set.insert(row.clone()) {
+            list.push(row);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// Checks `key` against the primary key of `table` and records it.
+    pub fn track(&self, graph: &SchemaGraph, table: &str, key: &Value) -> Result<TrackedRow> {
+        let row = check_row(graph, table, key)?;
+        self.add(row.clone());
+        Ok(row)
+    }
+
+    /// The tracked rows, in tracking order.
+    pub fn list(&self) -> Vec<TrackedRow> {
+        self.lock().0.clone()
+    }
+
+    /// How many rows are tracked.
+    pub fn count(&self) -> usize {
+        self.lock().0.len()
+    }
+
+    /// Forgets rows (after they were deleted).
+    pub fn remove(&self, rows: &[TrackedRow]) {
+        let gone: HashSet<&TrackedRow> = rows.iter().collect();
+        let mut guard = self.lock();
+        let (list, set) = &mut *guard;
+        list.retain(|r| !gone.contains(r));
+        set.retain(|r| !gone.contains(r));
+    }
+
+    /// Forgets every row.
+    pub fn clear(&self) {
+        let mut guard = self.lock();
+        guard.0.clear();
+        guard.1.clear();
+    }
+
+    /// The tracker as JSON.
+    pub fn export(&self) -> String {
+        serde_json::to_string_pretty(&TrackerExport {
+            version: 1,
+            lane: self.lane.clone(),
+            rows: self.list(),
+        })
+        .expect("tracker export serialises")
+    }
+
+    /// A tracker from [`ResourceTracker::export`]'s JSON.
+    pub fn import(json: &str) -> Result<ResourceTracker> {
+        let parsed: TrackerExport = serde_json::from_str(json)
+            .map_err(|e| Error::invalid_config(format!("not a pglane tracker export: {e}")))?;
+        if parsed.version != 1 {
+            return Err(Error::invalid_config(format!(
+                "tracker export version {} is not supported (expected 1)",
+                parsed.version
+            )));
+        }
+        let tracker = ResourceTracker::new(parsed.lane);
+        for row in parsed.rows {
+            tracker.add(row);
+        }
+        Ok(tracker)
+    }
+}
+
+/// Resolves the table and converts `key` (a scalar, an array in key order, or an object keyed
+/// by column) to text values that fit the primary key.
+pub fn check_row(graph: &SchemaGraph, table: &str, key: &Value) -> Result<TrackedRow> {
+    let id: TableId = graph.resolve(table)?;
+    let t = &graph.tables[id];
+    if t.pk.is_empty() {
+        return Err(Error::new(
+            ErrorCode::BadKey,
+            format!(
+                "table {} has no primary key, so rows cannot be tracked by key",
+                t.display_name()
+            ),
+        ));
+    }
+    let bad = |why: String| {
+        Error::new(
+            ErrorCode::BadKey,
+            format!(
+                "key {} does not fit the primary key of {} ({}): {why}",
+                truncate(&key.to_string()),
+                t.display_name(),
+                t.pk.iter()
+                    .map(|c| format!("{} {}", c.name, c.type_sql))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    };
+    let parts: Vec<&Value> = match key {
+        Value::Array(items) => items.iter().collect(),
+        Value::Object(map) => {
+            if map.len() != t.pk.len() {
+                return Err(bad(format!("expected {} key columns", t.pk.len())));
+            }
+            let mut parts = Vec::with_capacity(t.pk.len());
+            for c in &t.pk {
+                parts.push(
+                    map.get(&c.name)
+                        .ok_or_else(|| bad(format!("column {} is missing", c.name)))?,
+                );
+            }
+            parts
+        }
+        scalar => vec![scalar],
+    };
+    if parts.len() != t.pk.len() {
+        return Err(bad(format!(
+            "expected {} value(s), got {}",
+            t.pk.len(),
+            parts.len()
+        )));
+    }
+    let mut out = Vec::with_capacity(parts.len());
+    for (value, column) in parts.into_iter().zip(&t.pk) {
+        out.push(key_text(value, column).map_err(&bad)?);
+    }
+    Ok(TrackedRow {
+        table: t.display_name(),
+        key: out,
+    })
+}
+
+fn key_text(value: &Value, column: &Column) -> std::result::Result<String, String> {
+    let text = match value {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => return Err(format!("{} is null", column.name)),
+        other => {
+            return Err(format!(
+                "{} is not a scalar: {}",
+                column.name,
+                truncate(&other.to_string())
+            ))
+        }
+    };
+    let ty = column.type_sql.as_str();
+    let ok = match ty {
+        "uuid" => uuid::Uuid::parse_str(&text).is_ok(),
+        "smallint" => text.parse::<i16>().is_ok(),
+        "integer" => text.parse::<i32>().is_ok(),
+        "bigint" => text.parse::<i64>().is_ok(),
+        _ => true,
+    };
+    if ok {
+        Ok(text)
+    } else {
+        Err(format!(
+            "{} {:?} is not a valid {ty}",
+            column.name,
+            truncate(&text)
+        ))
+    }
+}
+
+fn truncate(s: &str) -> String {
+    if s.chars().count() > 60 {
+        format!("{}...", s.chars().take(60).collect::<String>())
+    } else {
+        s.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::schema_graph::tests::sample;
+    use serde_json::json;
+
+    #[test]
+    fn tracks_checked_keys_once_and_round_trips_through_json() {
+        let g = sample();
+        let t = ResourceTracker::new(LaneInfo {
+            run_id: "r".into(),
+            ..Default::default()
+        });
+        let id = "0195f1c2-7b3a-7cde-8f00-0123456789ab";
+        t.track(&g, "orgs", &json!(id)).unwrap();
+        t.track(&g, "public.orgs", &json!([id])).unwrap();
+        t.track(&g, "a", &json!(7)).unwrap();
+        assert_eq!(t.count(), 2);
+        let back = ResourceTracker::import(&t.export()).unwrap();
+        assert_eq!(back.list(), t.list());
+        assert_eq!(back.lane().run_id, "r");
+    }
+
+    #[test]
+    fn keys_that_do_not_fit_are_rejected_with_bad_key() {
+        let g = sample();
+        let t = ResourceTracker::default();
+        for (table, key) in [
+            ("orgs", json!("not-a-uuid")),
+            ("a", json!("seven")),
+            ("a", json!(3_000_000_000i64)),
+            ("orgs", json!(null)),
+            (
+                "orgs",
+                json!(["0195f1c2-7b3a-7cde-8f00-0123456789ab", "extra"]),
+            ),
+            ("orgs", json!({"nope": 1})),
+        ] {
+            let err = t.track(&g, table, &key).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::BadKey, "{table} {key}");
+        }
+        assert_eq!(
+            t.track(&g, "nope", &json!(1)).unwrap_err().code(),
+            ErrorCode::UnknownTable
+        );
+        assert_eq!(t.count(), 0);
+    }
+
+    #[test]
+    fn import_rejects_garbage() {
+        assert_eq!(
+            ResourceTracker::import("{").unwrap_err().code(),
+            ErrorCode::InvalidConfig
+        );
+        assert_eq!(
+            ResourceTracker::import(r#"{"version":9,"lane":{"runId":"r","workerId":0,"testIndex":0,"prefix":""},"rows":[]}"#)
+                .unwrap_err()
+                .code(),
+            ErrorCode::InvalidConfig
+        );
+    }
+}

@@ -1,0 +1,367 @@
+//! Cleanup against a real PostgreSQL, on a schema that is hostile on purpose: a NOT NULL cycle
+//! that cannot be broken by nulling or deferring, a self-reference, a composite foreign key,
+//! tables in two schemas, a quoted mixed-case table, ON DELETE RESTRICT, CASCADE and SET NULL.
+
+use pglane::core::cleanup::{cleanup_pattern, cleanup_tracked, find_leaks, CleanupOptions};
+use pglane::core::db::Db;
+use pglane::core::db_config::DbConfig;
+use pglane::core::tracker::{LaneInfo, ResourceTracker};
+use pglane::core::ErrorCode;
+use serde_json::json;
+use tokio_postgres::types::Type;
+
+fn db() -> Db {
+    let env = |k: &str| std::env::var(k).ok();
+    Db::new(DbConfig::from_env(&env).expect(
+        "these tests need a database: run `npm test`, or set DATABASE_URL to a PostgreSQL 13+ server",
+    ))
+    .unwrap()
+}
+
+fn schema_sql(s: &str, s2: &str) -> String {
+    format!(
+        r#"
+create schema {s}; create schema {s2};
+create table {s}.orgs (id uuid primary key, name text not null unique);
+create table {s}."Weird Table" ("Id" int primary key, "Org Id" uuid not null references {s}.orgs(id));
+create table {s2}.projects (id bigint primary key, org_id uuid not null references {s}.orgs(id) on delete restrict, name text);
+create table {s}.tasks (id int primary key, project_id bigint not null references {s2}.projects(id) on delete cascade,
+                        parent_id int references {s}.tasks(id));
+create table {s}.orders (region text, no int, org_id uuid not null references {s}.orgs(id), primary key (region, no));
+create table {s}.order_lines (id int primary key, region text not null, no int not null,
+                              foreign key (region, no) references {s}.orders(region, no));
+create table {s}.notes (id int primary key, org_id uuid references {s}.orgs(id) on delete set null, body text);
+create table {s}.a (id int primary key, org_id uuid not null references {s}.orgs(id), b_id int not null);
+create table {s}.b (id int primary key, a_id int not null references {s}.a(id));
+alter table {s}.a add constraint a_b_fk foreign key (b_id) references {s}.b(id);
+create table {s}.tags (id int primary key, label text not null);
+"#
+    )
+}
+
+/// Inserts one lane's rows: an org and, "through the UI", rows in every other table.
+async fn insert_lane(db: &Db, s: &str, s2: &str, org: uuid::Uuid, name: &str, base: i32) {
+    let conn = db.conn().await.unwrap();
+    let b = base;
+    let sql = format!(
+        r#"with o as (insert into {s}.orgs values ($1, $2) returning id),
+  w as (insert into {s}."Weird Table" select $3, id from o),
+  p as (insert into {s2}.projects select $3::int8, id, 'p' from o returning id),
+  t as (insert into {s}.tasks select * from (values ($3, $3::int8, null::int), ($3 + 1, $3::int8, $3), ($3 + 2, $3::int8, $3 + 1)) v
+        where exists (select 1 from p)),
+  ord as (insert into {s}.orders select 'eu', $3, id from o returning region, no),
+  ol as (insert into {s}.order_lines select $3, region, no from ord),
+  n as (insert into {s}.notes select $3, id, 'kept' from o),
+  a as (insert into {s}.a select $3, id, $3 from o returning id),
+  bb as (insert into {s}.b select $3, id from a)
+select 1"#
+    );
+    conn.query(
+        &sql,
+        &[
+            (&org, Type::UUID),
+            (&name.to_string(), Type::TEXT),
+            (&b, Type::INT4),
+        ],
+    )
+    .await
+    .unwrap();
+}
+
+async fn count(db: &Db, sql: &str) -> i64 {
+    let conn = db.conn().await.unwrap();
+    conn.query(sql, &[]).await.unwrap()[0].get(0)
+}
+
+fn names() -> (String, String) {
+    let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
+    (format!("hostile_{tag}"), format!("hostile_{tag}_two"))
+}
+
+async fn setup() -> (Db, String, String) {
+    let db = db();
+    let (s, s2) = names();
+    db.conn()
+        .await
+        .unwrap()
+        .batch(&schema_sql(&s, &s2))
+        .await
+        .unwrap();
+    db.refresh_schema().await.unwrap();
+    (db, s, s2)
+}
+
+async fn teardown(db: &Db, s: &str, s2: &str) {
+    db.conn()
+        .await
+        .unwrap()
+        .batch(&format!(
+            "drop schema {s} cascade; drop schema {s2} cascade"
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn deletes_the_whole_closure_of_a_tracked_org_in_one_round_trip_and_spares_the_other_lane() {
+    let (db, s, s2) = setup().await;
+    let (mine, theirs) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    insert_lane(&db, &s, &s2, mine, "lane-a-org", 100).await;
+    insert_lane(&db, &s, &s2, theirs, "lane-b-org", 200).await;
+
+    let tracker = ResourceTracker::new(LaneInfo::default());
+    let graph = db.schema().await.unwrap();
+    tracker
+        .track(&graph, &format!("{s}.orgs"), &json!(mine.to_string()))
+        .unwrap();
+    tracker
+        .track(&graph, &format!("{s}.tags"), &json!(1))
+        .unwrap();
+
+    let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.verified, Some(true));
+    assert_eq!(report.round_trips, 1, "delete and verify are pipelined");
+    assert!(!report.fallback);
+    let deleted = |t: &str| {
+        report
+            .deleted
+            .iter()
+            .find(|c| c.table == t)
+            .map(|c| c.rows)
+            .unwrap_or(0)
+    };
+    assert_eq!(deleted(&format!("{s}.orgs")), 1);
+    assert_eq!(deleted(&format!("{s}.Weird Table")), 1);
+    assert_eq!(deleted(&format!("{s2}.projects")), 1);
+    assert_eq!(deleted(&format!("{s}.tasks")), 3, "self-referencing chain");
+    assert_eq!(
+        deleted(&format!("{s}.order_lines")),
+        1,
+        "composite foreign key"
+    );
+    assert_eq!(deleted(&format!("{s}.a")), 1, "NOT NULL cycle");
+    assert_eq!(deleted(&format!("{s}.b")), 1, "NOT NULL cycle");
+    assert_eq!(deleted(&format!("{s}.notes")), 0, "SET NULL children stay");
+    assert_eq!(report.total_deleted, 10);
+
+    // Lane B is untouched; lane A's note survives with its org nulled.
+    for table in [
+        "orgs",
+        "\"Weird Table\"",
+        "tasks",
+        "orders",
+        "order_lines",
+        "notes",
+        "a",
+        "b",
+    ] {
+        assert_eq!(
+            count(&db, &format!("select count(*) from {s}.{table}")).await,
+            if table == "tasks" {
+                3
+            } else if table == "notes" {
+                2
+            } else {
+                1
+            },
+            "{table}"
+        );
+    }
+    assert_eq!(
+        count(&db, &format!("select count(*) from {s2}.projects")).await,
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            &format!("select count(*) from {s}.notes where org_id is null and id = 100")
+        )
+        .await,
+        1
+    );
+
+    // Everything is forgotten, and a second cleanup sends nothing.
+    assert_eq!(tracker.count(), 0);
+    let again = cleanup_tracked(&db, &tracker, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert_eq!((again.round_trips, again.total_deleted), (0, 0));
+    teardown(&db, &s, &s2).await;
+}
+
+#[tokio::test]
+async fn without_dependents_a_restricted_parent_fails_and_is_reported_while_the_rest_goes() {
+    let (db, s, s2) = setup().await;
+    let mine = uuid::Uuid::now_v7();
+    insert_lane(&db, &s, &s2, mine, "lane-a-org", 300).await;
+    db.conn()
+        .await
+        .unwrap()
+        .batch(&format!("insert into {s}.tags values (7, 'x')"))
+        .await
+        .unwrap();
+    let tracker = ResourceTracker::new(LaneInfo::default());
+    let graph = db.schema().await.unwrap();
+    tracker
+        .track(&graph, &format!("{s}.orgs"), &json!(mine.to_string()))
+        .unwrap();
+    tracker
+        .track(&graph, &format!("{s}.tags"), &json!(7))
+        .unwrap();
+
+    let options = CleanupOptions {
+        verify: true,
+        include_dependents: false,
+    };
+    let report = cleanup_tracked(&db, &tracker, options).await.unwrap();
+    assert!(report.fallback);
+    assert_eq!(report.failures.len(), 1, "{:?}", report.failures);
+    let failure = &report.failures[0];
+    assert_eq!(failure.tables, vec![format!("{s}.orgs")]);
+    assert_eq!(failure.keys, vec![vec![mine.to_string()]]);
+    assert_eq!(failure.code, ErrorCode::ForeignKeyViolation);
+    assert_eq!(failure.sqlstate.as_deref(), Some("23503"));
+    assert_eq!(report.verified, Some(false));
+    assert_eq!(
+        count(&db, &format!("select count(*) from {s}.tags")).await,
+        0,
+        "the rest still went"
+    );
+    // The org stays tracked, so a retry with dependents finishes the job.
+    assert_eq!(tracker.count(), 1);
+    let retry = cleanup_tracked(&db, &tracker, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(retry.verified, Some(true));
+    assert_eq!(
+        count(&db, &format!("select count(*) from {s}.orgs")).await,
+        0
+    );
+    teardown(&db, &s, &s2).await;
+}
+
+#[tokio::test]
+async fn a_failing_trigger_is_reported_with_its_table_and_message() {
+    let (db, s, s2) = setup().await;
+    let mine = uuid::Uuid::now_v7();
+    insert_lane(&db, &s, &s2, mine, "lane-a-org", 400).await;
+    db.conn()
+        .await
+        .unwrap()
+        .batch(&format!(
+            "insert into {s}.tags values (9, 'x');
+             create function {s}.no_delete() returns trigger language plpgsql as $$ begin raise exception 'orders are archived, not deleted'; end $$;
+             create trigger keep before delete on {s}.orders for each row execute function {s}.no_delete();"
+        ))
+        .await
+        .unwrap();
+    let tracker = ResourceTracker::new(LaneInfo::default());
+    let graph = db.refresh_schema().await.unwrap();
+    tracker
+        .track(&graph, &format!("{s}.orgs"), &json!(mine.to_string()))
+        .unwrap();
+    tracker
+        .track(&graph, &format!("{s}.tags"), &json!(9))
+        .unwrap();
+    let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
+        .await
+        .unwrap();
+    let orders = report
+        .failures
+        .iter()
+        .find(|f| f.tables == vec![format!("{s}.orders")])
+        .expect("orders reported");
+    assert_eq!(orders.sqlstate.as_deref(), Some("P0001"));
+    assert!(orders.message.contains("archived"), "{}", orders.message);
+    assert_eq!(
+        count(&db, &format!("select count(*) from {s}.tags")).await,
+        0
+    );
+    assert_eq!(
+        count(&db, &format!("select count(*) from {s}.order_lines")).await,
+        0,
+        "children of the failing table still went"
+    );
+    teardown(&db, &s, &s2).await;
+}
+
+#[tokio::test]
+async fn pattern_cleanup_removes_a_lane_by_name_and_leak_check_lists_what_is_left() {
+    let (db, s, s2) = setup().await;
+    insert_lane(&db, &s, &s2, uuid::Uuid::now_v7(), "run1-w1-3-acme", 500).await;
+    insert_lane(&db, &s, &s2, uuid::Uuid::now_v7(), "run1-w1-30-acme", 600).await;
+    insert_lane(&db, &s, &s2, uuid::Uuid::now_v7(), "run1-w10-3-acme", 700).await;
+    let columns = vec![(format!("{s}.orgs"), vec!["name".to_string()])];
+    let leaks = find_leaks(&db, "run1-w1-3-%", &columns).await.unwrap();
+    assert_eq!(leaks.len(), 1);
+    assert_eq!(leaks[0].rows, 1);
+    let report = cleanup_pattern(&db, "run1-w1-3-%", &columns, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.verified, Some(true));
+    assert_eq!(report.total_deleted, 10);
+    assert!(find_leaks(&db, "run1-w1-3-%", &columns)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        count(&db, &format!("select count(*) from {s}.orgs")).await,
+        2,
+        "neighbour lanes survive"
+    );
+    let worker = cleanup_pattern(&db, "run1-w1-%", &columns, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        worker.total_deleted, 10,
+        "worker 1's other test, not worker 10's"
+    );
+    assert_eq!(
+        count(
+            &db,
+            &format!("select count(*) from {s}.orgs where name = 'run1-w10-3-acme'")
+        )
+        .await,
+        1
+    );
+    teardown(&db, &s, &s2).await;
+}
+
+#[tokio::test]
+async fn unknown_tables_and_bad_keys_fail_at_once() {
+    let (db, s, s2) = setup().await;
+    let tracker = ResourceTracker::new(LaneInfo::default());
+    let graph = db.schema().await.unwrap();
+    assert_eq!(
+        tracker
+            .track(&graph, &format!("{s}.nope"), &json!(1))
+            .unwrap_err()
+            .code(),
+        ErrorCode::UnknownTable
+    );
+    assert_eq!(
+        tracker
+            .track(&graph, &format!("{s}.orgs"), &json!("not-a-uuid"))
+            .unwrap_err()
+            .code(),
+        ErrorCode::BadKey
+    );
+    assert_eq!(
+        tracker
+            .track(&graph, &format!("{s}.orders"), &json!(["eu"]))
+            .unwrap_err()
+            .code(),
+        ErrorCode::BadKey
+    );
+    tracker
+        .track(
+            &graph,
+            &format!("{s}.orders"),
+            &json!({"region": "eu", "no": 5}),
+        )
+        .unwrap();
+    teardown(&db, &s, &s2).await;
+}
