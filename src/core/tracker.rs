@@ -219,9 +219,9 @@ fn key_text(value: &Value, column: &Column) -> std::result::Result<String, Strin
     let ty = column.type_sql.as_str();
     let ok = match ty {
         "uuid" => uuid::Uuid::parse_str(&text).is_ok(),
-        "smallint" => text.parse::<i16>().is_ok(),
-        "integer" => text.parse::<i32>().is_ok(),
-        "bigint" => text.parse::<i64>().is_ok(),
+        "smallint" | "int2" => text.parse::<i16>().is_ok(),
+        "integer" | "int4" => text.parse::<i32>().is_ok(),
+        "bigint" | "int8" => text.parse::<i64>().is_ok(),
         _ => true,
     };
     if ok {
