@@ -16,6 +16,8 @@ export type PglaneErrorCode =
   | 'PGLANE_DEADLOCK'
   | 'PGLANE_LOCK_NOT_AVAILABLE'
   | 'PGLANE_POOLER_UNSUPPORTED'
+  | 'PGLANE_UNKNOWN_TABLE'
+  | 'PGLANE_BAD_KEY'
   | 'PGLANE_INTERNAL'
 
 /** An error thrown by pglane. */
@@ -31,6 +33,29 @@ export interface PglaneError extends Error {
  * can point the loader at a WASI artifact this package does not build itself.
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
+
+/** Deletes a test's rows in foreign-key order, with the rows that reference them, verified. */
+export declare class CleanupManager {
+  /** `db`: a `Db`, or `null` for the tracker's database. */
+  constructor(db: Db | undefined | null, tracker: ResourceTracker, options?: CleanupManagerOptions | undefined | null)
+  /**
+   * Deletes the tracked rows and their dependents; forgets them once gone. A second call is
+   * a no-op. Partial failures are in `report.failures`; it throws only when nothing could be
+   * done (the database is unreachable or the connection broke), and then the tracker keeps
+   * its rows, so a retry works.
+   */
+  cleanup(): Promise<CleanupReport>
+  /**
+   * Deletes a whole lane by name: `"test"`, `"worker"` or `"run"` (this tracker's lane), or
+   * a LIKE pattern such as `ctx.workerPattern()`; plus the rows referencing it.
+   */
+  cleanupPattern(scopeOrPattern: string, options?: LaneOptions | undefined | null): Promise<CleanupReport>
+  /**
+   * Lists rows left in a lane (`"test"`, `"worker"`, `"run"` or a LIKE pattern), per table.
+   * An empty list proves the lane clean.
+   */
+  verifyNoLeakedData(scopeOrPattern: string, options?: LaneOptions | undefined | null): Promise<LeakedRows[]>
+}
 
 /**
  * A database handle: its settings and a small connection pool. `Db.connect(null)` and
@@ -59,6 +84,57 @@ export declare class Db {
   describe(): string
   /** Closes the pool. */
   close(): void
+}
+
+/**
+ * Records every row a test created (table and primary key), checked against the schema at
+ * once: an unknown table throws `PGLANE_UNKNOWN_TABLE`, a key that does not fit the primary
+ * key throws `PGLANE_BAD_KEY`.
+ */
+export declare class ResourceTracker {
+  /** The tracker of a test. `db` defaults to the process's default database. */
+  static forTest(testInfo: TestInfoLike | undefined | null, ctx: WorkerContext, db?: Db | undefined | null): ResourceTracker
+  /** A tracker from `export()`'s JSON (e.g. handed over by a crashed worker). */
+  static import(json: string, db?: Db | undefined | null): ResourceTracker
+  /**
+   * Tracks a row of any table: `key` is the primary key value, an array of values in key
+   * order, or an object keyed by column. Returns the row as tracked.
+   */
+  track(table: string, key: any): TrackedRow
+  /** Tracks a row of `auth.users`. */
+  trackAuthUser(id: any): TrackedRow
+  /** Tracks a row of `public.profiles`. */
+  trackProfile(id: any): TrackedRow
+  /** Tracks a row of `public.organizations`. */
+  trackOrganization(id: any): TrackedRow
+  /** Tracks a row of `public.organization_members`. */
+  trackOrgMember(id: any): TrackedRow
+  /** Tracks a row of `public.groups`. */
+  trackGroup(id: any): TrackedRow
+  /** Tracks a row of `public.group_members`. */
+  trackGroupMember(id: any): TrackedRow
+  /** Tracks a row of `public.models`. */
+  trackModel(id: any): TrackedRow
+  /** Tracks a row of `public.group_models`. */
+  trackGroupModel(id: any): TrackedRow
+  /** Tracks a row of `public.invites`. */
+  trackInvite(id: any): TrackedRow
+  /** Tracks a row of `public.conversations`. */
+  trackConversation(id: any): TrackedRow
+  /** Tracks a row of `public.messages`. */
+  trackMessage(id: any): TrackedRow
+  /** The tracked rows, in tracking order. */
+  list(): Array<TrackedRow>
+  /** How many rows are tracked. */
+  count(): number
+  /** Forgets every row (nothing is deleted). */
+  clear(): void
+  /** The tracker as JSON: `{ version: 1, lane, rows }`. */
+  export(): string
+  /** The run id of the lane. */
+  get runId(): string
+  /** LIKE pattern of the lane's test, worker or run names (`"test"` by default). */
+  lanePattern(scope?: string | undefined | null): string
 }
 
 /**
@@ -114,6 +190,50 @@ export declare class WorkerContext {
   prefix(scope: string): string
 }
 
+/** A group of tables that could not be cleaned. */
+export interface CleanupFailure {
+  /** `schema.table` of each table in the group (several for a cycle). */
+  tables: Array<string>
+  /** Tracked keys of those tables (at most 20). */
+  keys: Array<Array<string>>
+  /** pglane error code. */
+  code: string
+  /** Postgres SQLSTATE. */
+  sqlstate?: string
+  /** What Postgres said. */
+  message: string
+}
+
+/** Options of `new CleanupManager(db, tracker, options)`. */
+export interface CleanupManagerOptions {
+  /** Prove afterwards that the tracked rows are gone (default true; costs no extra round trip). */
+  verifyCleanup?: boolean
+  /** Also delete rows that reference tracked rows, e.g. created through the UI (default true). */
+  includeDependents?: boolean
+}
+
+/** What a cleanup did. */
+export interface CleanupReport {
+  /** Rows deleted per `schema.table`. */
+  deleted: Record<string, number>
+  /** Sum of `deleted`. */
+  totalDeleted: number
+  /** Groups that failed; empty on success. */
+  failures: Array<CleanupFailure>
+  /** True when verification proved the tracked rows gone; null when not asked. */
+  verified?: boolean
+  /** Tracked rows still present per table, when verification ran. */
+  remaining: Record<string, number>
+  /** Round trips to Postgres (pipelined statements count once). */
+  roundTrips: number
+  /** Statements sent. */
+  statements: number
+  /** Wall time in milliseconds. */
+  durationMs: number
+  /** Whether the group-by-group fallback ran (after the one-statement delete failed). */
+  fallback: boolean
+}
+
 /** Options of `Db.connect`; each overrides the URL and the environment. */
 export interface DbOptions {
   /** Connections per process (default 2). */
@@ -136,6 +256,25 @@ export declare function escapeLike(text: string): string
 
 /** A new run id: 10 characters, sortable by start time, random in the last four. */
 export declare function generateRunId(): string
+
+/** Options of pattern cleanup and leak checks. */
+export interface LaneOptions {
+  /**
+   * `{ 'schema.table': ['name', 'email'] }`: columns holding lane names. Default: the
+   * reference application's name and email columns that exist in the database.
+   */
+  laneColumns?: Record<string, Array<string>>
+  /** Also delete rows referencing the matched rows (default true). */
+  includeDependents?: boolean
+}
+
+/** Rows of one table left in a lane. */
+export interface LeakedRows {
+  /** `schema.table`. */
+  table: string
+  /** How many rows match the lane. */
+  rows: number
+}
 
 /** The parts of a Playwright project pglane reads. */
 export interface ProjectLike {
@@ -175,6 +314,14 @@ export interface TestInfoLike {
   testId?: string
   /** The project the test runs in. */
   project?: ProjectLike
+}
+
+/** A tracked row. */
+export interface TrackedRow {
+  /** `schema.table`. */
+  table: string
+  /** Primary key values as text, in key column order. */
+  key: Array<string>
 }
 
 /** Options of `WorkerContext.create`; each falls back to an environment variable. */

@@ -835,7 +835,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.CleanupManager = nativeBinding.CleanupManager
 module.exports.Db = nativeBinding.Db
+module.exports.ResourceTracker = nativeBinding.ResourceTracker
 module.exports.WorkerContext = nativeBinding.WorkerContext
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.escapeLike = nativeBinding.escapeLike

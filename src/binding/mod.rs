@@ -1,8 +1,10 @@
 //! The N-API binding: thin classes and functions that convert arguments, call `core`, and turn
 //! core errors into JS errors whose `code` is the stable `PGLANE_*` string. No logic lives here.
 
+mod cleanup;
 mod db;
 mod error;
+mod tracker;
 mod worker_context;
 
 #[napi_derive::module_init]

@@ -106,6 +106,8 @@ impl ErrorCode {
             "3D000" => ErrorCode::DbNotFound,
             "53300" => ErrorCode::DbTooManyConnections,
             s if s.starts_with("08") => ErrorCode::DbConnectionLost,
+            // admin_shutdown, crash_shutdown, cannot_connect_now: the session is gone.
+            "57P01" | "57P02" | "57P03" => ErrorCode::DbConnectionLost,
             _ => ErrorCode::DbQuery,
         }
     }

@@ -6,6 +6,7 @@ pub mod db;
 pub mod db_config;
 pub mod error;
 pub mod naming;
+pub mod preset;
 pub mod schema_graph;
 pub mod tls;
 pub mod tracker;

@@ -72,6 +72,40 @@ pub fn escape_like(s: &str) -> String {
     out
 }
 
+/// Length in characters of the literal text a LIKE pattern starts with (before its first
+/// unescaped `%` or `_`).
+pub fn literal_prefix_len(pattern: &str) -> usize {
+    let mut n = 0;
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' | '_' => break,
+            '\\' => {
+                if chars.next().is_none() {
+                    break;
+                }
+            }
+            _ => {}
+        }
+        n += 1;
+    }
+    n
+}
+
+/// Shortest literal prefix a destructive pattern may have: a run prefix is 12 characters, so
+/// anything shorter cannot be a pglane lane.
+pub const MIN_LANE_PREFIX: usize = 8;
+
+/// Refuses patterns that could match outside a lane (`%`, `a%`, ...).
+pub fn check_lane_pattern(pattern: &str) -> Result<()> {
+    if literal_prefix_len(pattern) < MIN_LANE_PREFIX {
+        return Err(Error::invalid_config(format!(
+            "pattern {pattern:?} is too broad: a lane pattern starts with at least {MIN_LANE_PREFIX} literal characters (use ctx.testPattern(), workerPattern() or runPattern())"
+        )));
+    }
+    Ok(())
+}
+
 /// Checks a base name: not empty, at most [`MAX_BASE_CHARS`] characters, no control characters.
 /// Invalid names are rejected, never silently normalised, so two different inputs can never
 /// become the same name.
@@ -455,6 +489,16 @@ mod tests {
             let err = NameFormat::parse(bad).unwrap_err();
             assert_eq!(err.code(), ErrorCode::InvalidConfig, "{bad}");
         }
+    }
+
+    #[test]
+    fn broad_patterns_are_refused() {
+        assert!(check_lane_pattern("%").is_err());
+        assert!(check_lane_pattern("abc%").is_err());
+        assert!(check_lane_pattern(r"\%\%\%\%\_\_\_\_%").is_ok());
+        assert!(check_lane_pattern(r"\%\%\%\%%").is_err());
+        assert!(check_lane_pattern("abc123xyz0-w%").is_ok());
+        assert_eq!(literal_prefix_len("ab_cd"), 2);
     }
 
     #[test]

@@ -27,8 +27,12 @@ pub struct LaneInfo {
     pub worker_id: u32,
     /// Test index.
     pub test_index: u32,
-    /// The test's name prefix (its LIKE pattern without the `%`, unescaped).
-    pub prefix: String,
+    /// LIKE pattern of the test's names.
+    pub test_pattern: String,
+    /// LIKE pattern of the worker's names.
+    pub worker_pattern: String,
+    /// LIKE pattern of the run's names.
+    pub run_pattern: String,
 }
 
 /// The exported form of a tracker (`version` 1).
@@ -298,7 +302,7 @@ mod tests {
             ErrorCode::InvalidConfig
         );
         assert_eq!(
-            ResourceTracker::import(r#"{"version":9,"lane":{"runId":"r","workerId":0,"testIndex":0,"prefix":""},"rows":[]}"#)
+            ResourceTracker::import(r#"{"version":9,"lane":{"runId":"r","workerId":0,"testIndex":0,"testPattern":"","workerPattern":"","runPattern":""},"rows":[]}"#)
                 .unwrap_err()
                 .code(),
             ErrorCode::InvalidConfig

@@ -1,0 +1,305 @@
+-- The reference application of pglane's preset: an AI chat product on Supabase.
+--
+-- A minimal Supabase-compatible `auth` schema (users, identities, sessions, refresh tokens;
+-- roles anon, authenticated, service_role; auth.uid(), auth.jwt(), auth.role()) and the app's
+-- tables with foreign keys and row-level security written as a Supabase project would.
+-- Idempotent, and safe to apply from several processes at once (an advisory lock serialises it).
+-- On a real Supabase project the auth parts already exist and are left as they are.
+
+begin;
+select pg_advisory_xact_lock(7095312440219086101);
+
+do $$
+begin
+  create role anon nologin noinherit;
+exception when duplicate_object then null;
+end $$;
+do $$
+begin
+  create role authenticated nologin noinherit;
+exception when duplicate_object then null;
+end $$;
+do $$
+begin
+  create role service_role nologin noinherit bypassrls;
+exception when duplicate_object then null;
+end $$;
+
+create schema if not exists auth;
+grant usage on schema auth to anon, authenticated, service_role;
+
+do $$
+begin
+  create type auth.aal_level as enum ('aal1', 'aal2', 'aal3');
+exception when duplicate_object then null;
+end $$;
+
+create table if not exists auth.users (
+  instance_id uuid,
+  id uuid not null primary key,
+  aud varchar(255),
+  role varchar(255),
+  email varchar(255),
+  encrypted_password varchar(255),
+  email_confirmed_at timestamptz,
+  invited_at timestamptz,
+  confirmation_token varchar(255),
+  confirmation_sent_at timestamptz,
+  recovery_token varchar(255),
+  recovery_sent_at timestamptz,
+  email_change_token_new varchar(255),
+  email_change varchar(255),
+  email_change_sent_at timestamptz,
+  last_sign_in_at timestamptz,
+  raw_app_meta_data jsonb,
+  raw_user_meta_data jsonb,
+  is_super_admin boolean,
+  created_at timestamptz,
+  updated_at timestamptz,
+  phone text unique default null,
+  phone_confirmed_at timestamptz,
+  phone_change text default '',
+  phone_change_token varchar(255) default '',
+  phone_change_sent_at timestamptz,
+  confirmed_at timestamptz generated always as (least(email_confirmed_at, phone_confirmed_at)) stored,
+  email_change_token_current varchar(255) default '',
+  email_change_confirm_status smallint default 0,
+  banned_until timestamptz,
+  reauthentication_token varchar(255) default '',
+  reauthentication_sent_at timestamptz,
+  is_sso_user boolean not null default false,
+  deleted_at timestamptz,
+  is_anonymous boolean not null default false
+);
+create unique index if not exists users_email_partial_key on auth.users (email) where (is_sso_user = false);
+create index if not exists users_instance_id_idx on auth.users (instance_id);
+
+create table if not exists auth.identities (
+  provider_id text not null,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  identity_data jsonb not null,
+  provider text not null,
+  last_sign_in_at timestamptz,
+  created_at timestamptz,
+  updated_at timestamptz,
+  email text generated always as (lower(identity_data ->> 'email')) stored,
+  id uuid not null default gen_random_uuid() primary key,
+  constraint identities_provider_id_provider_unique unique (provider_id, provider)
+);
+create index if not exists identities_user_id_idx on auth.identities (user_id);
+
+create table if not exists auth.sessions (
+  id uuid not null primary key,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  created_at timestamptz,
+  updated_at timestamptz,
+  factor_id uuid,
+  aal auth.aal_level,
+  not_after timestamptz,
+  refreshed_at timestamp,
+  user_agent text,
+  ip inet,
+  tag text
+);
+create index if not exists sessions_user_id_idx on auth.sessions (user_id);
+
+create table if not exists auth.refresh_tokens (
+  instance_id uuid,
+  id bigserial primary key,
+  token varchar(255) unique,
+  user_id varchar(255),
+  revoked boolean,
+  created_at timestamptz,
+  updated_at timestamptz,
+  parent varchar(255),
+  session_id uuid references auth.sessions (id) on delete cascade
+);
+create index if not exists refresh_tokens_session_id_idx on auth.refresh_tokens (session_id);
+
+create or replace function auth.uid() returns uuid language sql stable as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim.sub', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'sub')
+  )::uuid
+$$;
+create or replace function auth.role() returns text language sql stable as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim.role', true), ''),
+    (nullif(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role')
+  )::text
+$$;
+create or replace function auth.jwt() returns jsonb language sql stable as $$
+  select coalesce(
+    nullif(current_setting('request.jwt.claim', true), ''),
+    nullif(current_setting('request.jwt.claims', true), '')
+  )::jsonb
+$$;
+grant execute on function auth.uid(), auth.role(), auth.jwt() to anon, authenticated, service_role;
+
+-- The application.
+
+create table if not exists public.profiles (
+  id uuid primary key references auth.users (id) on delete cascade,
+  email text not null,
+  full_name text,
+  avatar_url text,
+  onboarded boolean not null default false,
+  created_at timestamptz not null default now()
+);
+
+create table if not exists public.organizations (
+  id uuid primary key default gen_random_uuid(),
+  name text not null,
+  slug text not null unique,
+  created_by uuid references auth.users (id) on delete set null,
+  created_at timestamptz not null default now()
+);
+
+create table if not exists public.organization_members (
+  id uuid primary key default gen_random_uuid(),
+  organization_id uuid not null references public.organizations (id) on delete cascade,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  role text not null default 'member' check (role in ('owner', 'admin', 'member')),
+  created_at timestamptz not null default now(),
+  unique (organization_id, user_id)
+);
+create index if not exists organization_members_user_idx on public.organization_members (user_id);
+
+create table if not exists public.groups (
+  id uuid primary key default gen_random_uuid(),
+  organization_id uuid not null references public.organizations (id) on delete cascade,
+  name text not null,
+  description text,
+  created_at timestamptz not null default now(),
+  unique (organization_id, name)
+);
+
+create table if not exists public.group_members (
+  id uuid primary key default gen_random_uuid(),
+  group_id uuid not null references public.groups (id) on delete cascade,
+  user_id uuid not null references auth.users (id) on delete cascade,
+  created_at timestamptz not null default now(),
+  unique (group_id, user_id)
+);
+create index if not exists group_members_user_idx on public.group_members (user_id);
+
+create table if not exists public.models (
+  id uuid primary key default gen_random_uuid(),
+  organization_id uuid not null references public.organizations (id) on delete cascade,
+  name text not null,
+  provider text not null default 'openai',
+  model_key text not null default 'gpt-4o-mini',
+  created_at timestamptz not null default now()
+);
+create index if not exists models_org_idx on public.models (organization_id);
+
+create table if not exists public.group_models (
+  id uuid primary key default gen_random_uuid(),
+  group_id uuid not null references public.groups (id) on delete cascade,
+  model_id uuid not null references public.models (id) on delete cascade,
+  created_at timestamptz not null default now(),
+  unique (group_id, model_id)
+);
+create index if not exists group_models_model_idx on public.group_models (model_id);
+
+create table if not exists public.invites (
+  id uuid primary key default gen_random_uuid(),
+  organization_id uuid not null references public.organizations (id) on delete cascade,
+  email text not null,
+  role text not null default 'member' check (role in ('owner', 'admin', 'member')),
+  token text not null unique default md5(random()::text || clock_timestamp()::text),
+  invited_by uuid references auth.users (id) on delete set null,
+  accepted_at timestamptz,
+  created_at timestamptz not null default now()
+);
+create index if not exists invites_org_idx on public.invites (organization_id);
+
+-- Conversations reference their org and user with NO ACTION: the app never deletes an org
+-- with conversations, so cleanup must find and delete them first.
+create table if not exists public.conversations (
+  id uuid primary key default gen_random_uuid(),
+  organization_id uuid not null references public.organizations (id),
+  user_id uuid not null references auth.users (id),
+  model_id uuid references public.models (id) on delete set null,
+  title text not null,
+  created_at timestamptz not null default now()
+);
+create index if not exists conversations_org_idx on public.conversations (organization_id);
+create index if not exists conversations_user_idx on public.conversations (user_id);
+
+create table if not exists public.messages (
+  id uuid primary key default gen_random_uuid(),
+  conversation_id uuid not null references public.conversations (id) on delete cascade,
+  user_id uuid references auth.users (id) on delete set null,
+  role text not null default 'user' check (role in ('user', 'assistant', 'system')),
+  content text not null,
+  created_at timestamptz not null default now()
+);
+create index if not exists messages_conversation_idx on public.messages (conversation_id);
+
+-- Row-level security, as a Supabase project writes it. Membership checks go through a
+-- security-definer function so that policies on organization_members do not recurse.
+
+create or replace function public.is_org_member(org uuid) returns boolean
+language sql stable security definer set search_path = public as $$
+  select exists (select 1 from public.organization_members m where m.organization_id = org and m.user_id = auth.uid())
+$$;
+grant execute on function public.is_org_member(uuid) to anon, authenticated, service_role;
+
+grant usage on schema public to anon, authenticated, service_role;
+grant select, insert, update, delete on all tables in schema public to authenticated, service_role;
+
+alter table public.profiles enable row level security;
+alter table public.organizations enable row level security;
+alter table public.organization_members enable row level security;
+alter table public.groups enable row level security;
+alter table public.group_members enable row level security;
+alter table public.models enable row level security;
+alter table public.group_models enable row level security;
+alter table public.invites enable row level security;
+alter table public.conversations enable row level security;
+alter table public.messages enable row level security;
+
+drop policy if exists "own profile" on public.profiles;
+create policy "own profile" on public.profiles for all to authenticated
+  using (id = auth.uid()) with check (id = auth.uid());
+
+drop policy if exists "members see their organizations" on public.organizations;
+create policy "members see their organizations" on public.organizations for select to authenticated
+  using (public.is_org_member(id));
+
+drop policy if exists "members see memberships of their organizations" on public.organization_members;
+create policy "members see memberships of their organizations" on public.organization_members for select to authenticated
+  using (public.is_org_member(organization_id));
+
+drop policy if exists "members see groups" on public.groups;
+create policy "members see groups" on public.groups for select to authenticated
+  using (public.is_org_member(organization_id));
+
+drop policy if exists "members see group members" on public.group_members;
+create policy "members see group members" on public.group_members for select to authenticated
+  using (exists (select 1 from public.groups g where g.id = group_id and public.is_org_member(g.organization_id)));
+
+drop policy if exists "members see models" on public.models;
+create policy "members see models" on public.models for select to authenticated
+  using (public.is_org_member(organization_id));
+
+drop policy if exists "members see group models" on public.group_models;
+create policy "members see group models" on public.group_models for select to authenticated
+  using (exists (select 1 from public.groups g where g.id = group_id and public.is_org_member(g.organization_id)));
+
+drop policy if exists "members see invites" on public.invites;
+create policy "members see invites" on public.invites for select to authenticated
+  using (public.is_org_member(organization_id));
+
+drop policy if exists "own conversations" on public.conversations;
+create policy "own conversations" on public.conversations for all to authenticated
+  using (user_id = auth.uid() and public.is_org_member(organization_id))
+  with check (user_id = auth.uid() and public.is_org_member(organization_id));
+
+drop policy if exists "messages of own conversations" on public.messages;
+create policy "messages of own conversations" on public.messages for all to authenticated
+  using (exists (select 1 from public.conversations c where c.id = conversation_id and c.user_id = auth.uid()))
+  with check (exists (select 1 from public.conversations c where c.id = conversation_id and c.user_id = auth.uid()));
+
+commit;

@@ -1,0 +1,232 @@
+//! `CleanupManager`: deletes what a tracker holds, or a whole lane by name.
+
+use super::db::Db;
+use super::error::{JsError, Outcome};
+use super::tracker::{lane_pattern, ResourceTracker};
+use crate::core::cleanup::{self as core_cleanup, CleanupOptions, TableCount};
+use crate::core::db as core_db;
+use crate::core::preset;
+use crate::core::tracker::ResourceTracker as CoreTracker;
+use napi_derive::napi;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Options of `new CleanupManager(db, tracker, options)`.
+#[napi(object)]
+pub struct CleanupManagerOptions {
+    /// Prove afterwards that the tracked rows are gone (default true; costs no extra round trip).
+    pub verify_cleanup: Option<bool>,
+    /// Also delete rows that reference tracked rows, e.g. created through the UI (default true).
+    pub include_dependents: Option<bool>,
+}
+
+/// Options of pattern cleanup and leak checks.
+#[napi(object)]
+pub struct LaneOptions {
+    /// `{ 'schema.table': ['name', 'email'] }`: columns holding lane names. Default: the
+    /// reference application's name and email columns that exist in the database.
+    pub lane_columns: Option<HashMap<String, Vec<String>>>,
+    /// Also delete rows referencing the matched rows (default true).
+    pub include_dependents: Option<bool>,
+}
+
+/// A group of tables that could not be cleaned.
+#[napi(object)]
+pub struct CleanupFailure {
+    /// `schema.table` of each table in the group (several for a cycle).
+    pub tables: Vec<String>,
+    /// Tracked keys of those tables (at most 20).
+    pub keys: Vec<Vec<String>>,
+    /// pglane error code.
+    pub code: String,
+    /// Postgres SQLSTATE.
+    pub sqlstate: Option<String>,
+    /// What Postgres said.
+    pub message: String,
+}
+
+/// What a cleanup did.
+#[napi(object)]
+pub struct CleanupReport {
+    /// Rows deleted per `schema.table`.
+    pub deleted: HashMap<String, u32>,
+    /// Sum of `deleted`.
+    pub total_deleted: u32,
+    /// Groups that failed; empty on success.
+    pub failures: Vec<CleanupFailure>,
+    /// True when verification proved the tracked rows gone; null when not asked.
+    pub verified: Option<bool>,
+    /// Tracked rows still present per table, when verification ran.
+    pub remaining: HashMap<String, u32>,
+    /// Round trips to Postgres (pipelined statements count once).
+    pub round_trips: u32,
+    /// Statements sent.
+    pub statements: u32,
+    /// Wall time in milliseconds.
+    pub duration_ms: f64,
+    /// Whether the group-by-group fallback ran (after the one-statement delete failed).
+    pub fallback: bool,
+}
+
+/// Rows of one table left in a lane.
+#[napi(object)]
+pub struct LeakedRows {
+    /// `schema.table`.
+    pub table: String,
+    /// How many rows match the lane.
+    pub rows: u32,
+}
+
+fn counts(list: Vec<TableCount>) -> HashMap<String, u32> {
+    list.into_iter().map(|c| (c.table, c.rows as u32)).collect()
+}
+
+impl From<core_cleanup::CleanupReport> for CleanupReport {
+    fn from(r: core_cleanup::CleanupReport) -> Self {
+        CleanupReport {
+            deleted: counts(r.deleted),
+            total_deleted: r.total_deleted as u32,
+            failures: r
+                .failures
+                .into_iter()
+                .map(|f| CleanupFailure {
+                    tables: f.tables,
+                    keys: f.keys,
+                    code: f.code.as_str().to_string(),
+                    sqlstate: f.sqlstate,
+                    message: f.message,
+                })
+                .collect(),
+            verified: r.verified,
+            remaining: counts(r.remaining),
+            round_trips: r.round_trips as u32,
+            statements: r.statements as u32,
+            duration_ms: r.duration.as_secs_f64() * 1000.0,
+            fallback: r.fallback,
+        }
+    }
+}
+
+/// Deletes a test's rows in foreign-key order, with the rows that reference them, verified.
+#[napi]
+pub struct CleanupManager {
+    db: core_db::Db,
+    tracker: Arc<CoreTracker>,
+    options: CleanupOptions,
+}
+
+#[napi]
+impl CleanupManager {
+    /// `db`: a `Db`, or `null` for the tracker's database.
+    #[napi(constructor)]
+    pub fn new(
+        db: Option<&Db>,
+        tracker: &ResourceTracker,
+        options: Option<CleanupManagerOptions>,
+    ) -> Result<CleanupManager, JsError> {
+        let mut opts = CleanupOptions::default();
+        if let Some(o) = options {
+            opts.verify = o.verify_cleanup.unwrap_or(true);
+            opts.include_dependents = o.include_dependents.unwrap_or(true);
+        }
+        Ok(CleanupManager {
+            db: db
+                .map(|d| d.inner.clone())
+                .unwrap_or_else(|| tracker.db.clone()),
+            tracker: tracker.inner.clone(),
+            options: opts,
+        })
+    }
+
+    /// Deletes the tracked rows and their dependents; forgets them once gone. A second call is
+    /// a no-op. Partial failures are in `report.failures`; it throws only when nothing could be
+    /// done (the database is unreachable or the connection broke), and then the tracker keeps
+    /// its rows, so a retry works.
+    #[napi(ts_return_type = "Promise<CleanupReport>")]
+    pub async fn cleanup(&self) -> Outcome<CleanupReport> {
+        core_cleanup::cleanup_tracked(&self.db, &self.tracker, self.options)
+            .await
+            .map(Into::into)
+            .into()
+    }
+
+    /// Deletes a whole lane by name: `"test"`, `"worker"` or `"run"` (this tracker's lane), or
+    /// a LIKE pattern such as `ctx.workerPattern()`; plus the rows referencing it.
+    #[napi(ts_return_type = "Promise<CleanupReport>")]
+    pub async fn cleanup_pattern(
+        &self,
+        scope_or_pattern: String,
+        options: Option<LaneOptions>,
+    ) -> Outcome<CleanupReport> {
+        let run = async {
+            let pattern = self.pattern(&scope_or_pattern)?;
+            let (columns, include) = self.lane_columns(options).await?;
+            let opts = CleanupOptions {
+                verify: self.options.verify,
+                include_dependents: include.unwrap_or(true),
+            };
+            core_cleanup::cleanup_pattern(&self.db, &pattern, &columns, opts).await
+        };
+        run.await.map(Into::into).into()
+    }
+
+    /// Lists rows left in a lane (`"test"`, `"worker"`, `"run"` or a LIKE pattern), per table.
+    /// An empty list proves the lane clean.
+    #[napi(ts_return_type = "Promise<LeakedRows[]>")]
+    pub async fn verify_no_leaked_data(
+        &self,
+        scope_or_pattern: String,
+        options: Option<LaneOptions>,
+    ) -> Outcome<Vec<LeakedRows>> {
+        let run = async {
+            let pattern = self.pattern(&scope_or_pattern)?;
+            let (columns, _) = self.lane_columns(options).await?;
+            core_cleanup::find_leaks(&self.db, &pattern, &columns).await
+        };
+        run.await
+            .map(|list| {
+                list.into_iter()
+                    .map(|c| LeakedRows {
+                        table: c.table,
+                        rows: c.rows as u32,
+                    })
+                    .collect()
+            })
+            .into()
+    }
+}
+
+impl CleanupManager {
+    fn pattern(&self, scope_or_pattern: &str) -> crate::core::Result<String> {
+        match scope_or_pattern {
+            "test" | "worker" | "run" => lane_pattern(self.tracker.lane(), scope_or_pattern),
+            p if p.ends_with('%') && p.len() > 4 => Ok(p.to_string()),
+            other => Err(crate::core::Error::new(
+                crate::core::ErrorCode::InvalidConfig,
+                format!("{other:?} is neither \"test\", \"worker\", \"run\" nor a LIKE pattern ending in %"),
+            )),
+        }
+    }
+
+    async fn lane_columns(
+        &self,
+        options: Option<LaneOptions>,
+    ) -> crate::core::Result<(Vec<(String, Vec<String>)>, Option<bool>)> {
+        let (given, include) = match options {
+            Some(o) => (o.lane_columns, o.include_dependents),
+            None => (None, None),
+        };
+        if let Some(map) = given {
+            let mut cols: Vec<(String, Vec<String>)> = map.into_iter().collect();
+            cols.sort();
+            return Ok((cols, include));
+        }
+        let graph = self.db.refresh_schema().await?;
+        let cols = preset::LANE_COLUMNS
+            .iter()
+            .filter(|(t, _)| graph.resolve(t).is_ok())
+            .map(|(t, c)| (t.to_string(), c.iter().map(|s| s.to_string()).collect()))
+            .collect();
+        Ok((cols, include))
+    }
+}
