@@ -18,6 +18,10 @@ export type PglaneErrorCode =
   | 'PGLANE_POOLER_UNSUPPORTED'
   | 'PGLANE_UNKNOWN_TABLE'
   | 'PGLANE_BAD_KEY'
+  | 'PGLANE_FACTORY_UNKNOWN'
+  | 'PGLANE_FACTORY_FIELD'
+  | 'PGLANE_FACTORY_TRAIT'
+  | 'PGLANE_FACTORY_DEFINITION'
   | 'PGLANE_INTERNAL'
 
 /** An error thrown by pglane. */
@@ -84,6 +88,34 @@ export declare class Db {
   describe(): string
   /** Closes the pool. */
   close(): void
+}
+
+/**
+ * Factories defined as data (YAML or a JS object). Every row they insert is tracked and comes
+ * back as the database stored it (ids, defaults). One call is one statement: a multi-row
+ * factory is atomic.
+ */
+export declare class Factories {
+  /** The reference application's preset (the factories behind `createWorkerScoped*`). */
+  static preset(db?: Db | undefined | null): Factories
+  /** Factories from YAML text. Throws `PGLANE_FACTORY_DEFINITION` naming the mistake. */
+  static fromYaml(yaml: string, db?: Db | undefined | null): Factories
+  /** Factories from a JS object of the same shape as the YAML. */
+  static fromObject(definitions: any, db?: Db | undefined | null): Factories
+  /** Factory names. */
+  names(): Array<string>
+  /** The lane columns the definitions declare, `{ 'schema.table': ['name'] }`. */
+  laneColumns(): Record<string, Array<string>>
+  /**
+   * Inserts one row (or one set of rows) with factory `name`; tracks them in `tracker`.
+   * `attrs` sets columns, parameters, associations (`organizationId`, or the parent row) or,
+   * for a multi-row factory, per-step attributes.
+   */
+  create(name: string, ctx: WorkerContext, tracker: ResourceTracker, attrs?: any | undefined | null, options?: FactoryOptions | undefined | null): Promise<Record<string, any>>
+  /** Inserts `count` rows (or sets) with factory `name` in one statement. */
+  createList(name: string, count: number, ctx: WorkerContext, tracker: ResourceTracker, attrs?: any | undefined | null, options?: FactoryOptions | undefined | null): Promise<Record<string, any>[]>
+  /** The values `create` would insert, without inserting (database defaults are absent). */
+  build(name: string, ctx: WorkerContext, attrs?: any | undefined | null, options?: FactoryOptions | undefined | null, db?: Db | undefined | null): Record<string, any>
 }
 
 /**
@@ -234,6 +266,31 @@ export interface CleanupReport {
   fallback: boolean
 }
 
+/**
+ * r" User, profile, organization, owner membership, group, group member, model, group model
+ * r" and invite, in one atomic statement. Options: `fullName`, `role`, and per-step
+ * r" attributes (`{ organization: { name: 'Acme' } }`).
+ */
+export declare function createWorkerScopedCompleteSetup(ctx: WorkerContext, tracker: ResourceTracker, options?: any | undefined | null): Promise<Record<string, any>>
+
+/** r" A group. Options: `organizationId` (else an organization is created), `name`. */
+export declare function createWorkerScopedGroup(ctx: WorkerContext, tracker: ResourceTracker, options?: any | undefined | null): Promise<Record<string, any>>
+
+/** r" An invite. Options: `organizationId`, `email`, `role`, `invitedBy`. */
+export declare function createWorkerScopedInvite(ctx: WorkerContext, tracker: ResourceTracker, options?: any | undefined | null): Promise<Record<string, any>>
+
+/** r" A model. Options: `organizationId`, `name`, `provider`, `model_key`. */
+export declare function createWorkerScopedModel(ctx: WorkerContext, tracker: ResourceTracker, options?: any | undefined | null): Promise<Record<string, any>>
+
+/** r" An organization. Options: `name`, `slug`, `ownerId` (adds the owner membership). */
+export declare function createWorkerScopedOrganization(ctx: WorkerContext, tracker: ResourceTracker, options?: any | undefined | null): Promise<Record<string, any>>
+
+/**
+ * r" A Supabase Auth user (`auth.users` + email identity + profile). Options: `email`,
+ * r" `fullName`, `password`, `traits: ['unconfirmed' | 'onboarding']`, any column.
+ */
+export declare function createWorkerScopedUser(ctx: WorkerContext, tracker: ResourceTracker, options?: any | undefined | null): Promise<Record<string, any>>
+
 /** Options of `Db.connect`; each overrides the URL and the environment. */
 export interface DbOptions {
   /** Connections per process (default 2). */
@@ -253,6 +310,12 @@ export declare function errorCodes(): Array<string>
 
 /** Escapes `\`, `%` and `_` so a string matches itself literally in a LIKE pattern. */
 export declare function escapeLike(text: string): string
+
+/** Options of a factory call. */
+export interface FactoryOptions {
+  /** Traits to apply, e.g. `['unconfirmed']`. */
+  traits?: Array<string>
+}
 
 /** A new run id: 10 characters, sortable by start time, random in the last four. */
 export declare function generateRunId(): string

@@ -81,3 +81,16 @@ unsafe fn create_js_error(
     }
     Ok(error)
 }
+
+/// Runs a core future on the runtime and returns a JS promise that resolves with its value or
+/// rejects with a coded error. For methods that must copy their arguments before going async.
+pub fn spawn<T, F>(
+    env: &napi::Env,
+    fut: F,
+) -> napi::Result<napi::bindgen_prelude::PromiseRaw<'_, Outcome<T>>>
+where
+    T: napi::bindgen_prelude::ToNapiValue + Send + 'static,
+    F: std::future::Future<Output = Result<T, CoreError>> + Send + 'static,
+{
+    env.spawn_future(async move { Ok(Outcome(fut.await)) })
+}

@@ -4,6 +4,7 @@
 mod cleanup;
 mod db;
 mod error;
+mod factories;
 mod tracker;
 mod worker_context;
 

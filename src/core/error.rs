@@ -41,6 +41,14 @@ pub enum ErrorCode {
     UnknownTable,
     /// A key that does not fit the table's primary key.
     BadKey,
+    /// No factory has that name.
+    FactoryUnknown,
+    /// A field, column or parameter given to a factory does not exist.
+    FactoryField,
+    /// A trait given to a factory does not exist.
+    FactoryTrait,
+    /// A factory definition is invalid (bad YAML, unknown table or column, a cycle).
+    FactoryDefinition,
     /// A bug in pglane: an invariant did not hold.
     Internal,
 }
@@ -67,6 +75,10 @@ impl ErrorCode {
             ErrorCode::PoolerUnsupported => "PGLANE_POOLER_UNSUPPORTED",
             ErrorCode::UnknownTable => "PGLANE_UNKNOWN_TABLE",
             ErrorCode::BadKey => "PGLANE_BAD_KEY",
+            ErrorCode::FactoryUnknown => "PGLANE_FACTORY_UNKNOWN",
+            ErrorCode::FactoryField => "PGLANE_FACTORY_FIELD",
+            ErrorCode::FactoryTrait => "PGLANE_FACTORY_TRAIT",
+            ErrorCode::FactoryDefinition => "PGLANE_FACTORY_DEFINITION",
             ErrorCode::Internal => "PGLANE_INTERNAL",
         }
     }
@@ -91,6 +103,10 @@ impl ErrorCode {
         ErrorCode::PoolerUnsupported,
         ErrorCode::UnknownTable,
         ErrorCode::BadKey,
+        ErrorCode::FactoryUnknown,
+        ErrorCode::FactoryField,
+        ErrorCode::FactoryTrait,
+        ErrorCode::FactoryDefinition,
         ErrorCode::Internal,
     ];
 

@@ -5,6 +5,8 @@ pub mod cleanup_plan;
 pub mod db;
 pub mod db_config;
 pub mod error;
+pub mod factory;
+pub mod factory_def;
 pub mod naming;
 pub mod preset;
 pub mod schema_graph;

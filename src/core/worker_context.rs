@@ -2,8 +2,10 @@
 //! that follow from it.
 
 use crate::core::error::Result;
+use crate::core::factory::Sequences;
 use crate::core::naming::{self, Lane, LaneScope, NameFormat};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::{Mutex, OnceLock};
 
 /// What Playwright's `TestInfo` tells about the running test (all optional, so a plain object
@@ -64,6 +66,7 @@ pub struct WorkerContext {
     test_index: u32,
     run_id: String,
     lane: Lane,
+    sequences: Arc<Sequences>,
 }
 
 impl WorkerContext {
@@ -100,6 +103,7 @@ impl WorkerContext {
             test_index,
             run_id,
             lane,
+            sequences: Arc::new(Sequences::default()),
         })
     }
 
@@ -123,6 +127,22 @@ impl WorkerContext {
     pub fn lane(&self) -> &Lane {
         &self.lane
     }
+    /// Factory sequence counters of this test (`{{seq}}`).
+    pub fn sequences(&self) -> &Sequences {
+        &self.sequences
+    }
+
+    /// What factories need to know about the lane.
+    pub fn factory_scope(&self) -> crate::core::factory::FactoryScope<'_> {
+        crate::core::factory::FactoryScope {
+            lane: &self.lane,
+            run_id: &self.run_id,
+            worker_id: self.worker_id,
+            test_index: self.test_index,
+            sequences: &self.sequences,
+        }
+    }
+
     /// The LIKE pattern of a scope.
     pub fn like_pattern(&self, scope: LaneScope) -> String {
         self.lane.like_pattern(scope)

@@ -1,0 +1,245 @@
+//! `Factories` and the `createWorkerScoped*` functions of the preset.
+
+use super::db::Db;
+use super::error::{spawn, to_js, JsError, Outcome};
+use super::tracker::ResourceTracker;
+use super::worker_context::WorkerContext;
+use crate::core::db as core_db;
+use crate::core::factory::{self, FactoryCall, Plan};
+use crate::core::factory_def::FactoryRegistry;
+use crate::core::worker_context::WorkerContext as CoreContext;
+use napi::bindgen_prelude::PromiseRaw;
+use napi::Env;
+use napi_derive::napi;
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Options of a factory call.
+#[napi(object)]
+pub struct FactoryOptions {
+    /// Traits to apply, e.g. `['unconfirmed']`.
+    pub traits: Option<Vec<String>>,
+}
+
+/// Factories defined as data (YAML or a JS object). Every row they insert is tracked and comes
+/// back as the database stored it (ids, defaults). One call is one statement: a multi-row
+/// factory is atomic.
+#[napi]
+pub struct Factories {
+    registry: Arc<FactoryRegistry>,
+    db: Option<core_db::Db>,
+}
+
+fn attrs_of(attrs: Option<Value>) -> crate::core::Result<Map<String, Value>> {
+    match attrs {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m),
+        Some(_) => Err(crate::core::Error::new(
+            crate::core::ErrorCode::FactoryField,
+            "factory attributes must be an object",
+        )),
+    }
+}
+
+fn call(
+    name: String,
+    attrs: Option<Value>,
+    options: Option<FactoryOptions>,
+    count: Option<usize>,
+) -> crate::core::Result<FactoryCall> {
+    Ok(FactoryCall {
+        factory: name,
+        attrs: attrs_of(attrs)?,
+        traits: options.and_then(|o| o.traits).unwrap_or_default(),
+        count,
+    })
+}
+
+/// Creates with `registry` in a spawned future that owns copies of everything it needs.
+fn spawn_create<'env>(
+    env: &'env Env,
+    registry: Arc<FactoryRegistry>,
+    db: core_db::Db,
+    ctx: CoreContext,
+    tracker: Arc<crate::core::tracker::ResourceTracker>,
+    call: crate::core::Result<FactoryCall>,
+) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+    spawn(env, async move {
+        factory::create(&db, &registry, &ctx.factory_scope(), &tracker, &call?).await
+    })
+}
+
+#[napi]
+impl Factories {
+    /// The reference application's preset (the factories behind `createWorkerScoped*`).
+    #[napi(factory)]
+    pub fn preset(db: Option<&Db>) -> Factories {
+        Factories {
+            registry: Arc::new(FactoryRegistry::preset().clone()),
+            db: db.map(|d| d.inner.clone()),
+        }
+    }
+
+    /// Factories from YAML text. Throws `PGLANE_FACTORY_DEFINITION` naming the mistake.
+    #[napi(factory)]
+    pub fn from_yaml(yaml: String, db: Option<&Db>) -> Result<Factories, JsError> {
+        Ok(Factories {
+            registry: Arc::new(FactoryRegistry::from_yaml(&yaml).map_err(to_js)?),
+            db: db.map(|d| d.inner.clone()),
+        })
+    }
+
+    /// Factories from a JS object of the same shape as the YAML.
+    #[napi(factory)]
+    pub fn from_object(definitions: Value, db: Option<&Db>) -> Result<Factories, JsError> {
+        Ok(Factories {
+            registry: Arc::new(FactoryRegistry::from_json(definitions).map_err(to_js)?),
+            db: db.map(|d| d.inner.clone()),
+        })
+    }
+
+    /// Factory names.
+    #[napi]
+    pub fn names(&self) -> Vec<String> {
+        self.registry.names()
+    }
+
+    /// The lane columns the definitions declare, `{ 'schema.table': ['name'] }`.
+    #[napi]
+    pub fn lane_columns(&self) -> HashMap<String, Vec<String>> {
+        self.registry.lane_columns().iter().cloned().collect()
+    }
+
+    fn db_for(&self, tracker: &ResourceTracker) -> core_db::Db {
+        self.db.clone().unwrap_or_else(|| tracker.db.clone())
+    }
+
+    /// Inserts one row (or one set of rows) with factory `name`; tracks them in `tracker`.
+    /// `attrs` sets columns, parameters, associations (`organizationId`, or the parent row) or,
+    /// for a multi-row factory, per-step attributes.
+    #[napi(ts_return_type = "Promise<Record<string, any>>")]
+    pub fn create<'env>(
+        &self,
+        env: &'env Env,
+        name: String,
+        ctx: &WorkerContext,
+        tracker: &ResourceTracker,
+        attrs: Option<Value>,
+        options: Option<FactoryOptions>,
+    ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+        let call = call(name, attrs, options, None);
+        spawn_create(
+            env,
+            self.registry.clone(),
+            self.db_for(tracker),
+            ctx.inner.clone(),
+            tracker.inner.clone(),
+            call,
+        )
+    }
+
+    /// Inserts `count` rows (or sets) with factory `name` in one statement.
+    #[napi(ts_return_type = "Promise<Record<string, any>[]>")]
+    pub fn create_list<'env>(
+        &self,
+        env: &'env Env,
+        name: String,
+        count: u32,
+        ctx: &WorkerContext,
+        tracker: &ResourceTracker,
+        attrs: Option<Value>,
+        options: Option<FactoryOptions>,
+    ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+        let call = call(name, attrs, options, Some(count as usize));
+        spawn_create(
+            env,
+            self.registry.clone(),
+            self.db_for(tracker),
+            ctx.inner.clone(),
+            tracker.inner.clone(),
+            call,
+        )
+    }
+
+    /// The values `create` would insert, without inserting (database defaults are absent).
+    #[napi(ts_return_type = "Record<string, any>")]
+    pub fn build(
+        &self,
+        name: String,
+        ctx: &WorkerContext,
+        attrs: Option<Value>,
+        options: Option<FactoryOptions>,
+        db: Option<&Db>,
+    ) -> Result<Value, JsError> {
+        let call = call(name, attrs, options, None).map_err(to_js)?;
+        let db = match db.map(|d| d.inner.clone()).or_else(|| self.db.clone()) {
+            Some(d) => d,
+            None => core_db::default_db().map_err(to_js)?,
+        };
+        let graph = match db.cached_schema() {
+            Some(g) => g,
+            None => napi::bindgen_prelude::block_on(db.schema()).map_err(to_js)?,
+        };
+        let plan =
+            Plan::new(&self.registry, &graph, &ctx.inner.factory_scope(), &call).map_err(to_js)?;
+        Ok(plan.built(&graph))
+    }
+}
+
+macro_rules! preset_fn {
+    ($(#[$doc:meta])* $fn_name:ident, $factory:literal) => {
+        $(#[$doc])*
+        #[napi(ts_return_type = "Promise<Record<string, any>>")]
+        pub fn $fn_name<'env>(
+            env: &'env Env,
+            ctx: &WorkerContext,
+            tracker: &ResourceTracker,
+            options: Option<Value>,
+        ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+            let call = call($factory.to_string(), options, None, None);
+            spawn_create(
+                env,
+                Arc::new(FactoryRegistry::preset().clone()),
+                tracker.db.clone(),
+                ctx.inner.clone(),
+                tracker.inner.clone(),
+                call,
+            )
+        }
+    };
+}
+
+preset_fn!(
+    /// A Supabase Auth user (`auth.users` + email identity + profile). Options: `email`,
+    /// `fullName`, `password`, `traits: ['unconfirmed' | 'onboarding']`, any column.
+    create_worker_scoped_user,
+    "user"
+);
+preset_fn!(
+    /// An organization. Options: `name`, `slug`, `ownerId` (adds the owner membership).
+    create_worker_scoped_organization,
+    "organization"
+);
+preset_fn!(
+    /// A group. Options: `organizationId` (else an organization is created), `name`.
+    create_worker_scoped_group,
+    "group"
+);
+preset_fn!(
+    /// A model. Options: `organizationId`, `name`, `provider`, `model_key`.
+    create_worker_scoped_model,
+    "model"
+);
+preset_fn!(
+    /// An invite. Options: `organizationId`, `email`, `role`, `invitedBy`.
+    create_worker_scoped_invite,
+    "invite"
+);
+preset_fn!(
+    /// User, profile, organization, owner membership, group, group member, model, group model
+    /// and invite, in one atomic statement. Options: `fullName`, `role`, and per-step
+    /// attributes (`{ organization: { name: 'Acme' } }`).
+    create_worker_scoped_complete_setup,
+    "completeSetup"
+);

@@ -1,0 +1,340 @@
+//! Factory definitions as data: the YAML / JS-object format, parsed and checked for the mistakes
+//! that need no database (unknown factories, steps, traits; cycles). Columns are checked against
+//! the schema when a factory is first used.
+//!
+//! ```yaml
+//! version: 1
+//! laneColumns:                       # name/email columns pattern cleanup matches lanes against
+//!   public.organizations: [name, slug]
+//! factories:
+//!   organization:
+//!     table: public.organizations
+//!     transient: { ownerId: null }   # parameters: given by the caller, never inserted
+//!     fields:
+//!       id: { uuid: true }           # a UUID v7
+//!       name: { name: "Org {{seq}}" } # ctx.name(...): unique in the lane
+//!       slug: { slug: "org-{{seq}}" }
+//!       created_by: "{{ownerId}}"
+//!     associations:                  # parents created when the caller gives none
+//!       creator: { factory: user, field: created_by, param: creatorId }
+//!     after:                         # rows created after this one, in the same statement
+//!       - { as: owner, factory: organization_member, if: ownerId,
+//!           with: { organization_id: "{{self.id}}", user_id: "{{ownerId}}", role: owner } }
+//!     traits:
+//!       archived: { fields: { archived_at: "{{now}}" } }
+//!   setup:                           # a multi-row factory: one atomic statement
+//!     steps:
+//!       - { as: org, factory: organization }
+//!       - { as: model, factory: model, with: { organization_id: "{{org.id}}" } }
+//! ```
+
+use crate::core::error::{Error, ErrorCode, Result};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// A file of factories.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct FactoryFile {
+    /// Format version (1).
+    #[serde(default)]
+    pub version: Option<u32>,
+    /// `schema.table` → columns holding lane names, for pattern cleanup.
+    #[serde(default)]
+    pub lane_columns: BTreeMap<String, Vec<String>>,
+    /// Factories by name.
+    pub factories: BTreeMap<String, FactoryDef>,
+}
+
+/// One factory: a table row (with associations and after-steps), or a list of steps.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FactoryDef {
+    /// The table a row goes into (absent for a steps factory).
+    #[serde(default)]
+    pub table: Option<String>,
+    /// Parameters and their defaults.
+    #[serde(default)]
+    pub transient: BTreeMap<String, Value>,
+    /// Column values: literals, templates, or helpers (`name`, `email`, `slug`, `uuid`, `json`, `bcrypt`).
+    #[serde(default)]
+    pub fields: BTreeMap<String, Value>,
+    /// Parents, created when the caller gives none.
+    #[serde(default)]
+    pub associations: BTreeMap<String, AssociationDef>,
+    /// Rows created after this one.
+    #[serde(default)]
+    pub after: Vec<StepDef>,
+    /// Rows of a multi-row factory, in order.
+    #[serde(default)]
+    pub steps: Vec<StepDef>,
+    /// Named variations.
+    #[serde(default)]
+    pub traits: BTreeMap<String, TraitDef>,
+}
+
+/// A parent row.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssociationDef {
+    /// The factory that creates the parent.
+    pub factory: String,
+    /// The foreign key column (default `{association}_id`).
+    #[serde(default)]
+    pub field: Option<String>,
+    /// The parent's referenced column (default `id`).
+    #[serde(default)]
+    pub key: Option<String>,
+    /// A caller parameter that gives the parent's key (e.g. `organizationId`).
+    #[serde(default)]
+    pub param: Option<String>,
+    /// Attributes for the parent when it is created.
+    #[serde(default)]
+    pub with: BTreeMap<String, Value>,
+}
+
+impl AssociationDef {
+    /// The foreign key column.
+    pub fn field_for(&self, name: &str) -> String {
+        self.field.clone().unwrap_or_else(|| format!("{name}_id"))
+    }
+    /// The referenced column of the parent.
+    pub fn key_column(&self) -> &str {
+        self.key.as_deref().unwrap_or("id")
+    }
+}
+
+/// A row created by another factory as a step or after-step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepDef {
+    /// The name the row gets in templates (`{{name.column}}`) and in the result.
+    #[serde(rename = "as")]
+    pub name: String,
+    /// The factory.
+    pub factory: String,
+    /// Attributes (templates are evaluated).
+    #[serde(default)]
+    pub with: BTreeMap<String, Value>,
+    /// Traits of the step's factory.
+    #[serde(default)]
+    pub traits: Vec<String>,
+    /// Only when this parameter is truthy.
+    #[serde(default, rename = "if")]
+    pub condition: Option<String>,
+}
+
+/// A named variation of a factory.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraitDef {
+    /// Field values replacing the factory's.
+    #[serde(default)]
+    pub fields: BTreeMap<String, Value>,
+    /// Parameter defaults replacing the factory's.
+    #[serde(default)]
+    pub transient: BTreeMap<String, Value>,
+    /// More after-steps.
+    #[serde(default)]
+    pub after: Vec<StepDef>,
+}
+
+/// Parsed, checked factories.
+#[derive(Debug, Clone)]
+pub struct FactoryRegistry {
+    factories: BTreeMap<String, FactoryDef>,
+    lane_columns: Vec<(String, Vec<String>)>,
+}
+
+fn definition_error(message: impl Into<String>) -> Error {
+    Error::new(ErrorCode::FactoryDefinition, message)
+}
+
+/// The field helpers a `{ helper: argument }` object may name.
+pub const HELPERS: &[&str] = &["name", "email", "slug", "uuid", "json", "bcrypt", "now"];
+
+impl FactoryRegistry {
+    /// Parses YAML (or JSON, which is YAML).
+    pub fn from_yaml(text: &str) -> Result<FactoryRegistry> {
+        let file: FactoryFile = serde_norway::from_str(text)
+            .map_err(|e| definition_error(format!("factory definitions are not valid: {e}")))?;
+        FactoryRegistry::from_file(file)
+    }
+
+    /// Takes a JS object (as JSON).
+    pub fn from_json(value: Value) -> Result<FactoryRegistry> {
+        let file: FactoryFile = serde_json::from_value(value)
+            .map_err(|e| definition_error(format!("factory definitions are not valid: {e}")))?;
+        FactoryRegistry::from_file(file)
+    }
+
+    /// The reference application's preset, shipped with pglane.
+    pub fn preset() -> &'static FactoryRegistry {
+        static PRESET: std::sync::OnceLock<FactoryRegistry> = std::sync::OnceLock::new();
+        PRESET.get_or_init(|| {
+            FactoryRegistry::from_yaml(include_str!("../../presets/reference.yaml"))
+                .expect("the shipped preset is valid")
+        })
+    }
+
+    fn from_file(file: FactoryFile) -> Result<FactoryRegistry> {
+        if let Some(v) = file.version {
+            if v != 1 {
+                return Err(definition_error(format!(
+                    "factory file version {v} is not supported (expected 1)"
+                )));
+            }
+        }
+        let registry = FactoryRegistry {
+            factories: file.factories,
+            lane_columns: file.lane_columns.into_iter().collect(),
+        };
+        registry.check()?;
+        Ok(registry)
+    }
+
+    /// Every factory name.
+    pub fn names(&self) -> Vec<String> {
+        self.factories.keys().cloned().collect()
+    }
+
+    /// The columns holding lane names, per table.
+    pub fn lane_columns(&self) -> &[(String, Vec<String>)] {
+        &self.lane_columns
+    }
+
+    /// A factory by name, or `PGLANE_FACTORY_UNKNOWN` listing the known ones.
+    pub fn get(&self, name: &str) -> Result<&FactoryDef> {
+        self.factories.get(name).ok_or_else(|| {
+            Error::new(
+                ErrorCode::FactoryUnknown,
+                format!(
+                    "no factory named {name:?}; known factories: {}",
+                    self.names().join(", ")
+                ),
+            )
+        })
+    }
+
+    fn check(&self) -> Result<()> {
+        for (name, def) in &self.factories {
+            let what = |m: String| definition_error(format!("factory {name:?}: {m}"));
+            match (&def.table, def.steps.is_empty()) {
+                (Some(_), false) => return Err(what("has both `table` and `steps`".into())),
+                (None, true) => return Err(what("needs `table` or `steps`".into())),
+                (None, false)
+                    if !def.fields.is_empty()
+                        || !def.associations.is_empty()
+                        || !def.after.is_empty() =>
+                {
+                    return Err(what(
+                        "a steps factory has no `fields`, `associations` or `after`".into(),
+                    ))
+                }
+                _ => {}
+            }
+            let mut step_names = std::collections::HashSet::new();
+            for step in def
+                .steps
+                .iter()
+                .chain(&def.after)
+                .chain(def.traits.values().flat_map(|t| &t.after))
+            {
+                self.get(&step.factory)
+                    .map_err(|e| what(e.message().to_string()))?;
+                if step.name.is_empty() || step.name.contains('.') {
+                    return Err(what(format!(
+                        "step name {:?} must be a non-empty name without dots",
+                        step.name
+                    )));
+                }
+                if !def.steps.is_empty() && !step_names.insert(step.name.clone()) {
+                    return Err(what(format!("two steps are named {:?}", step.name)));
+                }
+            }
+            for (a, assoc) in &def.associations {
+                self.get(&assoc.factory)
+                    .map_err(|e| what(format!("association {a:?}: {}", e.message())))?;
+            }
+            for spec in def
+                .fields
+                .values()
+                .chain(def.traits.values().flat_map(|t| t.fields.values()))
+            {
+                check_spec(spec).map_err(what)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn check_spec(spec: &Value) -> std::result::Result<(), String> {
+    if let Value::Object(map) = spec {
+        if map.len() != 1 {
+            return Err(format!(
+                "a field helper is an object with one key of {}; got {spec}",
+                HELPERS.join(", ")
+            ));
+        }
+        let key = map.keys().next().expect("one key");
+        if !HELPERS.contains(&key.as_str()) {
+            return Err(format!(
+                "unknown field helper {key:?}; use one of {}",
+                HELPERS.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_preset_parses() {
+        let p = FactoryRegistry::preset();
+        for name in [
+            "user",
+            "organization",
+            "group",
+            "model",
+            "invite",
+            "completeSetup",
+        ] {
+            p.get(name).unwrap();
+        }
+        assert!(!p.lane_columns().is_empty());
+    }
+
+    #[test]
+    fn definition_mistakes_are_reported_with_the_factory_name() {
+        let cases = [
+            ("factories: { a: { } }", "needs `table` or `steps`"),
+            (
+                "factories: { a: { table: t, fields: { x: { nmae: y } } } }",
+                "unknown field helper",
+            ),
+            (
+                "factories: { a: { table: t, after: [ { as: b, factory: nope } ] } }",
+                "no factory named",
+            ),
+            ("factories: { a: { table: t, bogus: 1 } }", "unknown field"),
+            ("factories: [", "not valid"),
+        ];
+        for (yaml, expect) in cases {
+            let err = FactoryRegistry::from_yaml(yaml).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::FactoryDefinition, "{yaml}");
+            assert!(err.message().contains(expect), "{yaml}: {}", err.message());
+        }
+    }
+
+    #[test]
+    fn unknown_factories_list_the_known_ones() {
+        let r = FactoryRegistry::from_yaml("factories: { thing: { table: t } }").unwrap();
+        let err = r.get("thign").unwrap_err();
+        assert_eq!(err.code(), ErrorCode::FactoryUnknown);
+        assert!(err.message().contains("thing"));
+    }
+}
