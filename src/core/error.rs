@@ -35,6 +35,8 @@ pub enum ErrorCode {
     Deadlock,
     /// A lock was not available (SQLSTATE 55P03).
     LockNotAvailable,
+    /// `unlock` of a lock this holder does not hold.
+    LockNotHeld,
     /// The operation cannot work through a transaction-mode connection pooler.
     PoolerUnsupported,
     /// A table name that the database does not have.
@@ -72,6 +74,7 @@ impl ErrorCode {
             ErrorCode::LockTimeout => "PGLANE_LOCK_TIMEOUT",
             ErrorCode::Deadlock => "PGLANE_DEADLOCK",
             ErrorCode::LockNotAvailable => "PGLANE_LOCK_NOT_AVAILABLE",
+            ErrorCode::LockNotHeld => "PGLANE_LOCK_NOT_HELD",
             ErrorCode::PoolerUnsupported => "PGLANE_POOLER_UNSUPPORTED",
             ErrorCode::UnknownTable => "PGLANE_UNKNOWN_TABLE",
             ErrorCode::BadKey => "PGLANE_BAD_KEY",
@@ -100,6 +103,7 @@ impl ErrorCode {
         ErrorCode::LockTimeout,
         ErrorCode::Deadlock,
         ErrorCode::LockNotAvailable,
+        ErrorCode::LockNotHeld,
         ErrorCode::PoolerUnsupported,
         ErrorCode::UnknownTable,
         ErrorCode::BadKey,
