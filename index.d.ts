@@ -15,6 +15,7 @@ export type PglaneErrorCode =
   | 'PGLANE_LOCK_TIMEOUT'
   | 'PGLANE_DEADLOCK'
   | 'PGLANE_LOCK_NOT_AVAILABLE'
+  | 'PGLANE_LOCK_NOT_HELD'
   | 'PGLANE_POOLER_UNSUPPORTED'
   | 'PGLANE_UNKNOWN_TABLE'
   | 'PGLANE_BAD_KEY'
@@ -88,6 +89,35 @@ export declare class Db {
   describe(): string
   /** Closes the pool. */
   close(): void
+}
+
+/**
+ * PostgreSQL advisory locks, no database functions needed. Keys are strings (hashed to a
+ * stable 64-bit key in pglane's namespace) or `[int, int]` pairs.
+ */
+export declare class DbLocks {
+  /** Locks on `db` (or the default database). */
+  constructor(db?: Db | undefined | null, options?: DbLocksOptions | undefined | null)
+  /** The 64-bit key a string maps to (FNV-1a 64 of `namespace + "\0" + key`), as text. */
+  keyOf(key: string): string
+  /**
+   * Waits for the lock (default 10 s). Throws `PGLANE_LOCK_TIMEOUT`, `PGLANE_DEADLOCK`, or
+   * `PGLANE_POOLER_UNSUPPORTED` for a session lock through a transaction-mode pooler.
+   */
+  lock(key: string | [number, number], options?: LockOptions): Promise<void>
+  /** Takes the lock if free; resolves false at once when another holder has it. */
+  tryLock(key: string | [number, number], options?: LockOptions): Promise<boolean>
+  /** Releases one hold. Throws `PGLANE_LOCK_NOT_HELD` for a lock this holder does not hold. */
+  unlock(key: string | [number, number]): Promise<void>
+  /** The locks held now. */
+  held(): Promise<HeldLock[]>
+  /**
+   * Releases every lock (the Playwright fixture calls this at the end of each test).
+   * Resolves with how many were held.
+   */
+  releaseAll(): Promise<number>
+  /** Whether the database is reached through a transaction-mode pooler. */
+  behindTransactionPooler(): Promise<boolean>
 }
 
 /**
@@ -291,6 +321,14 @@ export declare function createWorkerScopedOrganization(ctx: WorkerContext, track
  */
 export declare function createWorkerScopedUser(ctx: WorkerContext, tracker: ResourceTracker, options?: any | undefined | null): Promise<Record<string, any>>
 
+/** Options of `new DbLocks(db, options)`. */
+export interface DbLocksOptions {
+  /** Namespace mixed into string keys (default `pglane`). */
+  namespace?: string
+  /** Default wait of `lock` in ms (default 10000). */
+  timeoutMs?: number
+}
+
 /** Options of `Db.connect`; each overrides the URL and the environment. */
 export interface DbOptions {
   /** Connections per process (default 2). */
@@ -320,6 +358,18 @@ export interface FactoryOptions {
 /** A new run id: 10 characters, sortable by start time, random in the last four. */
 export declare function generateRunId(): string
 
+/** A lock held now. */
+export interface HeldLock {
+  /** The key as given (a string, or `"a,b"` for a pair). */
+  name: string
+  /** The Postgres key (`pg_locks.objid`-style text). */
+  key: string
+  /** `"session"` or `"transaction"`. */
+  scope: string
+  /** Times taken (locks are re-entrant). */
+  count: number
+}
+
 /** Options of pattern cleanup and leak checks. */
 export interface LaneOptions {
   /**
@@ -339,6 +389,17 @@ export interface LeakedRows {
   rows: number
 }
 
+/** Options of one lock call. */
+export interface LockOptions {
+  /** How long to wait, in ms. */
+  timeoutMs?: number
+  /**
+   * `"session"` (default for `lock`), `"transaction"`, or `"auto"` (session, or transaction
+   * through a transaction-mode pooler; the default of `withLock`).
+   */
+  scope?: string
+}
+
 /** The parts of a Playwright project pglane reads. */
 export interface ProjectLike {
   /** Project name. */
@@ -355,7 +416,10 @@ export interface ServerInfo {
   backendPid: number
   /** `application_name` as the server sees it. */
   applicationName: string
-  /** Whether the session is encrypted. */
+  /**
+   * Whether the server's backend session is encrypted. Behind a pooler this describes the
+   * pooler's link to the server.
+   */
   ssl: boolean
   /** `current_database()` */
   database: string

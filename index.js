@@ -837,6 +837,7 @@ module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __n
 module.exports = nativeBinding
 module.exports.CleanupManager = nativeBinding.CleanupManager
 module.exports.Db = nativeBinding.Db
+module.exports.DbLocks = nativeBinding.DbLocks
 module.exports.Factories = nativeBinding.Factories
 module.exports.ResourceTracker = nativeBinding.ResourceTracker
 module.exports.WorkerContext = nativeBinding.WorkerContext

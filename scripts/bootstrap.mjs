@@ -32,15 +32,21 @@ if (!process.env.PGLANE_SKIP_NATIVE_BUILD) {
 // 3. The TypeScript layer.
 run('npx', ['tsc', '-p', 'tsconfig.json']);
 
-// 4. Chromium for Playwright: Playwright's own browser download cannot work everywhere, so
-//    pglane uses Debian's package when no Playwright browser is installed.
-if (!existsSync('/usr/bin/chromium') && !process.env.PGLANE_SKIP_CHROMIUM) {
+// 4. System packages the tests start: Debian's Chromium (Playwright's own browser download
+//    cannot work everywhere), pgbouncer (the transaction-mode pooler tests) and openssl (the
+//    TLS tests' certificates).
+const wanted = [
+  ['/usr/bin/chromium', 'chromium'],
+  ['/usr/sbin/pgbouncer', 'pgbouncer'],
+  ['/usr/bin/openssl', 'openssl'],
+].filter(([path]) => !existsSync(path)).map(([, pkg]) => pkg);
+if (wanted.length && !process.env.PGLANE_SKIP_SYSTEM_PACKAGES) {
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   if (isRoot && existsSync('/usr/bin/apt-get')) {
-    console.log('pglane bootstrap: installing Debian chromium');
+    console.log(`pglane bootstrap: installing ${wanted.join(', ')} from Debian`);
     run('apt-get', ['update', '-qq']);
-    run('apt-get', ['install', '-y', '-qq', 'chromium'], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    run('apt-get', ['install', '-y', '-qq', ...wanted], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
   } else {
-    console.warn('pglane bootstrap: /usr/bin/chromium is missing; install it (apt-get install chromium) for the browser tests');
+    console.warn(`pglane bootstrap: missing ${wanted.join(', ')}; install them (apt-get install ${wanted.join(' ')}) for the browser, pooler and TLS tests`);
   }
 }

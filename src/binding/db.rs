@@ -32,7 +32,8 @@ pub struct ServerInfo {
     pub backend_pid: i32,
     /// `application_name` as the server sees it.
     pub application_name: String,
-    /// Whether the session is encrypted.
+    /// Whether the server's backend session is encrypted. Behind a pooler this describes the
+    /// pooler's link to the server.
     pub ssl: bool,
     /// `current_database()`
     pub database: String,

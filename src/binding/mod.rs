@@ -5,6 +5,7 @@ mod cleanup;
 mod db;
 mod error;
 mod factories;
+mod locks;
 mod tracker;
 mod worker_context;
 

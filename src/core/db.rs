@@ -31,6 +31,7 @@ struct DbInner {
     tls: MakeRustlsConnect,
     round_trips: AtomicU64,
     schema: std::sync::RwLock<Option<Arc<SchemaGraph>>>,
+    pooler: tokio::sync::OnceCell<bool>,
 }
 
 /// What the server says about the session pglane got.
@@ -44,7 +45,8 @@ pub struct ServerInfo {
     pub backend_pid: i32,
     /// `application_name` as the server sees it.
     pub application_name: String,
-    /// Whether this session is encrypted.
+    /// Whether the server's backend session is encrypted (`pg_stat_ssl`). Behind a pooler this
+    /// describes the pooler's link to the server, not pglane's link to the pooler.
     pub ssl: bool,
     /// `current_database()`.
     pub database: String,
@@ -98,6 +100,7 @@ impl Db {
                 tls,
                 round_trips: AtomicU64::new(0),
                 schema: std::sync::RwLock::new(None),
+                pooler: tokio::sync::OnceCell::new(),
             }),
         })
     }
@@ -153,6 +156,31 @@ impl Db {
         let graph = Arc::new(SchemaGraph::load(&conn).await?);
         *self.inner.schema.write().unwrap_or_else(|p| p.into_inner()) = Some(graph.clone());
         Ok(graph)
+    }
+
+    /// Is a transaction-mode pooler in front (no session state survives a transaction)?
+    /// The settings decide when they can (`pglane_pooler`, `PGLANE_POOLER`, port 6543);
+    /// otherwise one best-effort probe per process: transactions on one client connection that
+    /// land on different server backends can only come through a pooler. pgbouncer often hands
+    /// the same server connection back, so the probe can miss it: declare a pooler on another
+    /// port with `pglane_pooler=transaction` (or `pgbouncer=true`, or `PGLANE_POOLER`).
+    pub async fn is_transaction_pooler(&self) -> Result<bool> {
+        if let Some(known) = self.inner.config.pooler_by_settings() {
+            return Ok(known);
+        }
+        self.inner
+            .pooler
+            .get_or_try_init(|| async {
+                let conn = self.conn().await?;
+                let mut pids = std::collections::HashSet::new();
+                for _ in 0..4 {
+                    let rows = conn.query("select pg_backend_pid()", &[]).await?;
+                    pids.insert(rows[0].get::<_, i32>(0));
+                }
+                Ok(pids.len() > 1)
+            })
+            .await
+            .copied()
     }
 
     /// Closes the pool: open connections are dropped as they come back.
@@ -245,13 +273,27 @@ impl Conn {
     where
         F: Future<Output = std::result::Result<T, tokio_postgres::Error>>,
     {
+        self.run_with_timeout(round_trips, self.db.inner.config.statement_timeout, fut)
+            .await
+    }
+
+    /// [`Conn::run`] with another time limit (e.g. a lock wait).
+    pub async fn run_with_timeout<T, F>(
+        &self,
+        round_trips: u64,
+        limit: std::time::Duration,
+        fut: F,
+    ) -> Result<T>
+    where
+        F: Future<Output = std::result::Result<T, tokio_postgres::Error>>,
+    {
         let cfg = &self.db.inner.config;
         self.db
             .inner
             .round_trips
             .fetch_add(round_trips, Ordering::Relaxed);
         self.round_trips.fetch_add(round_trips, Ordering::Relaxed);
-        match tokio::time::timeout(cfg.statement_timeout, fut).await {
+        match tokio::time::timeout(limit, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(query_error(cfg, &e)),
             Err(_) => {
@@ -263,9 +305,9 @@ impl Conn {
                 Err(Error::new(
                     ErrorCode::DbTimeout,
                     format!(
-                        "query on {} took longer than the statement timeout ({} ms) and was cancelled",
+                        "query on {} took longer than {} ms and was cancelled",
                         cfg.describe(),
-                        cfg.statement_timeout.as_millis()
+                        limit.as_millis()
                     ),
                 ))
             }
@@ -389,6 +431,19 @@ pub fn classify_connect_error(cfg: &DbConfig, e: &tokio_postgres::Error) -> Erro
             "08P01" if said.contains("no more connections") || said.contains("max_client_conn") => (
                 ErrorCode::DbTooManyConnections,
                 format!("{target}: the pooler has no connection slot left ({said})"),
+            ),
+            // pgbouncer reports its own refusals as protocol violations.
+            "08P01" if said.contains("authentication failed") || said.starts_with("server login failed") => (
+                ErrorCode::DbAuth,
+                format!("{target}: the pooler rejected role {:?} ({said}): check the user and password", cfg.user),
+            ),
+            "08P01" if said.contains("no such database") => (
+                ErrorCode::DbNotFound,
+                format!("{target}: the pooler knows no database {:?} ({said})", cfg.dbname),
+            ),
+            s if s.starts_with("08") => (
+                ErrorCode::DbUnreachable,
+                format!("{target}: the server refused the connection: {said} (SQLSTATE {state})"),
             ),
             _ => (
                 ErrorCode::from_sqlstate(state),

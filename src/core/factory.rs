@@ -529,6 +529,18 @@ impl<'a> Planner<'a> {
                 match helper.as_str() {
                     "uuid" => Ok(Val::Text(uuid::Uuid::now_v7().to_string())),
                     "now" => Ok(Val::Text(self.now.clone())),
+                    "token" => {
+                        let len = arg
+                            .as_u64()
+                            .filter(|n| (1..=255).contains(n))
+                            .ok_or_else(|| {
+                                definition_error(
+                                    &env.factory,
+                                    format!("the token helper takes a length from 1 to 255; got {arg}"),
+                                )
+                            })?;
+                        Ok(Val::Text(random_token(len as usize)))
+                    }
                     "json" => Ok(Val::Json(self.eval_json(arg, env)?)),
                     h => {
                         let text = match self.eval_value(arg, env)? {
@@ -684,6 +696,17 @@ pub fn bcrypt_hash(password: &str) -> Result<String> {
     bcrypt::hash_with_result(password, cost)
         .map(|h| h.format_for_version(bcrypt::Version::TwoA))
         .map_err(|e| Error::internal(format!("bcrypt failed: {e}")))
+}
+
+/// `len` random characters of `[a-z0-9]` from the OS-seeded CSPRNG: the form Supabase Auth gives
+/// refresh tokens (12 characters), usable for any secret token column.
+pub fn random_token(len: usize) -> String {
+    use rand::Rng;
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::thread_rng();
+    (0..len)
+        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
+        .collect()
 }
 
 /// Now, as an RFC 3339 UTC timestamp with microseconds.
@@ -1004,6 +1027,16 @@ mod tests {
         let n = now_rfc3339();
         assert_eq!(n.len(), 27, "{n}");
         assert!(n.ends_with('Z') && n.as_bytes()[10] == b'T');
+    }
+
+    #[test]
+    fn random_tokens_have_the_length_and_alphabet_asked_for() {
+        let a = random_token(12);
+        assert_eq!(a.len(), 12);
+        assert!(a
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+        assert_ne!(a, random_token(12));
     }
 
     #[test]

@@ -57,7 +57,8 @@ pub struct FactoryDef {
     /// Parameters and their defaults.
     #[serde(default)]
     pub transient: BTreeMap<String, Value>,
-    /// Column values: literals, templates, or helpers (`name`, `email`, `slug`, `uuid`, `json`, `bcrypt`).
+    /// Column values: literals, templates, or helpers (`name`, `email`, `slug`, `uuid`, `json`,
+    /// `bcrypt`, `now`, `token`).
     #[serde(default)]
     pub fields: BTreeMap<String, Value>,
     /// Parents, created when the caller gives none.
@@ -152,7 +153,9 @@ fn definition_error(message: impl Into<String>) -> Error {
 }
 
 /// The field helpers a `{ helper: argument }` object may name.
-pub const HELPERS: &[&str] = &["name", "email", "slug", "uuid", "json", "bcrypt", "now"];
+pub const HELPERS: &[&str] = &[
+    "name", "email", "slug", "uuid", "json", "bcrypt", "now", "token",
+];
 
 impl FactoryRegistry {
     /// Parses YAML (or JSON, which is YAML).

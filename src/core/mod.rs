@@ -1,5 +1,6 @@
 //! The engine: naming, database configuration and pools, and everything built on them.
 
+pub mod advisory_lock;
 pub mod cleanup;
 pub mod cleanup_plan;
 pub mod db;

@@ -1,0 +1,69 @@
+/**
+ * pglane's main entry: the native addon (WorkerContext, ResourceTracker, CleanupManager,
+ * Factories, DbLocks, Db, createWorkerScoped*) plus the few helpers that run JS callbacks,
+ * which are written here in JS on top of the native methods.
+ */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import * as native from '../index';
+import type { LockOptions } from '../index';
+
+export * from '../index';
+
+/** A lock key: a string (hashed to a stable 64-bit key) or a pair of 32-bit integers. */
+export type LockKey = string | [number, number];
+
+declare module '../index' {
+  interface DbLocks {
+    /**
+     * Runs `fn` while holding `key`, and always releases it, also when `fn` throws. The scope
+     * defaults to `"auto"`: a session lock, or a transaction lock through a transaction-mode
+     * pooler. Concurrent callers on the same `DbLocks` run one after another; a `withLock` of
+     * the same key nested inside `fn` runs at once (re-entrant).
+     */
+    withLock<T>(key: LockKey, fn: () => T | Promise<T>, options?: LockOptions): Promise<T>;
+    /** `withLock` on the key of an email (lower-cased): e.g. around creating a user. */
+    withEmailLock<T>(email: string, fn: () => T | Promise<T>, options?: LockOptions): Promise<T>;
+    /** `withLock` on the key of a unique slug of a table: e.g. around creating an org. */
+    withSlugLock<T>(table: string, slug: string, fn: () => T | Promise<T>, options?: LockOptions): Promise<T>;
+  }
+}
+
+const proto = native.DbLocks.prototype as native.DbLocks;
+
+/** Keys held by the current async call chain, so a nested withLock of the same key re-enters. */
+const heldHere = new AsyncLocalStorage<ReadonlySet<string>>();
+/** Per DbLocks and key: the tail of the queue of in-process callers. */
+const queues = new WeakMap<native.DbLocks, Map<string, Promise<void>>>();
+
+proto.withLock = async function withLock<T>(this: native.DbLocks, key: LockKey, fn: () => T | Promise<T>, options?: LockOptions): Promise<T> {
+  const id = typeof key === 'string' ? `s:${key}` : `p:${key[0]},${key[1]}`;
+  const held = heldHere.getStore();
+  if (held?.has(id)) return fn();
+  let queue = queues.get(this);
+  if (!queue) queues.set(this, (queue = new Map()));
+  const before = queue.get(id) ?? Promise.resolve();
+  let done!: () => void;
+  const mine = new Promise<void>((resolve) => (done = resolve));
+  const tail = before.then(() => mine);
+  queue.set(id, tail);
+  try {
+    await before;
+    await this.lock(key, { scope: 'auto', ...options });
+    try {
+      return await heldHere.run(new Set([...(held ?? []), id]), fn);
+    } finally {
+      await this.unlock(key);
+    }
+  } finally {
+    done();
+    if (queue.get(id) === tail) queue.delete(id);
+  }
+};
+
+proto.withEmailLock = function withEmailLock<T>(this: native.DbLocks, email: string, fn: () => T | Promise<T>, options?: LockOptions) {
+  return this.withLock(`email:${email.trim().toLowerCase()}`, fn, options);
+};
+
+proto.withSlugLock = function withSlugLock<T>(this: native.DbLocks, table: string, slug: string, fn: () => T | Promise<T>, options?: LockOptions) {
+  return this.withLock(`slug:${table}:${slug}`, fn, options);
+};
