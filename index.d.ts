@@ -77,6 +77,11 @@ export declare class Db {
   static default(): Db
   /** Connects (if needed) and asks the server about the session. One round trip. */
   serverInfo(): Promise<ServerInfo>
+  /**
+   * Runs a SQL script (several statements, no parameters) with the simple query protocol,
+   * e.g. a schema file in global setup. Not for values: pglane never pastes values into SQL.
+   */
+  executeScript(sql: string): Promise<void>
   /** Round trips made through this handle so far (pipelined requests count once). */
   get roundTrips(): number
   /** Connections open now. */
@@ -200,6 +205,38 @@ export declare class ResourceTracker {
 }
 
 /**
+ * Runs of `playwright test` registered in the database, and the sweeper that removes what a
+ * dead run left behind. Used by pglane's global setup and teardown.
+ */
+export declare class RunRegistry {
+  /** The registry on `db` (or the default database). */
+  constructor(db?: Db | undefined | null)
+  /** Creates the `pglane` schema if it does not exist (safe from many processes at once). */
+  ensureSchema(): Promise<void>
+  /** Marks the database as a test database, which allows sweeps. */
+  markTestDatabase(): Promise<void>
+  /** Whether the database is marked as a test database. */
+  isTestDatabase(): Promise<boolean>
+  /** Registers a run with its lane pattern (or beats, when it exists). */
+  register(runId: string, host: string, pid: number, lanePattern: string): Promise<void>
+  /** Records that the run is alive. */
+  heartbeat(runId: string): Promise<void>
+  /** Every registered run. */
+  runs(): Promise<RunInfo[]>
+  /** Runs whose heartbeat is older than `ttlSeconds`. */
+  expired(ttlSeconds: number): Promise<RunInfo[]>
+  /** Rows a run still has in the database, per table (journal keys and lane names). */
+  leftovers(runId: string, options?: SweepOptions | undefined | null): Promise<LeakedRows[]>
+  /**
+   * Deletes what a run left (journal keys and lane names, with their dependents) and forgets
+   * the run. Refuses an unmarked database unless `allowUnmarked`.
+   */
+  sweep(runId: string, options?: SweepOptions | undefined | null): Promise<CleanupReport>
+  /** Forgets a run and its journal without deleting rows. */
+  forget(runId: string): Promise<void>
+}
+
+/**
  * One test's lane: unique names, emails, slugs and UUIDs, and LIKE patterns that match
  * exactly this test's (or worker's, or run's) names.
  */
@@ -252,6 +289,65 @@ export declare class WorkerContext {
   prefix(scope: string): string
 }
 
+/**
+ * A signed-in Supabase user: the rows written (all tracked) and what a test needs to act as
+ * the user.
+ */
+export interface AuthenticatedUser {
+  /** The `auth.users` row as stored, with `identity` (auth.identities) and `profile`. */
+  user: Record<string, any>
+  /** The `auth.sessions` id, also the JWT's `session_id`. */
+  sessionId: string
+  /** The access token: a JWT signed HS256 with the project's JWT secret. */
+  accessToken: string
+  /** The refresh token, as stored in `auth.refresh_tokens`. */
+  refreshToken: string
+  /** When the access token expires, in seconds since the epoch. */
+  expiresAt: number
+  /**
+   * The session as supabase-js stores it: `{ access_token, token_type, expires_in,
+   * expires_at, refresh_token, user }`. Hand it to `auth.setSession` or storage.
+   */
+  session: Record<string, any>
+  /** The access token's claims (for `request.jwt.claims` in SQL tests). */
+  claims: Record<string, any>
+  /** The organization the user owns (`createWorkerScopedUserWithOrg*`). */
+  organization?: Record<string, any> | undefined
+  /** The user's membership of it. */
+  membership?: Record<string, any> | undefined
+  /**
+   * Playwright storage state (`*WithState`): supabase-js localStorage and `@supabase/ssr`
+   * cookies for the app origin.
+   */
+  storageState?: { cookies: any[]; origins: any[] } | undefined
+  /**
+   * The file it was written to (`*WithState`), for `test.use({ storageState })` or
+   * `browser.newContext({ storageState })`.
+   */
+  storageStatePath?: string
+}
+
+/**
+ * Options of the signed-in user functions. Any other key is an attribute of the user
+ * (`email`, `password`, `fullName`, `traits`, a column of `auth.users`) or of a step
+ * (`session: {...}`, `organization: {...}`, `membership: {...}`, `role` for the membership).
+ */
+export interface AuthUserOptions {
+  /** Origin of the app under test (default `PGLANE_APP_ORIGIN`, else `http://localhost:3000`). */
+  appOrigin?: string
+  /** The Supabase API URL (default `SUPABASE_URL`, else `http://127.0.0.1:54321`). */
+  supabaseUrl?: string
+  /**
+   * The project's JWT secret (default `SUPABASE_JWT_SECRET`, else the local development
+   * secret). At least 32 characters; never printed.
+   */
+  jwtSecret?: string
+  /** Access token lifetime in seconds (default 3600). */
+  expiresIn?: number
+  /** Folder of storage state files (default `playwright/.auth`). */
+  dir?: string
+}
+
 /** A group of tables that could not be cleaned. */
 export interface CleanupFailure {
   /** `schema.table` of each table in the group (several for a cycle). */
@@ -297,6 +393,20 @@ export interface CleanupReport {
 }
 
 /**
+ * A signed-in Supabase user: user, email identity (bcrypt password), profile, session and
+ * refresh token in one statement, all tracked, and an access token signed with the
+ * project's JWT secret. Options: `email`, `password`, `fullName`, `traits`, columns, and
+ * `supabaseUrl`, `jwtSecret`, `expiresIn`. A taken email rejects with `PGLANE_CONFLICT`.
+ */
+export declare function createWorkerScopedAuthenticatedUser(ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>): Promise<AuthenticatedUser>
+
+/**
+ * `createWorkerScopedAuthenticatedUser`, plus the Playwright storage state written to
+ * `<dir>/<run>-w<worker>-<test>-<user>.json` (options `appOrigin`, `supabaseUrl`, `dir`).
+ */
+export declare function createWorkerScopedAuthenticatedUserWithState(ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>): Promise<AuthenticatedUser>
+
+/**
  * r" User, profile, organization, owner membership, group, group member, model, group model
  * r" and invite, in one atomic statement. Options: `fullName`, `role`, and per-step
  * r" attributes (`{ organization: { name: 'Acme' } }`).
@@ -320,6 +430,21 @@ export declare function createWorkerScopedOrganization(ctx: WorkerContext, track
  * r" `fullName`, `password`, `traits: ['unconfirmed' | 'onboarding']`, any column.
  */
 export declare function createWorkerScopedUser(ctx: WorkerContext, tracker: ResourceTracker, options?: any | undefined | null): Promise<Record<string, any>>
+
+/**
+ * A signed-in user who has not finished onboarding (profile `onboarded` false, no
+ * organization). Options as `createWorkerScopedAuthenticatedUser`.
+ */
+export declare function createWorkerScopedUserForOnboarding(ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>): Promise<AuthenticatedUser>
+
+/**
+ * A signed-in user who owns a new organization (membership role `owner`, or `role`).
+ * Options as `createWorkerScopedAuthenticatedUser`, plus `organization: { name, slug }`.
+ */
+export declare function createWorkerScopedUserWithOrg(ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>): Promise<AuthenticatedUser>
+
+/** `createWorkerScopedUserWithOrg`, plus the Playwright storage state file. */
+export declare function createWorkerScopedUserWithOrgAndState(ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>): Promise<AuthenticatedUser>
 
 /** Options of `new DbLocks(db, options)`. */
 export interface DbLocksOptions {
@@ -406,6 +531,20 @@ export interface ProjectLike {
   name?: string
 }
 
+/** A registered run. */
+export interface RunInfo {
+  /** Run id. */
+  runId: string
+  /** Host that started it. */
+  host: string
+  /** Process id of its Playwright runner. */
+  pid: number
+  /** LIKE pattern of its names. */
+  lanePattern: string
+  /** Seconds since its last heartbeat. */
+  idleSeconds: number
+}
+
 /** What the server says about pglane's session. */
 export interface ServerInfo {
   /** e.g. 180001 */
@@ -425,6 +564,38 @@ export interface ServerInfo {
   database: string
   /** `current_user` */
   user: string
+}
+
+/** A written storage state. */
+export interface StorageStateFile {
+  /** Where it was written. */
+  path: string
+  /** The state: `{ cookies, origins }` in Playwright's format. */
+  storageState: { cookies: any[]; origins: any[] }
+}
+
+/** Options of `writeSupabaseStorageState`. */
+export interface StorageStateOptions {
+  /** Origin of the app under test (default `PGLANE_APP_ORIGIN`, else `http://localhost:3000`). */
+  appOrigin?: string
+  /** The Supabase API URL (default `SUPABASE_URL`, else `http://127.0.0.1:54321`). */
+  supabaseUrl?: string
+  /** Folder of storage state files (default `playwright/.auth`). */
+  dir?: string
+}
+
+/**
+ * The key supabase-js and `@supabase/ssr` keep the session under: `sb-<project ref>-auth-token`
+ * for `supabaseUrl` (default `SUPABASE_URL`, else `http://127.0.0.1:54321`).
+ */
+export declare function supabaseStorageKey(supabaseUrl?: string | undefined | null): string
+
+/** Options of sweeps and leftover checks. */
+export interface SweepOptions {
+  /** `{ 'schema.table': ['name'] }`; default: the preset's lane columns present in the database. */
+  laneColumns?: Record<string, Array<string>>
+  /** Sweep even if the database is not marked as a test database. */
+  allowUnmarked?: boolean
 }
 
 /** The parts of Playwright's `TestInfo` pglane reads. A real `TestInfo` or a plain object. */
@@ -460,3 +631,10 @@ export interface WorkerContextOptions {
   /** Domain of lane emails (default `pglane.test`, or `PGLANE_EMAIL_DOMAIN`). */
   emailDomain?: string
 }
+
+/**
+ * Writes the Playwright storage state of a session (the `session` of a signed-in user, e.g.
+ * from `createWorkerScopedUserForOnboarding`): supabase-js localStorage and `@supabase/ssr`
+ * cookies. Throws `PGLANE_INVALID_CONFIG` for an origin or URL that is not a URL.
+ */
+export declare function writeSupabaseStorageState(session: Record<string, any>, options?: StorageStateOptions | undefined | null): StorageStateFile

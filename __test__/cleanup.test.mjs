@@ -4,9 +4,12 @@ import { after, before, describe, test } from 'node:test';
 import { databaseUrl, pgClient, pglane, rejection, stopDatabase, thrown } from './helpers.mjs';
 import { APP_TABLES, applySchema, insertCompleteSetup, remainingRows, trackCompleteSetup } from './reference.mjs';
 
+// A fresh run id per process: the tests may run against a database that keeps old rows.
+const RUN_ID = pglane.generateRunId();
+
 const { WorkerContext, ResourceTracker, CleanupManager, Db } = pglane;
 let n = 0;
-const lane = (worker = 1) => WorkerContext.create({ workerIndex: worker, testId: `cleanup-${n++}` }, { runId: 'cleanuprun1' });
+const lane = (worker = 1) => WorkerContext.create({ workerIndex: worker, testId: `cleanup-${n++}` }, { runId: RUN_ID });
 const allZero = (counts) => Object.values(counts).every((v) => v === 0);
 
 describe('ResourceTracker and CleanupManager on the reference schema', () => {

@@ -3,6 +3,9 @@ import { after, before, describe, test } from 'node:test';
 import { databaseUrl, pgClient, pglane, rejection, stopDatabase, thrown } from './helpers.mjs';
 import { applySchema } from './reference.mjs';
 
+// A fresh run id per process: the tests may run against a database that keeps old rows.
+const RUN_ID = pglane.generateRunId();
+
 const {
   WorkerContext, ResourceTracker, CleanupManager, Db, Factories,
   createWorkerScopedUser, createWorkerScopedOrganization, createWorkerScopedGroup,
@@ -10,7 +13,7 @@ const {
 } = pglane;
 
 let n = 0;
-const lane = (worker = 3) => WorkerContext.create({ workerIndex: worker, testId: `factories-${n++}` }, { runId: 'factoryrun' });
+const lane = (worker = 3) => WorkerContext.create({ workerIndex: worker, testId: `factories-${n++}` }, { runId: RUN_ID });
 
 describe('preset factories on the reference schema', () => {
   let client;

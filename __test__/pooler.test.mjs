@@ -11,6 +11,9 @@ import { databaseUrl, pgClient, pglane, rejection, stopDatabase } from './helper
 import { APP_TABLES, applySchema, insertCompleteSetup, remainingRows, trackCompleteSetup } from './reference.mjs';
 import { startPgbouncer } from './servers.mjs';
 
+// A fresh run id per process: the tests may run against a database that keeps old rows.
+const RUN_ID = pglane.generateRunId();
+
 const { Db, WorkerContext, ResourceTracker, CleanupManager, DbLocks, Factories } = pglane;
 const WORKER = fileURLToPath(new URL('./pooler-worker.mjs', import.meta.url));
 const PREPARED = /prepared statement/i;
@@ -203,7 +206,7 @@ describe('through pgbouncer in transaction mode', () => {
 
   test('factories create and clean up through the pooler', async () => {
     const db = Db.connect(bouncer.url, { pooler: 'transaction' });
-    const ctx = WorkerContext.create({ workerIndex: 77, testId: 'pooler-factories' }, { runId: 'poolerfact' });
+    const ctx = WorkerContext.create({ workerIndex: 77, testId: 'pooler-factories' }, { runId: RUN_ID });
     const tracker = ResourceTracker.forTest({}, ctx, db);
     const setup = await Factories.preset(db).create('completeSetup', ctx, tracker);
     assert.ok(setup.invite.id);

@@ -1,13 +1,26 @@
-// The example parallel suite: 10 workers (5 on CI, WORKERS overrides) against one database,
-// an embedded PostgreSQL unless DATABASE_URL is set.
-import { defineConfig } from '@playwright/test';
+// The example parallel suite: 10 workers locally (5 on CI, WORKERS overrides) against one
+// database — an embedded PostgreSQL unless DATABASE_URL is set — and the example app.
+import { definePglaneConfig, freePortSync } from 'pglane/playwright';
+import { join } from 'node:path';
 
-export default defineConfig({
-  testDir: '.',
-  testMatch: /.*\.spec\.ts/,
-  fullyParallel: true,
-  workers: Number(process.env.WORKERS) || (process.env.CI ? 5 : 10),
-  reporter: [['list'], ['html', { outputFolder: '../playwright-report', open: 'never' }]],
-  globalSetup: require.resolve('./global-setup.ts'),
-  outputDir: '../test-results/examples',
-});
+// Chosen once in the main process; workers and the web server inherit it.
+const port = (process.env.PGLANE_APP_PORT ??= String(freePortSync()));
+
+export default definePglaneConfig(
+  {
+    testDir: '.',
+    testMatch: /.*\.spec\.ts/,
+    timeout: 30_000,
+    reporter: [['list'], ['html', { outputFolder: '../playwright-report', open: 'never' }]],
+    outputDir: '../test-results/examples',
+    webServer: {
+      command: 'node app/server.mjs',
+      url: `http://127.0.0.1:${port}/health`,
+      reuseExistingServer: false,
+      stdout: 'ignore',
+      stderr: 'pipe',
+    },
+    use: { baseURL: `http://127.0.0.1:${port}` },
+  },
+  { schemaFiles: [join(__dirname, 'schema.sql')] },
+);

@@ -5,7 +5,7 @@ use super::error::{JsError, Outcome};
 use super::tracker::{lane_pattern, ResourceTracker};
 use crate::core::cleanup::{self as core_cleanup, CleanupOptions, TableCount};
 use crate::core::db as core_db;
-use crate::core::preset;
+use crate::core::factory_def::FactoryRegistry;
 use crate::core::tracker::ResourceTracker as CoreTracker;
 use napi_derive::napi;
 use std::collections::HashMap;
@@ -222,11 +222,7 @@ impl CleanupManager {
             return Ok((cols, include));
         }
         let graph = self.db.refresh_schema().await?;
-        let cols = preset::LANE_COLUMNS
-            .iter()
-            .filter(|(t, _)| graph.resolve(t).is_ok())
-            .map(|(t, c)| (t.to_string(), c.iter().map(|s| s.to_string()).collect()))
-            .collect();
+        let cols = FactoryRegistry::preset().lane_columns_in(&graph);
         Ok((cols, include))
     }
 }

@@ -109,6 +109,19 @@ impl Db {
         }))
     }
 
+    /// Runs a SQL script (several statements, no parameters) with the simple query protocol,
+    /// e.g. a schema file in global setup. Not for values: pglane never pastes values into SQL.
+    #[napi(ts_return_type = "Promise<void>")]
+    pub async fn execute_script(&self, sql: String) -> Outcome<()> {
+        let run = async {
+            let conn = self.inner.conn().await?;
+            conn.batch(&sql).await?;
+            drop(conn);
+            self.inner.refresh_schema().await.map(|_| ())
+        };
+        Outcome(run.await)
+    }
+
     /// Round trips made through this handle so far (pipelined requests count once).
     #[napi(getter)]
     pub fn round_trips(&self) -> f64 {

@@ -1,11 +1,13 @@
 //! The N-API binding: thin classes and functions that convert arguments, call `core`, and turn
 //! core errors into JS errors whose `code` is the stable `PGLANE_*` string. No logic lives here.
 
+mod auth;
 mod cleanup;
 mod db;
 mod error;
 mod factories;
 mod locks;
+mod run_registry;
 mod tracker;
 mod worker_context;
 

@@ -234,13 +234,27 @@ fn counts_from(rows: &[tokio_postgres::Row]) -> Result<Vec<u64>> {
     Ok(counts.into_iter().map(|n| n.max(0) as u64).collect())
 }
 
-async fn counts_of(conn: &Conn, sql: &str, params: &[SqlParam]) -> Result<Vec<u64>> {
+pub(crate) async fn counts_of(conn: &Conn, sql: &str, params: &[SqlParam]) -> Result<Vec<u64>> {
     let rows = conn.query(sql, &typed(params)).await?;
     counts_from(&rows)
 }
 
 fn is_connection_error(e: &Error) -> bool {
     matches!(e.code(), ErrorCode::DbConnectionLost | ErrorCode::DbTimeout)
+}
+
+/// Runs a plan built elsewhere (the sweeper's): one statement, verified, with the fallback.
+pub async fn execute_plan(
+    db: &Db,
+    graph: &Arc<SchemaGraph>,
+    plan: &CleanupPlan,
+    seeds: &[(TableId, Seed)],
+    verify: bool,
+) -> Result<CleanupReport> {
+    let started = Instant::now();
+    let mut report = execute(db, graph, plan, seeds, verify).await?;
+    report.duration = started.elapsed();
+    Ok(report)
 }
 
 async fn execute(

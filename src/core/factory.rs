@@ -140,6 +140,7 @@ impl Shape {
 pub struct Plan {
     rows: Vec<PlannedRow>,
     shape: Shape,
+    journal: Option<(String, u32, u32)>,
 }
 
 struct Planner<'a> {
@@ -530,16 +531,13 @@ impl<'a> Planner<'a> {
                     "uuid" => Ok(Val::Text(uuid::Uuid::now_v7().to_string())),
                     "now" => Ok(Val::Text(self.now.clone())),
                     "token" => {
-                        let len = arg
-                            .as_u64()
-                            .filter(|n| (1..=255).contains(n))
-                            .ok_or_else(|| {
-                                definition_error(
-                                    &env.factory,
-                                    format!("the token helper takes a length from 1 to 255; got {arg}"),
-                                )
-                            })?;
-                        Ok(Val::Text(random_token(len as usize)))
+                        let len = token_length(arg).ok_or_else(|| {
+                            definition_error(
+                                &env.factory,
+                                format!("the token helper takes a length of 1 to 255; got {arg}"),
+                            )
+                        })?;
+                        Ok(Val::Text(random_token(len)))
                     }
                     "json" => Ok(Val::Json(self.eval_json(arg, env)?)),
                     h => {
@@ -698,6 +696,12 @@ pub fn bcrypt_hash(password: &str) -> Result<String> {
         .map_err(|e| Error::internal(format!("bcrypt failed: {e}")))
 }
 
+fn token_length(arg: &Value) -> Option<usize> {
+    arg.as_u64()
+        .filter(|n| (1..=255).contains(n))
+        .map(|n| n as usize)
+}
+
 /// `len` random characters of `[a-z0-9]` from the OS-seeded CSPRNG: the form Supabase Auth gives
 /// refresh tokens (12 characters), usable for any secret token column.
 pub fn random_token(len: usize) -> String {
@@ -778,9 +782,16 @@ impl Plan {
                 Shape::List(list)
             }
         };
+        // When the run registry's schema exists, the statement also journals the keys it inserts
+        // (crash safety: a killed worker's rows can be found without its memory).
+        let journal = graph
+            .resolve("pglane.journal")
+            .ok()
+            .map(|_| (scope.run_id.to_string(), scope.worker_id, scope.test_index));
         Ok(Plan {
             rows: planner.rows,
             shape,
+            journal,
         })
     }
 
@@ -831,6 +842,40 @@ impl Plan {
                 cols.join(", "),
                 exprs.join(", ")
             );
+        }
+        if let Some((run_id, worker, test)) = &self.journal {
+            let mut entries = Vec::new();
+            for (i, row) in self.rows.iter().enumerate() {
+                let table = &graph.tables[row.table];
+                if table.pk.is_empty() {
+                    continue;
+                }
+                params.push(Some(table.display_name()));
+                let key: Vec<String> = table
+                    .pk
+                    .iter()
+                    .map(|c| format!("r.{}::text", quote_ident(&c.name)))
+                    .collect();
+                entries.push(format!(
+                    "(${}::text, (select array[{}] from c{i} r))",
+                    params.len(),
+                    key.join(", ")
+                ));
+            }
+            if !entries.is_empty() {
+                params.push(Some(run_id.clone()));
+                let run = params.len();
+                params.push(Some(worker.to_string()));
+                params.push(Some(test.to_string()));
+                let _ = write!(
+                    sql,
+                    ",\njournal as (insert into pglane.journal (run_id, worker_id, test_index, table_name, key) \
+                     select ${run}::text, ${}::int4, ${}::int4, v.t, v.k from (values {}) v(t, k) where v.k is not null)",
+                    run + 1,
+                    run + 2,
+                    entries.join(", ")
+                );
+            }
         }
         let rows: Vec<String> = (0..self.rows.len())
             .map(|i| format!("(select row_to_json(r) from c{i} r)"))

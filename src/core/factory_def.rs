@@ -207,6 +207,23 @@ impl FactoryRegistry {
         &self.lane_columns
     }
 
+    /// The lane columns whose tables and columns exist in `graph` (a database may hold only
+    /// part of the preset's schema).
+    pub fn lane_columns_in(
+        &self,
+        graph: &crate::core::schema_graph::SchemaGraph,
+    ) -> Vec<(String, Vec<String>)> {
+        self.lane_columns
+            .iter()
+            .filter(|(t, cols)| {
+                graph
+                    .resolve(t)
+                    .is_ok_and(|id| cols.iter().all(|c| graph.tables[id].column(c).is_some()))
+            })
+            .cloned()
+            .collect()
+    }
+
     /// A factory by name, or `PGLANE_FACTORY_UNKNOWN` listing the known ones.
     pub fn get(&self, name: &str) -> Result<&FactoryDef> {
         self.factories.get(name).ok_or_else(|| {

@@ -1,0 +1,279 @@
+//! Supabase Auth: the signed-in `createWorkerScoped*` functions and storage state helpers.
+// napi-rs does not register exports in test builds, so they look unused there.
+#![cfg_attr(test, allow(dead_code))]
+
+use super::error::{spawn, to_js, JsError, Outcome};
+use super::tracker::ResourceTracker;
+use super::worker_context::WorkerContext;
+use crate::core::factory_def::FactoryRegistry;
+use crate::core::supabase_auth::{self as core_auth, AuthOptions, AuthUserKind};
+use crate::core::{Error, ErrorCode};
+use napi::bindgen_prelude::PromiseRaw;
+use napi::Env;
+use napi_derive::napi;
+use serde_json::{Map, Value};
+
+/// Options of the signed-in user functions. Any other key is an attribute of the user
+/// (`email`, `password`, `fullName`, `traits`, a column of `auth.users`) or of a step
+/// (`session: {...}`, `organization: {...}`, `membership: {...}`, `role` for the membership).
+// Declared for the TypeScript types only: the options arrive as one JSON object, so that
+// attribute keys pass through to the factories next to these.
+#[allow(dead_code)]
+#[napi(object)]
+pub struct AuthUserOptions {
+    /// Origin of the app under test (default `PGLANE_APP_ORIGIN`, else `http://localhost:3000`).
+    pub app_origin: Option<String>,
+    /// The Supabase API URL (default `SUPABASE_URL`, else `http://127.0.0.1:54321`).
+    pub supabase_url: Option<String>,
+    /// The project's JWT secret (default `SUPABASE_JWT_SECRET`, else the local development
+    /// secret). At least 32 characters; never printed.
+    pub jwt_secret: Option<String>,
+    /// Access token lifetime in seconds (default 3600).
+    pub expires_in: Option<u32>,
+    /// Folder of storage state files (default `playwright/.auth`).
+    pub dir: Option<String>,
+}
+
+/// A signed-in Supabase user: the rows written (all tracked) and what a test needs to act as
+/// the user.
+#[napi(object)]
+pub struct AuthenticatedUser {
+    /// The `auth.users` row as stored, with `identity` (auth.identities) and `profile`.
+    #[napi(ts_type = "Record<string, any>")]
+    pub user: Value,
+    /// The `auth.sessions` id, also the JWT's `session_id`.
+    pub session_id: String,
+    /// The access token: a JWT signed HS256 with the project's JWT secret.
+    pub access_token: String,
+    /// The refresh token, as stored in `auth.refresh_tokens`.
+    pub refresh_token: String,
+    /// When the access token expires, in seconds since the epoch.
+    pub expires_at: i64,
+    /// The session as supabase-js stores it: `{ access_token, token_type, expires_in,
+    /// expires_at, refresh_token, user }`. Hand it to `auth.setSession` or storage.
+    #[napi(ts_type = "Record<string, any>")]
+    pub session: Value,
+    /// The access token's claims (for `request.jwt.claims` in SQL tests).
+    #[napi(ts_type = "Record<string, any>")]
+    pub claims: Value,
+    /// The organization the user owns (`createWorkerScopedUserWithOrg*`).
+    #[napi(ts_type = "Record<string, any> | undefined")]
+    pub organization: Option<Value>,
+    /// The user's membership of it.
+    #[napi(ts_type = "Record<string, any> | undefined")]
+    pub membership: Option<Value>,
+    /// Playwright storage state (`*WithState`): supabase-js localStorage and `@supabase/ssr`
+    /// cookies for the app origin.
+    #[napi(ts_type = "{ cookies: any[]; origins: any[] } | undefined")]
+    pub storage_state: Option<Value>,
+    /// The file it was written to (`*WithState`), for `test.use({ storageState })` or
+    /// `browser.newContext({ storageState })`.
+    pub storage_state_path: Option<String>,
+}
+
+impl From<core_auth::AuthenticatedUser> for AuthenticatedUser {
+    fn from(u: core_auth::AuthenticatedUser) -> Self {
+        AuthenticatedUser {
+            user: u.user,
+            session_id: u.signed.session_id,
+            access_token: u.signed.access_token,
+            refresh_token: u.signed.refresh_token,
+            expires_at: u.signed.expires_at as i64,
+            session: u.signed.session,
+            claims: u.signed.claims,
+            organization: u.organization,
+            membership: u.membership,
+            storage_state: u.storage_state,
+            storage_state_path: u
+                .storage_state_path
+                .map(|p| p.to_string_lossy().into_owned()),
+        }
+    }
+}
+
+fn options_object(options: Option<Value>) -> crate::core::Result<Map<String, Value>> {
+    match options {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(m)) => Ok(m),
+        Some(_) => Err(Error::new(
+            ErrorCode::FactoryField,
+            "options must be an object",
+        )),
+    }
+}
+
+fn process_env(key: &str) -> Option<String> {
+    std::env::var(key).ok()
+}
+
+fn spawn_auth_user<'env>(
+    env: &'env Env,
+    ctx: &WorkerContext,
+    tracker: &ResourceTracker,
+    options: Option<Value>,
+    kind: AuthUserKind,
+    with_state: bool,
+) -> napi::Result<PromiseRaw<'env, Outcome<AuthenticatedUser>>> {
+    let db = tracker.db.clone();
+    let ctx = ctx.inner.clone();
+    let tracker = tracker.inner.clone();
+    spawn(env, async move {
+        core_auth::create_authenticated_user(
+            &db,
+            FactoryRegistry::preset(),
+            &ctx.factory_scope(),
+            &tracker,
+            kind,
+            with_state,
+            options_object(options)?,
+            &process_env,
+        )
+        .await
+        .map(AuthenticatedUser::from)
+    })
+}
+
+/// A signed-in Supabase user: user, email identity (bcrypt password), profile, session and
+/// refresh token in one statement, all tracked, and an access token signed with the
+/// project's JWT secret. Options: `email`, `password`, `fullName`, `traits`, columns, and
+/// `supabaseUrl`, `jwtSecret`, `expiresIn`. A taken email rejects with `PGLANE_CONFLICT`.
+#[napi(
+    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>",
+    ts_return_type = "Promise<AuthenticatedUser>"
+)]
+pub fn create_worker_scoped_authenticated_user<'env>(
+    env: &'env Env,
+    ctx: &WorkerContext,
+    tracker: &ResourceTracker,
+    options: Option<Value>,
+) -> napi::Result<PromiseRaw<'env, Outcome<AuthenticatedUser>>> {
+    spawn_auth_user(
+        env,
+        ctx,
+        tracker,
+        options,
+        AuthUserKind::Authenticated,
+        false,
+    )
+}
+
+/// A signed-in user who owns a new organization (membership role `owner`, or `role`).
+/// Options as `createWorkerScopedAuthenticatedUser`, plus `organization: { name, slug }`.
+#[napi(
+    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>",
+    ts_return_type = "Promise<AuthenticatedUser>"
+)]
+pub fn create_worker_scoped_user_with_org<'env>(
+    env: &'env Env,
+    ctx: &WorkerContext,
+    tracker: &ResourceTracker,
+    options: Option<Value>,
+) -> napi::Result<PromiseRaw<'env, Outcome<AuthenticatedUser>>> {
+    spawn_auth_user(env, ctx, tracker, options, AuthUserKind::WithOrg, false)
+}
+
+/// A signed-in user who has not finished onboarding (profile `onboarded` false, no
+/// organization). Options as `createWorkerScopedAuthenticatedUser`.
+#[napi(
+    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>",
+    ts_return_type = "Promise<AuthenticatedUser>"
+)]
+pub fn create_worker_scoped_user_for_onboarding<'env>(
+    env: &'env Env,
+    ctx: &WorkerContext,
+    tracker: &ResourceTracker,
+    options: Option<Value>,
+) -> napi::Result<PromiseRaw<'env, Outcome<AuthenticatedUser>>> {
+    spawn_auth_user(env, ctx, tracker, options, AuthUserKind::Onboarding, false)
+}
+
+/// `createWorkerScopedAuthenticatedUser`, plus the Playwright storage state written to
+/// `<dir>/<run>-w<worker>-<test>-<user>.json` (options `appOrigin`, `supabaseUrl`, `dir`).
+#[napi(
+    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>",
+    ts_return_type = "Promise<AuthenticatedUser>"
+)]
+pub fn create_worker_scoped_authenticated_user_with_state<'env>(
+    env: &'env Env,
+    ctx: &WorkerContext,
+    tracker: &ResourceTracker,
+    options: Option<Value>,
+) -> napi::Result<PromiseRaw<'env, Outcome<AuthenticatedUser>>> {
+    spawn_auth_user(
+        env,
+        ctx,
+        tracker,
+        options,
+        AuthUserKind::Authenticated,
+        true,
+    )
+}
+
+/// `createWorkerScopedUserWithOrg`, plus the Playwright storage state file.
+#[napi(
+    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>",
+    ts_return_type = "Promise<AuthenticatedUser>"
+)]
+pub fn create_worker_scoped_user_with_org_and_state<'env>(
+    env: &'env Env,
+    ctx: &WorkerContext,
+    tracker: &ResourceTracker,
+    options: Option<Value>,
+) -> napi::Result<PromiseRaw<'env, Outcome<AuthenticatedUser>>> {
+    spawn_auth_user(env, ctx, tracker, options, AuthUserKind::WithOrg, true)
+}
+
+/// Options of `writeSupabaseStorageState`.
+#[napi(object)]
+pub struct StorageStateOptions {
+    /// Origin of the app under test (default `PGLANE_APP_ORIGIN`, else `http://localhost:3000`).
+    pub app_origin: Option<String>,
+    /// The Supabase API URL (default `SUPABASE_URL`, else `http://127.0.0.1:54321`).
+    pub supabase_url: Option<String>,
+    /// Folder of storage state files (default `playwright/.auth`).
+    pub dir: Option<String>,
+}
+
+/// A written storage state.
+#[napi(object)]
+pub struct StorageStateFile {
+    /// Where it was written.
+    pub path: String,
+    /// The state: `{ cookies, origins }` in Playwright's format.
+    #[napi(ts_type = "{ cookies: any[]; origins: any[] }")]
+    pub storage_state: Value,
+}
+
+/// Writes the Playwright storage state of a session (the `session` of a signed-in user, e.g.
+/// from `createWorkerScopedUserForOnboarding`): supabase-js localStorage and `@supabase/ssr`
+/// cookies. Throws `PGLANE_INVALID_CONFIG` for an origin or URL that is not a URL.
+#[napi]
+pub fn write_supabase_storage_state(
+    #[napi(ts_arg_type = "Record<string, any>")] session: Value,
+    options: Option<StorageStateOptions>,
+) -> Result<StorageStateFile, JsError> {
+    let options = options
+        .map(|o| AuthOptions {
+            app_origin: o.app_origin,
+            supabase_url: o.supabase_url,
+            dir: o.dir,
+            ..Default::default()
+        })
+        .unwrap_or_default();
+    let (state, path) =
+        core_auth::storage_state_for_session(&session, &options, &process_env).map_err(to_js)?;
+    Ok(StorageStateFile {
+        path: path.to_string_lossy().into_owned(),
+        storage_state: state,
+    })
+}
+
+/// The key supabase-js and `@supabase/ssr` keep the session under: `sb-<project ref>-auth-token`
+/// for `supabaseUrl` (default `SUPABASE_URL`, else `http://127.0.0.1:54321`).
+#[napi]
+pub fn supabase_storage_key(supabase_url: Option<String>) -> Result<String, JsError> {
+    let url = supabase_url
+        .or_else(|| process_env("SUPABASE_URL").filter(|v| !v.trim().is_empty()))
+        .unwrap_or_else(|| core_auth::DEFAULT_SUPABASE_URL.to_string());
+    core_auth::storage_key(&url).map_err(to_js)
+}

@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+/**
+ * `pglane` command line: look after the shared test database between runs.
+ *
+ *   pglane runs                     registered runs and their heartbeat age
+ *   pglane leftovers <run-id>       rows a run still has, per table
+ *   pglane sweep --expired [--ttl S] remove what dead runs left (heartbeat older than S, default 120)
+ *   pglane sweep <run-id>           remove what one run left (refuses a live run unless --force)
+ *   pglane mark-test-db             allow sweeps on this database
+ *
+ * The database comes from DATABASE_URL (or libpq's PG* variables).
+ */
+import * as native from '../index';
+
+function fail(message: string): never {
+  console.error(`pglane: ${message}`);
+  process.exit(2);
+}
+
+async function main(argv: string[]) {
+  const [command, ...rest] = argv;
+  const flag = (name: string) => rest.includes(name);
+  const value = (name: string) => {
+    const i = rest.indexOf(name);
+    return i >= 0 ? rest[i + 1] : undefined;
+  };
+  const positional = rest.filter((a, i) => !a.startsWith('--') && !(i > 0 && rest[i - 1] === '--ttl'));
+  const registry = new native.RunRegistry(null);
+  switch (command) {
+    case 'runs': {
+      await registry.ensureSchema();
+      const runs = await registry.runs();
+      if (!runs.length) console.log('no registered runs');
+      for (const r of runs) console.log(`${r.runId}  ${r.host}  pid ${r.pid}  idle ${Math.round(r.idleSeconds)} s  ${r.lanePattern}`);
+      return;
+    }
+    case 'leftovers': {
+      const id = positional[0] ?? fail('usage: pglane leftovers <run-id>');
+      const left = await registry.leftovers(id);
+      if (!left.length) console.log(`run ${id} has no rows left`);
+      for (const l of left) console.log(`${l.table}: ${l.rows}`);
+      return;
+    }
+    case 'sweep': {
+      await registry.ensureSchema();
+      const ttl = Number(value('--ttl') ?? 120);
+      let ids: string[];
+      if (flag('--expired')) ids = (await registry.expired(ttl)).map((r) => r.runId);
+      else {
+        const id = positional[0] ?? fail('usage: pglane sweep <run-id> | --expired [--ttl seconds]');
+        const run = (await registry.runs()).find((r) => r.runId === id) ?? fail(`no run ${id} is registered`);
+        if (run.idleSeconds < ttl && !flag('--force')) fail(`run ${id} is alive (heartbeat ${Math.round(run.idleSeconds)} s ago); use --force to sweep it anyway`);
+        ids = [id];
+      }
+      for (const id of ids) {
+        const report = await registry.sweep(id, { allowUnmarked: flag('--allow-unmarked') });
+        console.log(`swept run ${id}: ${report.totalDeleted} rows${report.failures.length ? `, ${report.failures.length} failure(s)` : ''}`);
+      }
+      if (!ids.length) console.log('no dead runs');
+      return;
+    }
+    case 'mark-test-db': {
+      await registry.markTestDatabase();
+      console.log('marked as a test database: pglane may sweep dead runs here');
+      return;
+    }
+    default:
+      console.log('usage: pglane <runs | leftovers <run-id> | sweep <run-id> | sweep --expired [--ttl s] | mark-test-db>');
+      if (command && command !== 'help' && command !== '--help') process.exit(2);
+  }
+}
+
+main(process.argv.slice(2)).catch((err) => fail(`${err.code ? `${err.code}: ` : ''}${err.message}`));

@@ -1,0 +1,100 @@
+/**
+ * pglane's end-of-run summary: tests, rows created and cleaned, leaks, cleanup time p50/p95,
+ * collisions. Add it with `reporter: [['list'], ['pglane/reporter']]` (definePglaneConfig does).
+ * Also written as JSON to `<outputDir>/pglane-summary.json`.
+ */
+import type { FullConfig, FullResult, Reporter, TestCase, TestResult } from '@playwright/test/reporter';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LaneStats } from './fixtures';
+
+export interface PglaneSummary {
+  tests: number;
+  testsWithLane: number;
+  passed: number;
+  failed: number;
+  rowsCreated: number;
+  rowsCleaned: number;
+  leaks: number;
+  cleanupFailures: number;
+  collisions: number;
+  cleanupMsP50: number;
+  cleanupMsP95: number;
+  roundTripsPerCleanup: number;
+  teardown?: { runId: string; leftovers: { table: string; rows: number }[]; swept: number; strict: boolean };
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return 0;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
+
+export default class PglaneReporter implements Reporter {
+  private stats: LaneStats[] = [];
+  private tests = 0;
+  private passed = 0;
+  private failed = 0;
+  private outputDir = 'test-results';
+
+  onBegin(config: FullConfig) {
+    this.outputDir = config.projects[0]?.outputDir ?? this.outputDir;
+  }
+
+  onTestEnd(_test: TestCase, result: TestResult) {
+    this.tests++;
+    if (result.status === 'passed') this.passed++;
+    else if (result.status === 'failed' || result.status === 'timedOut') this.failed++;
+    const a = result.attachments.find((x) => x.name === 'pglane-stats');
+    if (a?.body) this.stats.push(JSON.parse(a.body.toString()) as LaneStats);
+  }
+
+  summary(): PglaneSummary {
+    const times = this.stats.map((s) => s.cleanupMs).sort((a, b) => a - b);
+    const sum = (f: (s: LaneStats) => number) => this.stats.reduce((n, s) => n + f(s), 0);
+    const summary: PglaneSummary = {
+      tests: this.tests,
+      testsWithLane: this.stats.length,
+      passed: this.passed,
+      failed: this.failed,
+      rowsCreated: sum((s) => s.rowsCreated),
+      rowsCleaned: sum((s) => s.rowsCleaned),
+      leaks: sum((s) => s.leaks),
+      cleanupFailures: sum((s) => s.failures),
+      collisions: sum((s) => s.collisions),
+      cleanupMsP50: percentile(times, 50),
+      cleanupMsP95: percentile(times, 95),
+      roundTripsPerCleanup: this.stats.length ? sum((s) => s.roundTrips) / this.stats.length : 0,
+    };
+    const teardownFile = process.env.PGLANE_STATE_FILE ? `${process.env.PGLANE_STATE_FILE}.teardown.json` : undefined;
+    if (teardownFile && existsSync(teardownFile)) summary.teardown = JSON.parse(readFileSync(teardownFile, 'utf8'));
+    return summary;
+  }
+
+  onEnd(_result: FullResult) {
+    const s = this.summary();
+    const leftover = s.teardown ? s.teardown.leftovers.reduce((n, l) => n + l.rows, 0) : undefined;
+    const lines = [
+      '',
+      'pglane summary',
+      `  tests            ${s.tests} (${s.passed} passed, ${s.failed} failed, ${s.testsWithLane} with a lane)`,
+      `  rows created     ${s.rowsCreated}`,
+      `  rows cleaned     ${s.rowsCleaned} (with rows created through the app)`,
+      `  leaks            ${s.leaks} after per-test cleanup${leftover === undefined ? '' : `, ${leftover} found by teardown${s.teardown!.swept ? ` (swept ${s.teardown!.swept})` : ''}`}`,
+      `  cleanup          p50 ${s.cleanupMsP50.toFixed(1)} ms, p95 ${s.cleanupMsP95.toFixed(1)} ms, ${s.roundTripsPerCleanup.toFixed(2)} round trips each`,
+      `  collisions       ${s.collisions}`,
+      `  cleanup failures ${s.cleanupFailures}`,
+    ];
+    console.log(lines.join('\n'));
+    try {
+      mkdirSync(this.outputDir, { recursive: true });
+      writeFileSync(join(this.outputDir, 'pglane-summary.json'), JSON.stringify(s, null, 2));
+    } catch {
+      // The summary on the console is what matters.
+    }
+  }
+
+  printsToStdio() {
+    return false;
+  }
+}
