@@ -166,8 +166,15 @@ export declare class ResourceTracker {
   /**
    * Tracks a row of any table: `key` is the primary key value, an array of values in key
    * order, or an object keyed by column. Returns the row as tracked.
+   * When the run registry exists (pglane's global setup ran), the key is also journaled in
+   * the background, so a worker killed later still leaves a trail; `flush()` waits for it.
    */
   track(table: string, key: any): TrackedRow
+  /**
+   * Waits until every row tracked by hand is journaled. Resolves with how many could not be
+   * journaled (the rows stay tracked either way).
+   */
+  flush(): Promise<number>
   /** Tracks a row of `auth.users`. */
   trackAuthUser(id: any): TrackedRow
   /** Tracks a row of `public.profiles`. */

@@ -4,7 +4,7 @@ import { definePglaneConfig, freePortSync } from 'pglane/playwright';
 import { join } from 'node:path';
 
 // Chosen once in the main process; workers and the web server inherit it.
-const port = (process.env.PGLANE_APP_PORT ??= String(freePortSync()));
+const port = (process.env.PGLANE_APP_PORT ||= String(freePortSync()));
 
 export default definePglaneConfig(
   {

@@ -37,6 +37,9 @@ impl From<core_tracker::TrackedRow> for TrackedRow {
 pub struct ResourceTracker {
     pub(crate) inner: Arc<core_tracker::ResourceTracker>,
     pub(crate) db: core_db::Db,
+    /// Journal writes of rows tracked by hand, still in flight.
+    pending: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+    journal_failures: Arc<std::sync::atomic::AtomicU32>,
 }
 
 fn db_or_default(db: Option<&Db>) -> Result<core_db::Db, JsError> {
@@ -78,6 +81,8 @@ impl ResourceTracker {
                 run_pattern: c.like_pattern(LaneScope::Run),
             })),
             db: db_or_default(db)?,
+            pending: Default::default(),
+            journal_failures: Default::default(),
         })
     }
 
@@ -87,19 +92,51 @@ impl ResourceTracker {
         Ok(ResourceTracker {
             inner: Arc::new(core_tracker::ResourceTracker::import(&json).map_err(to_js)?),
             db: db_or_default(db)?,
+            pending: Default::default(),
+            journal_failures: Default::default(),
         })
     }
 
     /// Tracks a row of any table: `key` is the primary key value, an array of values in key
     /// order, or an object keyed by column. Returns the row as tracked.
+    /// When the run registry exists (pglane's global setup ran), the key is also journaled in
+    /// the background, so a worker killed later still leaves a trail; `flush()` waits for it.
     #[napi]
     pub fn track(&self, table: String, key: Value) -> Result<TrackedRow, JsError> {
         let graph = graph_for(&self.db, &table)?;
-        Ok(self
-            .inner
-            .track(&graph, &table, &key)
-            .map_err(to_js)?
-            .into())
+        let row = self.inner.track(&graph, &table, &key).map_err(to_js)?;
+        if graph.resolve("pglane.journal").is_ok() {
+            let (db, lane, journaled) = (self.db.clone(), self.inner.lane().clone(), row.clone());
+            let failures = self.journal_failures.clone();
+            let handle = napi::bindgen_prelude::spawn(async move {
+                if crate::core::run_registry::journal_row(&db, &lane, &journaled)
+                    .await
+                    .is_err()
+                {
+                    failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            });
+            self.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(handle);
+        }
+        Ok(row.into())
+    }
+
+    /// Waits until every row tracked by hand is journaled. Resolves with how many could not be
+    /// journaled (the rows stay tracked either way).
+    #[napi(ts_return_type = "Promise<number>")]
+    pub async fn flush(&self) -> crate::binding::error::Outcome<u32> {
+        let handles: Vec<_> =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        for h in handles {
+            let _ = h.await;
+        }
+        let failed = self
+            .journal_failures
+            .swap(0, std::sync::atomic::Ordering::Relaxed);
+        crate::binding::error::Outcome(Ok(failed))
     }
 
     /// Tracks a row of `auth.users`.

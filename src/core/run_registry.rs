@@ -294,6 +294,37 @@ pub async fn leftovers(
     Ok(found)
 }
 
+/// Journals a row tracked by hand (one round trip), so a crash cannot lose it. Does nothing
+/// when the database has no run registry (no global setup ran).
+pub async fn journal_row(
+    db: &Db,
+    lane: &crate::core::tracker::LaneInfo,
+    row: &crate::core::tracker::TrackedRow,
+) -> Result<()> {
+    let has_journal = match db.cached_schema() {
+        Some(g) => g.resolve("pglane.journal").is_ok(),
+        None => false,
+    };
+    if !has_journal || lane.run_id.is_empty() {
+        return Ok(());
+    }
+    let (worker, test) = (lane.worker_id as i32, lane.test_index as i32);
+    db.conn()
+        .await?
+        .query(
+            "insert into pglane.journal (run_id, worker_id, test_index, table_name, key) values ($1, $2, $3, $4, $5)",
+            &[
+                (&lane.run_id, Type::TEXT),
+                (&worker, Type::INT4),
+                (&test, Type::INT4),
+                (&row.table, Type::TEXT),
+                (&row.key, Type::TEXT_ARRAY),
+            ],
+        )
+        .await?;
+    Ok(())
+}
+
 /// Default options for sweeps.
 pub fn sweep_options() -> CleanupOptions {
     CleanupOptions::default()

@@ -1,0 +1,121 @@
+// Whole runs: a worker killed mid-test, a dead run swept by the next run's setup (and a live
+// one left alone), and two runs at once on one database.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { after, before, describe, test } from 'node:test';
+import { createRequire } from 'node:module';
+import { databaseUrl, pgClient, pglane, stopDatabase } from './helpers.mjs';
+import { applySchema } from './reference.mjs';
+
+const require = createRequire(import.meta.url);
+const { WorkerContext, ResourceTracker, Factories, RunRegistry, Db, generateRunId } = pglane;
+
+function playwright(config, env, extra = []) {
+  return new Promise((resolve) => {
+    const child = spawn('npx', ['playwright', 'test', '-c', config, ...extra], {
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('exit', (code) => resolve({ code, out }));
+  });
+}
+
+async function laneRows(client, runId) {
+  const { rows } = await client.query(
+    `select (select count(*)::int from public.organizations where name like $1 || '%')
+          + (select count(*)::int from auth.users where email like $1 || '%') as named,
+            (select count(*)::int from pglane.journal where run_id = $1) as journal`,
+    [runId],
+  );
+  return rows[0];
+}
+
+describe('runs', () => {
+  let url;
+  let client;
+  before(async () => {
+    url = await databaseUrl();
+    client = await pgClient(url);
+    await applySchema(client);
+    await client.query('create table if not exists public.late_notes (id bigserial primary key, body text not null)');
+  });
+  after(async () => {
+    await client?.end();
+    await stopDatabase();
+  });
+
+  test('a worker killed mid-test leaves rows; the run\'s teardown finds and sweeps them', { timeout: 180_000 }, async () => {
+    const runId = generateRunId();
+    const { code, out } = await playwright('__test__/crash/playwright.config.ts', { DATABASE_URL: url, PGLANE_RUN_ID: runId, PGLANE_CRASH: '1' });
+    assert.notEqual(code, 0, 'the killed test fails the run');
+    assert.match(out, /left \d+ row\(s\) \(a killed worker\?\): swept (\d+)/, out);
+    const swept = Number(out.match(/swept (\d+) with their dependents/)[1]);
+    assert.ok(swept >= 11, `the setup, its identity and the hand-tracked row: ${swept}`);
+    assert.deepEqual(await laneRows(client, runId), { named: 0, journal: 0 });
+    const { rows } = await client.query("select count(*)::int as n from public.late_notes where body = 'no lane name here'");
+    assert.equal(rows[0].n, 0, 'the row without a lane name was found through the journal');
+  });
+
+  test('in strict mode the run fails and the rows stay for inspection', { timeout: 180_000 }, async () => {
+    const runId = generateRunId();
+    const { code, out } = await playwright('__test__/crash/playwright.config.ts', { DATABASE_URL: url, PGLANE_RUN_ID: runId, PGLANE_CRASH: '1', PGLANE_STRICT: '1' });
+    assert.notEqual(code, 0);
+    assert.match(out, /Strict mode fails the run/);
+    const left = await laneRows(client, runId);
+    assert.ok(left.named > 0 && left.journal > 0, JSON.stringify(left));
+    const report = await new RunRegistry(Db.connect(url)).sweep(runId, { allowUnmarked: true });
+    assert.ok(report.totalDeleted > 0);
+    assert.deepEqual(await laneRows(client, runId), { named: 0, journal: 0 });
+  });
+
+  test("the next run's setup sweeps a dead run, never a live one", { timeout: 120_000 }, async () => {
+    const db = Db.connect(url);
+    const registry = new RunRegistry(db);
+    await registry.ensureSchema();
+    await registry.markTestDatabase();
+    const make = async (runId) => {
+      const ctx = WorkerContext.create({ workerIndex: 0, testId: runId }, { runId });
+      await registry.register(runId, 'elsewhere', 1, ctx.runPattern());
+      const tracker = ResourceTracker.forTest({}, ctx, db);
+      await Factories.preset(db).create('completeSetup', ctx, tracker);
+      return ctx;
+    };
+    const dead = generateRunId();
+    const live = generateRunId();
+    await make(dead);
+    await make(live);
+    await client.query("update pglane.runs set heartbeat_at = now() - interval '1 hour' where run_id = $1", [dead]);
+    assert.ok((await laneRows(client, dead)).named > 0);
+
+    const { default: globalSetup } = require('pglane/global-setup');
+    const saved = { ...process.env };
+    Object.assign(process.env, { DATABASE_URL: url, PGLANE_RUN_ID: generateRunId(), PGLANE_QUIET: '1' });
+    try {
+      const teardown = await globalSetup();
+      assert.deepEqual(await laneRows(client, dead), { named: 0, journal: 0 }, 'the dead run is swept');
+      assert.ok((await laneRows(client, live)).named > 0, 'the live run keeps its rows');
+      await teardown();
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+    const runs = (await registry.runs()).map((r) => r.runId);
+    assert.ok(!runs.includes(dead) && runs.includes(live));
+    await registry.sweep(live, { allowUnmarked: true });
+    db.close();
+  });
+
+  test('two runs of the example suite at once on one database both pass', { timeout: 300_000 }, async () => {
+    const env = { DATABASE_URL: url, WORKERS: '2' };
+    const [a, b] = await Promise.all([
+      playwright('examples/playwright.config.ts', { ...env, PGLANE_RUN_ID: generateRunId() }, ['--reporter=line']),
+      playwright('examples/playwright.config.ts', { ...env, PGLANE_RUN_ID: generateRunId() }, ['--reporter=line']),
+    ]);
+    assert.equal(a.code, 0, a.out);
+    assert.equal(b.code, 0, b.out);
+    for (const r of [a, b]) assert.match(r.out, /left no rows/);
+  });
+});
