@@ -41,6 +41,12 @@ describe('runs', () => {
     client = await pgClient(url);
     await applySchema(client);
     await client.query('create table if not exists public.late_notes (id bigserial primary key, body text not null)');
+    await client.query(`
+      create table if not exists public.archived_notes (id bigserial primary key, body text not null);
+      create or replace function public.archived_notes_keep() returns trigger language plpgsql as $$
+        begin raise exception 'archived notes are kept'; end $$;
+      drop trigger if exists keep on public.archived_notes;
+      create trigger keep before delete on public.archived_notes for each row execute function public.archived_notes_keep();`);
   });
   after(async () => {
     await client?.end();
@@ -57,6 +63,26 @@ describe('runs', () => {
     assert.deepEqual(await laneRows(client, runId), { named: 0, journal: 0 });
     const { rows } = await client.query("select count(*)::int as n from public.late_notes where body = 'no lane name here'");
     assert.equal(rows[0].n, 0, 'the row without a lane name was found through the journal');
+  });
+
+  test('a timed-out test is still cleaned up, and a partial cleanup failure is annotated on its test', { timeout: 180_000 }, async () => {
+    const runId = generateRunId();
+    const { out } = await playwright('__test__/crash/playwright.config.ts', { DATABASE_URL: url, PGLANE_RUN_ID: runId, PGLANE_FIXTURE_CHECKS: '1' }, ['--reporter=json']);
+    const report = JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1));
+    const tests = report.suites.flatMap((s) => s.specs).flatMap((s) => s.tests.map((t) => ({ title: s.title, ...t })));
+    const timedOut = tests.find((t) => t.title.startsWith('times out'));
+    assert.equal(timedOut.results[0].status, 'timedOut');
+    const stats = JSON.parse(Buffer.from(timedOut.results[0].attachments.find((a) => a.name === 'pglane-stats').body, 'base64'));
+    assert.equal(stats.rowsCleaned, 10, 'the setup was cleaned after the timeout');
+    assert.equal(stats.verified, true);
+    const partial = tests.find((t) => t.title.startsWith('a cleanup that partly fails'));
+    const note = partial.annotations.find((a) => a.type === 'pglane-cleanup');
+    assert.ok(note, JSON.stringify(partial.annotations));
+    assert.match(note.description, /archived notes are kept/);
+    assert.ok(partial.results[0].attachments.some((a) => a.name === 'pglane-cleanup-report'));
+    const { rows } = await client.query("select count(*)::int as n from public.organizations where name like $1", [`${runId}-%Deletable`]);
+    assert.equal(rows[0].n, 0, 'the rest of that lane still went');
+    await client.query("alter table public.archived_notes disable trigger keep; delete from public.archived_notes; alter table public.archived_notes enable trigger keep");
   });
 
   test('in strict mode the run fails and the rows stay for inspection', { timeout: 180_000 }, async () => {
