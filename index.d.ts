@@ -31,6 +31,73 @@ export interface PglaneError extends Error {
 }
 
 
+/** A row as Postgres stored it: column names as in the schema, values as JSON. */
+export type Row = Record<string, any>
+
+/** `auth.users` row with the identity and profile the preset creates with it. */
+export interface UserRow extends Row {
+  id: string
+  email: string
+  aud: 'authenticated'
+  role: 'authenticated'
+  encrypted_password: string
+  email_confirmed_at: string | null
+  raw_app_meta_data: Record<string, unknown>
+  raw_user_meta_data: Record<string, unknown>
+  identity: Row & { id: string; provider: 'email'; provider_id: string; identity_data: Record<string, unknown> }
+  profile: Row & { id: string; email: string; full_name: string | null; onboarded: boolean }
+}
+
+/** `public.organizations` row (with `ownerMembership` when `ownerId` was given). */
+export interface OrganizationRow extends Row {
+  id: string
+  name: string
+  slug: string
+  created_by: string | null
+  ownerMembership?: Row
+}
+
+/** `public.groups` row (with `organization` when one was created for it). */
+export interface GroupRow extends Row {
+  id: string
+  organization_id: string
+  name: string
+  organization?: OrganizationRow
+}
+
+/** `public.models` row. */
+export interface ModelRow extends Row {
+  id: string
+  organization_id: string
+  name: string
+  provider: string
+  model_key: string
+  organization?: OrganizationRow
+}
+
+/** `public.invites` row. */
+export interface InviteRow extends Row {
+  id: string
+  organization_id: string
+  email: string
+  role: string
+  token: string
+  invited_by: string | null
+  organization?: OrganizationRow
+}
+
+/** Everything `createWorkerScopedCompleteSetup` creates, by step. */
+export interface CompleteSetup {
+  user: UserRow
+  organization: OrganizationRow
+  membership: Row
+  group: GroupRow
+  groupMember: Row
+  model: ModelRow
+  groupModel: Row
+  invite: InviteRow
+}
+
 /**
  * Which binding artifact the generated loader actually loaded: `'native'` for
  * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
@@ -414,29 +481,29 @@ export declare function createWorkerScopedAuthenticatedUser(ctx: WorkerContext, 
 export declare function createWorkerScopedAuthenticatedUserWithState(ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>): Promise<AuthenticatedUser>
 
 /**
- * r" User, profile, organization, owner membership, group, group member, model, group model
- * r" and invite, in one atomic statement. Options: `fullName`, `role`, and per-step
- * r" attributes (`{ organization: { name: 'Acme' } }`).
+ * User, profile, organization, owner membership, group, group member, model, group model
+ * and invite, in one atomic statement. Options: `fullName`, `role`, and per-step
+ * attributes (`{ organization: { name: 'Acme' } }`).
  */
-export declare function createWorkerScopedCompleteSetup(ctx: WorkerContext, tracker: ResourceTracker, options?: any | undefined | null): Promise<Record<string, any>>
+export declare function createWorkerScopedCompleteSetup(ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>): Promise<CompleteSetup>
 
-/** r" A group. Options: `organizationId` (else an organization is created), `name`. */
-export declare function createWorkerScopedGroup(ctx: WorkerContext, tracker: ResourceTracker, options?: any | undefined | null): Promise<Record<string, any>>
+/** A group. Options: `organizationId` (else an organization is created), `name`. */
+export declare function createWorkerScopedGroup(ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>): Promise<GroupRow>
 
-/** r" An invite. Options: `organizationId`, `email`, `role`, `invitedBy`. */
-export declare function createWorkerScopedInvite(ctx: WorkerContext, tracker: ResourceTracker, options?: any | undefined | null): Promise<Record<string, any>>
+/** An invite. Options: `organizationId`, `email`, `role`, `invitedBy`. */
+export declare function createWorkerScopedInvite(ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>): Promise<InviteRow>
 
-/** r" A model. Options: `organizationId`, `name`, `provider`, `model_key`. */
-export declare function createWorkerScopedModel(ctx: WorkerContext, tracker: ResourceTracker, options?: any | undefined | null): Promise<Record<string, any>>
+/** A model. Options: `organizationId`, `name`, `provider`, `model_key`. */
+export declare function createWorkerScopedModel(ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>): Promise<ModelRow>
 
-/** r" An organization. Options: `name`, `slug`, `ownerId` (adds the owner membership). */
-export declare function createWorkerScopedOrganization(ctx: WorkerContext, tracker: ResourceTracker, options?: any | undefined | null): Promise<Record<string, any>>
+/** An organization. Options: `name`, `slug`, `ownerId` (adds the owner membership). */
+export declare function createWorkerScopedOrganization(ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>): Promise<OrganizationRow>
 
 /**
- * r" A Supabase Auth user (`auth.users` + email identity + profile). Options: `email`,
- * r" `fullName`, `password`, `traits: ['unconfirmed' | 'onboarding']`, any column.
+ * A Supabase Auth user (`auth.users` + email identity + profile). Options: `email`,
+ * `fullName`, `password`, `traits: ['unconfirmed' | 'onboarding']`, any column.
  */
-export declare function createWorkerScopedUser(ctx: WorkerContext, tracker: ResourceTracker, options?: any | undefined | null): Promise<Record<string, any>>
+export declare function createWorkerScopedUser(ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>): Promise<UserRow>
 
 /**
  * A signed-in user who has not finished onboarding (profile `onboarded` false, no

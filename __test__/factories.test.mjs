@@ -23,7 +23,6 @@ describe('preset factories on the reference schema', () => {
   });
   after(async () => {
     await client?.end();
-    await stopDatabase();
   });
 
   test('createWorkerScopedUser writes a Supabase-shaped user, identity and profile, all tracked', async () => {

@@ -1,6 +1,9 @@
 // pglane's example suite: tests that would trample each other's data on a shared database, made
 // parallel-safe. Run with 10 workers and --repeat-each=3 by `npm run demo`.
-import { test, expect, WorkerContext, ResourceTracker, CleanupManager, createWorkerScopedUser, createWorkerScopedCompleteSetup } from 'pglane/playwright';
+import {
+  test, expect, WorkerContext, ResourceTracker, CleanupManager, createWorkerScopedCompleteSetup,
+  createWorkerScopedUserWithOrgAndState,
+} from 'pglane/playwright';
 import pg from 'pg';
 
 let db: pg.Client;
@@ -107,4 +110,52 @@ test('a lane never sees another lane\'s rows', async ({ lane }) => {
   await lane.factories.create('organization', { name: 'Visible' });
   const { rows } = await db.query('select name from public.organizations where name like $1', [lane.ctx.testPattern()]);
   expect(rows.map((r) => r.name)).toEqual([lane.ctx.name('Visible')]);
+});
+
+test('a signed-in user in the browser through saved storage state', async ({ browser, baseURL, lane }) => {
+  const signedIn = await createWorkerScopedUserWithOrgAndState(lane.ctx, lane.tracker, {
+    appOrigin: baseURL,
+    fullName: 'Browser User',
+    organization: { name: 'Acme' },
+  });
+  const context = await browser.newContext({ storageState: signedIn.storageStatePath });
+  const page = await context.newPage();
+  await page.goto('/');
+  await expect(page.getByTestId('whoami')).toContainText(signedIn.user.email);
+  await expect(page.getByTestId('org')).toHaveText([lane.ctx.name('Acme')]);
+  await context.close();
+});
+
+test('data created through the UI is cleaned without manual tracking', async ({ browser, baseURL, lane }) => {
+  const signedIn = await createWorkerScopedUserWithOrgAndState(lane.ctx, lane.tracker, { appOrigin: baseURL });
+  const context = await browser.newContext({ storageState: signedIn.storageStatePath });
+  const page = await context.newPage();
+  await page.goto('/');
+  const form = page.getByTestId('new-conversation');
+  await form.locator('[name=title]').fill('Made in the browser');
+  await form.locator('button, [type=submit]').first().click();
+  await expect(page.getByTestId('conversation-title')).toHaveText('Made in the browser');
+  const message = page.getByTestId('new-message');
+  await message.locator('[name=content]').fill('Hello from Chromium');
+  await message.locator('button, [type=submit]').first().click();
+  await expect(page.getByTestId('message')).toHaveText(['Hello from Chromium']);
+  await context.close();
+  // Nothing above tracked the conversation or the message; cleanup finds them by foreign key.
+  const report = await new CleanupManager(lane.db, lane.tracker).cleanup();
+  expect(report.verified).toBe(true);
+  expect(report.deleted['public.conversations']).toBe(1);
+  expect(report.deleted['public.messages']).toBe(1);
+  const { rows } = await db.query("select count(*)::int as n from public.conversations where title = 'Made in the browser' and user_id = $1", [signedIn.user.id]);
+  expect(rows[0].n).toBe(0);
+});
+
+test("a signed-in user sees no other lane's organizations, even with every worker writing", async ({ request, baseURL, lane }) => {
+  const signedIn = await createWorkerScopedUserWithOrgAndState(lane.ctx, lane.tracker, { appOrigin: baseURL });
+  await lane.factories.createList('organization', 2); // in this lane, but not the user's
+  const cookies = signedIn.storageState!.cookies.map((c: { name: string; value: string }) => `${c.name}=${c.value}`).join('; ');
+  const res = await request.get('/organizations', { headers: { cookie: cookies } });
+  expect(res.status()).toBe(200);
+  const orgs: { name: string }[] = await res.json();
+  expect(orgs.map((o) => o.name)).toEqual([signedIn.organization!.name]);
+  expect(orgs.every((o) => o.name.startsWith(lane.ctx.prefix('test')))).toBe(true);
 });

@@ -140,6 +140,7 @@ impl Factories {
     }
 
     /// Inserts `count` rows (or sets) with factory `name` in one statement.
+    #[allow(clippy::too_many_arguments)]
     #[napi(ts_return_type = "Promise<Record<string, any>[]>")]
     pub fn create_list<'env>(
         &self,
@@ -187,59 +188,107 @@ impl Factories {
     }
 }
 
-macro_rules! preset_fn {
-    ($(#[$doc:meta])* $fn_name:ident, $factory:literal) => {
-        $(#[$doc])*
-        #[napi(ts_return_type = "Promise<Record<string, any>>")]
-        pub fn $fn_name<'env>(
-            env: &'env Env,
-            ctx: &WorkerContext,
-            tracker: &ResourceTracker,
-            options: Option<Value>,
-        ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
-            let call = call($factory.to_string(), options, None, None);
-            spawn_create(
-                env,
-                Arc::new(FactoryRegistry::preset().clone()),
-                tracker.db.clone(),
-                ctx.inner.clone(),
-                tracker.inner.clone(),
-                call,
-            )
-        }
-    };
+/// Creates with the preset in a spawned future (the `createWorkerScoped*` functions).
+fn preset_create<'env>(
+    env: &'env Env,
+    factory: &str,
+    ctx: &WorkerContext,
+    tracker: &ResourceTracker,
+    options: Option<Value>,
+) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+    spawn_create(
+        env,
+        Arc::new(FactoryRegistry::preset().clone()),
+        tracker.db.clone(),
+        ctx.inner.clone(),
+        tracker.inner.clone(),
+        call(factory.to_string(), options, None, None),
+    )
 }
 
-preset_fn!(
-    /// A Supabase Auth user (`auth.users` + email identity + profile). Options: `email`,
-    /// `fullName`, `password`, `traits: ['unconfirmed' | 'onboarding']`, any column.
-    create_worker_scoped_user,
-    "user"
-);
-preset_fn!(
-    /// An organization. Options: `name`, `slug`, `ownerId` (adds the owner membership).
-    create_worker_scoped_organization,
-    "organization"
-);
-preset_fn!(
-    /// A group. Options: `organizationId` (else an organization is created), `name`.
-    create_worker_scoped_group,
-    "group"
-);
-preset_fn!(
-    /// A model. Options: `organizationId`, `name`, `provider`, `model_key`.
-    create_worker_scoped_model,
-    "model"
-);
-preset_fn!(
-    /// An invite. Options: `organizationId`, `email`, `role`, `invitedBy`.
-    create_worker_scoped_invite,
-    "invite"
-);
-preset_fn!(
-    /// User, profile, organization, owner membership, group, group member, model, group model
-    /// and invite, in one atomic statement. Options: `fullName`, `role`, and per-step
-    /// attributes (`{ organization: { name: 'Acme' } }`).
-    create_worker_scoped_complete_setup,
-    "completeSetup"
-);
+/// A Supabase Auth user (`auth.users` + email identity + profile). Options: `email`,
+/// `fullName`, `password`, `traits: ['unconfirmed' | 'onboarding']`, any column.
+#[napi(
+    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>",
+    ts_return_type = "Promise<UserRow>"
+)]
+pub fn create_worker_scoped_user<'env>(
+    env: &'env Env,
+    ctx: &WorkerContext,
+    tracker: &ResourceTracker,
+    options: Option<Value>,
+) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+    preset_create(env, "user", ctx, tracker, options)
+}
+
+/// An organization. Options: `name`, `slug`, `ownerId` (adds the owner membership).
+#[napi(
+    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>",
+    ts_return_type = "Promise<OrganizationRow>"
+)]
+pub fn create_worker_scoped_organization<'env>(
+    env: &'env Env,
+    ctx: &WorkerContext,
+    tracker: &ResourceTracker,
+    options: Option<Value>,
+) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+    preset_create(env, "organization", ctx, tracker, options)
+}
+
+/// A group. Options: `organizationId` (else an organization is created), `name`.
+#[napi(
+    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>",
+    ts_return_type = "Promise<GroupRow>"
+)]
+pub fn create_worker_scoped_group<'env>(
+    env: &'env Env,
+    ctx: &WorkerContext,
+    tracker: &ResourceTracker,
+    options: Option<Value>,
+) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+    preset_create(env, "group", ctx, tracker, options)
+}
+
+/// A model. Options: `organizationId`, `name`, `provider`, `model_key`.
+#[napi(
+    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>",
+    ts_return_type = "Promise<ModelRow>"
+)]
+pub fn create_worker_scoped_model<'env>(
+    env: &'env Env,
+    ctx: &WorkerContext,
+    tracker: &ResourceTracker,
+    options: Option<Value>,
+) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+    preset_create(env, "model", ctx, tracker, options)
+}
+
+/// An invite. Options: `organizationId`, `email`, `role`, `invitedBy`.
+#[napi(
+    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>",
+    ts_return_type = "Promise<InviteRow>"
+)]
+pub fn create_worker_scoped_invite<'env>(
+    env: &'env Env,
+    ctx: &WorkerContext,
+    tracker: &ResourceTracker,
+    options: Option<Value>,
+) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+    preset_create(env, "invite", ctx, tracker, options)
+}
+
+/// User, profile, organization, owner membership, group, group member, model, group model
+/// and invite, in one atomic statement. Options: `fullName`, `role`, and per-step
+/// attributes (`{ organization: { name: 'Acme' } }`).
+#[napi(
+    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>",
+    ts_return_type = "Promise<CompleteSetup>"
+)]
+pub fn create_worker_scoped_complete_setup<'env>(
+    env: &'env Env,
+    ctx: &WorkerContext,
+    tracker: &ResourceTracker,
+    options: Option<Value>,
+) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+    preset_create(env, "completeSetup", ctx, tracker, options)
+}

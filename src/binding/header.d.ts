@@ -30,3 +30,70 @@ export interface PglaneError extends Error {
   code: PglaneErrorCode
 }
 
+
+/** A row as Postgres stored it: column names as in the schema, values as JSON. */
+export type Row = Record<string, any>
+
+/** `auth.users` row with the identity and profile the preset creates with it. */
+export interface UserRow extends Row {
+  id: string
+  email: string
+  aud: 'authenticated'
+  role: 'authenticated'
+  encrypted_password: string
+  email_confirmed_at: string | null
+  raw_app_meta_data: Record<string, unknown>
+  raw_user_meta_data: Record<string, unknown>
+  identity: Row & { id: string; provider: 'email'; provider_id: string; identity_data: Record<string, unknown> }
+  profile: Row & { id: string; email: string; full_name: string | null; onboarded: boolean }
+}
+
+/** `public.organizations` row (with `ownerMembership` when `ownerId` was given). */
+export interface OrganizationRow extends Row {
+  id: string
+  name: string
+  slug: string
+  created_by: string | null
+  ownerMembership?: Row
+}
+
+/** `public.groups` row (with `organization` when one was created for it). */
+export interface GroupRow extends Row {
+  id: string
+  organization_id: string
+  name: string
+  organization?: OrganizationRow
+}
+
+/** `public.models` row. */
+export interface ModelRow extends Row {
+  id: string
+  organization_id: string
+  name: string
+  provider: string
+  model_key: string
+  organization?: OrganizationRow
+}
+
+/** `public.invites` row. */
+export interface InviteRow extends Row {
+  id: string
+  organization_id: string
+  email: string
+  role: string
+  token: string
+  invited_by: string | null
+  organization?: OrganizationRow
+}
+
+/** Everything `createWorkerScopedCompleteSetup` creates, by step. */
+export interface CompleteSetup {
+  user: UserRow
+  organization: OrganizationRow
+  membership: Row
+  group: GroupRow
+  groupMember: Row
+  model: ModelRow
+  groupModel: Row
+  invite: InviteRow
+}

@@ -49,7 +49,7 @@ impl LockKey {
         LockKey::Single(hash as i64)
     }
 
-    fn args(&self) -> (&'static str, Vec<(Box<dyn ToSql + Sync + Send>, Type)>) {
+    fn args(&self) -> (&'static str, Vec<KeyParam>) {
         match *self {
             LockKey::Single(k) => ("$1::int8", vec![(Box::new(k), Type::INT8)]),
             LockKey::Pair(a, b) => (
@@ -67,6 +67,9 @@ impl LockKey {
         }
     }
 }
+
+/// A key value and the Postgres type it is sent as.
+type KeyParam = (Box<dyn ToSql + Sync + Send>, Type);
 
 /// Lock scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

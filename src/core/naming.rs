@@ -80,11 +80,8 @@ pub fn literal_prefix_len(pattern: &str) -> usize {
     while let Some(c) = chars.next() {
         match c {
             '%' | '_' => break,
-            '\\' => {
-                if chars.next().is_none() {
-                    break;
-                }
-            }
+            // An escape counts as the literal character it escapes.
+            '\\' if chars.next().is_none() => break,
             _ => {}
         }
         n += 1;
