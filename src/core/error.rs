@@ -242,6 +242,21 @@ mod tests {
     }
 
     #[test]
+    fn the_typescript_union_lists_every_code() {
+        let header = include_str!("../binding/header.d.ts");
+        let union: Vec<&str> = header
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("| '"))
+            .map(|l| l.trim_end_matches('\''))
+            .collect();
+        let codes: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(
+            union, codes,
+            "src/binding/header.d.ts must list ErrorCode::ALL in order"
+        );
+    }
+
+    #[test]
     fn sqlstates_map_to_codes() {
         assert_eq!(ErrorCode::from_sqlstate("23505"), ErrorCode::Conflict);
         assert_eq!(ErrorCode::from_sqlstate("40P01"), ErrorCode::Deadlock);
