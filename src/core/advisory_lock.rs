@@ -119,6 +119,23 @@ struct State {
     held: BTreeMap<(LockKey, bool), HeldLock>,
 }
 
+impl State {
+    /// Records a lock just taken.
+    fn record(&mut self, name: &str, key: LockKey, scope: LockScope) {
+        if scope == LockScope::Transaction {
+            self.in_transaction = true;
+        }
+        let held = HeldLock {
+            name: name.to_string(),
+            key,
+            scope,
+            count: 1,
+        };
+        self.held
+            .insert((key, scope == LockScope::Transaction), held);
+    }
+}
+
 /// One holder of advisory locks (one per test, typically).
 pub struct LockHolder {
     db: Db,
@@ -233,18 +250,7 @@ impl LockHolder {
         };
         match result {
             Ok(()) => {
-                if scope == LockScope::Transaction {
-                    state.in_transaction = true;
-                }
-                state.held.insert(
-                    slot,
-                    HeldLock {
-                        name: name.to_string(),
-                        key,
-                        scope,
-                        count: 1,
-                    },
-                );
+                state.record(name, key, scope);
                 Ok(())
             }
             Err(e) => {
@@ -307,18 +313,7 @@ impl LockHolder {
             }
         };
         if got {
-            if scope == LockScope::Transaction {
-                state.in_transaction = true;
-            }
-            state.held.insert(
-                slot,
-                HeldLock {
-                    name: name.to_string(),
-                    key,
-                    scope,
-                    count: 1,
-                },
-            );
+            state.record(name, key, scope);
         } else if state.held.is_empty() && !state.in_transaction {
             state.conn = None;
         }

@@ -178,20 +178,7 @@ pub async fn sweep_run(
     check_lane_pattern(&run.lane_pattern)?;
     let graph = db.refresh_schema().await?;
     let conn = db.conn().await?;
-    let rid = run.run_id.clone();
-    let rows = conn
-        .query(
-            "select table_name, key from pglane.journal where run_id = $1",
-            &[(&rid, Type::TEXT)],
-        )
-        .await?;
-    let mut keys: BTreeMap<TableId, Vec<Vec<String>>> = BTreeMap::new();
-    for row in &rows {
-        let table: String = row.get(0);
-        if let Ok(t) = graph.resolve(&table) {
-            keys.entry(t).or_default().push(row.get(1));
-        }
-    }
+    let keys = journal_keys(&conn, &graph, &run.run_id).await?;
     let mut seeds: Vec<(TableId, Seed)> =
         keys.into_iter().map(|(t, k)| (t, Seed::Keys(k))).collect();
     for (table, columns) in lane_columns {
@@ -247,6 +234,29 @@ pub async fn expired_runs(db: &Db, ttl: Duration) -> Result<Vec<RunInfo>> {
         .collect())
 }
 
+/// The journaled keys of a run, per table (tables that no longer exist are skipped).
+async fn journal_keys(
+    conn: &crate::core::db::Conn,
+    graph: &crate::core::schema_graph::SchemaGraph,
+    run_id: &str,
+) -> Result<BTreeMap<TableId, Vec<Vec<String>>>> {
+    let rid = run_id.to_string();
+    let rows = conn
+        .query(
+            "select table_name, key from pglane.journal where run_id = $1",
+            &[(&rid, Type::TEXT)],
+        )
+        .await?;
+    let mut keys: BTreeMap<TableId, Vec<Vec<String>>> = BTreeMap::new();
+    for row in &rows {
+        let table: String = row.get(0);
+        if let Ok(t) = graph.resolve(&table) {
+            keys.entry(t).or_default().push(row.get(1));
+        }
+    }
+    Ok(keys)
+}
+
 /// Rows a run still has: per table, by journal keys and lane columns.
 pub async fn leftovers(
     db: &Db,
@@ -255,23 +265,10 @@ pub async fn leftovers(
 ) -> Result<Vec<cleanup::TableCount>> {
     let mut found = cleanup::find_leaks(db, &run.lane_pattern, lane_columns).await?;
     let conn = db.conn().await?;
-    let rid = run.run_id.clone();
-    let rows = conn
-        .query(
-            "select table_name, key from pglane.journal where run_id = $1",
-            &[(&rid, Type::TEXT)],
-        )
-        .await?;
-    if rows.is_empty() {
-        return Ok(found);
-    }
     let graph = db.schema().await?;
-    let mut keys: BTreeMap<TableId, Vec<Vec<String>>> = BTreeMap::new();
-    for row in &rows {
-        let table: String = row.get(0);
-        if let Ok(t) = graph.resolve(&table) {
-            keys.entry(t).or_default().push(row.get(1));
-        }
+    let keys = journal_keys(&conn, &graph, &run.run_id).await?;
+    if keys.is_empty() {
+        return Ok(found);
     }
     let seeds: Vec<(TableId, Seed)> = keys.into_iter().map(|(t, k)| (t, Seed::Keys(k))).collect();
     let plan = CleanupPlan::build(&graph, &seeds, false)?;
