@@ -263,7 +263,11 @@ pub async fn leftovers(
     run: &RunInfo,
     lane_columns: &[(String, Vec<String>)],
 ) -> Result<Vec<cleanup::TableCount>> {
-    let mut found = cleanup::find_leaks(db, &run.lane_pattern, lane_columns).await?;
+    let mut found = if lane_columns.is_empty() {
+        Vec::new()
+    } else {
+        cleanup::find_leaks(db, &run.lane_pattern, lane_columns).await?
+    };
     let conn = db.conn().await?;
     let graph = db.schema().await?;
     let keys = journal_keys(&conn, &graph, &run.run_id).await?;
