@@ -228,8 +228,12 @@ fn counts_from(rows: &[tokio_postgres::Row]) -> Result<Vec<u64>> {
     let row = rows
         .first()
         .ok_or_else(|| Error::internal("cleanup statement returned no row"))?;
+    array_column(row, 0)
+}
+
+fn array_column(row: &tokio_postgres::Row, index: usize) -> Result<Vec<u64>> {
     let counts: Vec<i64> = row
-        .try_get(0)
+        .try_get(index)
         .map_err(|e| Error::internal(format!("cleanup counts: {e}")))?;
     Ok(counts.into_iter().map(|n| n.max(0) as u64).collect())
 }
@@ -271,31 +275,26 @@ async fn execute(
     let conn = db.conn().await?;
     let params = typed(&plan.params);
     let delete_sql = plan.delete_all_sql();
-    let verify_sql = if verify { plan.verify_sql() } else { None };
     let client = conn.client();
     let cfg = db.config();
 
-    // Happy path: delete and verify, pipelined in one round trip.
-    let (deleted, verified) = conn
+    // Happy path: one statement deletes the closure and, in the same snapshot, counts the
+    // tracked rows it did not delete: one round trip, verification included.
+    let deleted = conn
         .run(1, async {
-            let delete = client.query_typed(&delete_sql, &params);
-            Ok(match &verify_sql {
-                Some(v) => {
-                    let (d, c) = tokio::join!(delete, client.query_typed(v, &params));
-                    (d, Some(c))
-                }
-                None => (delete.await, None),
-            })
+            Ok(client.query_typed(&delete_sql, &params).await)
         })
         .await?;
-    report.statements = 1 + u64::from(verified.is_some());
+    report.statements = 1;
     match deleted {
         Ok(rows) => {
-            let counts = counts_from(&rows)?;
+            let row = rows
+                .first()
+                .ok_or_else(|| Error::internal("cleanup statement returned no row"))?;
+            let counts = array_column(row, 0)?;
             record_deleted(&mut report, graph, &plan.tables, &counts);
-            if let Some(v) = verified {
-                let v = v.map_err(|e| query_error(cfg, &e))?;
-                record_remaining(&mut report, graph, plan, &counts_from(&v)?);
+            if verify {
+                record_remaining(&mut report, graph, plan, &array_column(row, 1)?);
             }
         }
         Err(e) => {

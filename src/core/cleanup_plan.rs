@@ -49,6 +49,8 @@ pub struct CleanupPlan {
     /// Parameters of every statement of the plan.
     pub params: Vec<SqlParam>,
     selects: String,
+    delete_chain: String,
+    delete_cte: HashMap<TableId, String>,
     seed_conditions: Vec<(TableId, String)>,
     cte: HashMap<TableId, String>,
     sql_names: HashMap<TableId, String>,
@@ -137,137 +139,169 @@ impl CleanupPlan {
             }
         }
 
-        let mut cte: HashMap<TableId, String> = HashMap::new();
-        let mut sql = String::from("with recursive ");
-        let mut first = true;
-        let mut sep = |sql: &mut String| {
-            if !first {
-                sql.push_str(",\n");
-            }
-            first = false;
-        };
-        for (gi, group) in groups.iter().enumerate() {
-            let in_group = |t: TableId| group.contains(&t);
-            let cyclic = include_dependents && graph.is_cyclic(group);
-            // Conditions from seeds and from parents outside this group.
-            let outer_conds = |t: TableId, cte: &HashMap<TableId, String>| -> Vec<String> {
-                let mut conds = seed_conds.get(&t).cloned().unwrap_or_default();
-                for fk in edges
-                    .iter()
-                    .filter(|fk| fk.child == t && !in_group(fk.parent))
-                {
-                    conds.push(edge_condition(fk, &cte[&fk.parent]));
+        // Two chains over the same closure: `s*` CTEs that only select it (for the fallback
+        // and for checks), and `d*` CTEs that delete it as they go, each child finding its rows
+        // through what its parents' deletes return (the happy path: one statement).
+        let mut chains: Vec<(String, HashMap<TableId, String>)> = Vec::with_capacity(2);
+        for delete_mode in [false, true] {
+            let prefix = if delete_mode { "d" } else { "s" };
+            let mut cte: HashMap<TableId, String> = HashMap::new();
+            let mut sql = String::from("with recursive ");
+            let mut first = true;
+            let mut sep = |sql: &mut String| {
+                if !first {
+                    sql.push_str(",\n");
                 }
-                conds
+                first = false;
             };
-            if !cyclic {
-                let t = group[0];
-                let name = format!("s{t}");
-                let conds = outer_conds(t, &cte);
-                sep(&mut sql);
-                let _ = write!(
-                    sql,
-                    "{name} as (select t.ctid{} from {} t where {})",
-                    select_cols(&exposed[&t]),
-                    graph.tables[t].sql_name(),
-                    or_join(&conds)
-                );
-                cte.insert(t, name);
-                continue;
-            }
-            // A cycle: walk it with one recursive CTE over (table, ctid, referenced values).
-            let r = format!("r{gi}");
-            let local = |t: TableId| group.iter().position(|&g| g == t).expect("in group");
-            let vals: HashMap<TableId, Vec<String>> = group
-                .iter()
-                .map(|&t| {
-                    let mut cols: Vec<String> = Vec::new();
+            for (gi, group) in groups.iter().enumerate() {
+                let in_group = |t: TableId| group.contains(&t);
+                let cyclic = include_dependents && graph.is_cyclic(group);
+                // Conditions from seeds and from parents outside this group.
+                let outer_conds = |t: TableId, cte: &HashMap<TableId, String>| -> Vec<String> {
+                    let mut conds = seed_conds.get(&t).cloned().unwrap_or_default();
                     for fk in edges
                         .iter()
-                        .filter(|fk| fk.parent == t && in_group(fk.child))
+                        .filter(|fk| fk.child == t && !in_group(fk.parent))
                     {
-                        for c in &fk.parent_cols {
-                            if !cols.contains(c) {
-                                cols.push(c.clone());
-                            }
-                        }
+                        conds.push(edge_condition(fk, &cte[&fk.parent]));
                     }
-                    (t, cols)
-                })
-                .collect();
-            let vals_expr = |t: TableId| -> String {
-                let items: Vec<String> = vals[&t]
-                    .iter()
-                    .map(|c| format!("t.{}::text", quote_ident(c)))
-                    .collect();
-                format!("array[{}]::text[]", items.join(", "))
-            };
-            let mut base = Vec::new();
-            for &t in group {
-                let conds = outer_conds(t, &cte);
-                if conds.is_empty() {
+                    conds
+                };
+                if !cyclic {
+                    let t = group[0];
+                    let name = format!("{prefix}{t}");
+                    let conds = outer_conds(t, &cte);
+                    sep(&mut sql);
+                    if delete_mode {
+                        let _ = write!(
+                            sql,
+                            "{name} as (delete from {} t where {} returning t.ctid{})",
+                            graph.tables[t].sql_name(),
+                            or_join(&conds),
+                            select_cols(&exposed[&t])
+                        );
+                    } else {
+                        let _ = write!(
+                            sql,
+                            "{name} as (select t.ctid{} from {} t where {})",
+                            select_cols(&exposed[&t]),
+                            graph.tables[t].sql_name(),
+                            or_join(&conds)
+                        );
+                    }
+                    cte.insert(t, name);
                     continue;
                 }
-                base.push(format!(
-                    "select {}::int4, t.ctid::text, {} from {} t where {}",
-                    local(t),
-                    vals_expr(t),
-                    graph.tables[t].sql_name(),
-                    or_join(&conds)
-                ));
-            }
-            if base.is_empty() {
-                return Err(Error::internal(
-                    "a cycle in the cleanup closure has no starting rows",
-                ));
-            }
-            let mut steps = Vec::new();
-            for fk in edges
-                .iter()
-                .filter(|fk| in_group(fk.child) && in_group(fk.parent))
-            {
-                let child = &graph.tables[fk.child];
-                let mut on = vec![format!("r.tbl = {}", local(fk.parent))];
-                for (cc, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
-                    let pos = vals[&fk.parent]
+                // A cycle: walk it with one recursive CTE over (table, ctid, referenced values).
+                let r = format!("r{gi}");
+                let local = |t: TableId| group.iter().position(|&g| g == t).expect("in group");
+                let vals: HashMap<TableId, Vec<String>> = group
+                    .iter()
+                    .map(|&t| {
+                        let mut cols: Vec<String> = Vec::new();
+                        for fk in edges
+                            .iter()
+                            .filter(|fk| fk.parent == t && in_group(fk.child))
+                        {
+                            for c in &fk.parent_cols {
+                                if !cols.contains(c) {
+                                    cols.push(c.clone());
+                                }
+                            }
+                        }
+                        (t, cols)
+                    })
+                    .collect();
+                let vals_expr = |t: TableId| -> String {
+                    let items: Vec<String> = vals[&t]
                         .iter()
-                        .position(|v| v == pc)
-                        .expect("exposed")
-                        + 1;
-                    let ty = child
-                        .column(cc)
-                        .map(|c| c.type_sql.clone())
-                        .unwrap_or_else(|| "text".into());
-                    on.push(format!("t.{} = (r.vals[{pos}])::{ty}", quote_ident(cc)));
+                        .map(|c| format!("t.{}::text", quote_ident(c)))
+                        .collect();
+                    format!("array[{}]::text[]", items.join(", "))
+                };
+                let mut base = Vec::new();
+                for &t in group {
+                    let conds = outer_conds(t, &cte);
+                    if conds.is_empty() {
+                        continue;
+                    }
+                    base.push(format!(
+                        "select {}::int4, t.ctid::text, {} from {} t where {}",
+                        local(t),
+                        vals_expr(t),
+                        graph.tables[t].sql_name(),
+                        or_join(&conds)
+                    ));
                 }
-                steps.push(format!(
-                    "select {}::int4, t.ctid::text, {} from {} t where {}",
-                    local(fk.child),
-                    vals_expr(fk.child),
-                    child.sql_name(),
-                    on.join(" and ")
-                ));
-            }
-            sep(&mut sql);
-            let _ = write!(
+                if base.is_empty() {
+                    return Err(Error::internal(
+                        "a cycle in the cleanup closure has no starting rows",
+                    ));
+                }
+                let mut steps = Vec::new();
+                for fk in edges
+                    .iter()
+                    .filter(|fk| in_group(fk.child) && in_group(fk.parent))
+                {
+                    let child = &graph.tables[fk.child];
+                    let mut on = vec![format!("r.tbl = {}", local(fk.parent))];
+                    for (cc, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
+                        let pos = vals[&fk.parent]
+                            .iter()
+                            .position(|v| v == pc)
+                            .expect("exposed")
+                            + 1;
+                        let ty = child
+                            .column(cc)
+                            .map(|c| c.type_sql.clone())
+                            .unwrap_or_else(|| "text".into());
+                        on.push(format!("t.{} = (r.vals[{pos}])::{ty}", quote_ident(cc)));
+                    }
+                    steps.push(format!(
+                        "select {}::int4, t.ctid::text, {} from {} t where {}",
+                        local(fk.child),
+                        vals_expr(fk.child),
+                        child.sql_name(),
+                        on.join(" and ")
+                    ));
+                }
+                sep(&mut sql);
+                let _ = write!(
                 sql,
                 "{r}(tbl, row_ctid, vals) as ({} union select e.tbl, e.row_ctid, e.vals from {r} r cross join lateral ({}) e(tbl, row_ctid, vals))",
                 base.join(" union all "),
                 steps.join(" union all ")
             );
-            for &t in group {
-                let name = format!("s{t}");
-                sep(&mut sql);
-                let _ = write!(
-                    sql,
-                    "{name} as (select t.ctid{} from {} t where t.ctid = any(array(select row_ctid::tid from {r} where tbl = {})))",
-                    select_cols(&exposed[&t]),
-                    graph.tables[t].sql_name(),
-                    local(t)
-                );
-                cte.insert(t, name);
+                for &t in group {
+                    let name = format!("{prefix}{t}");
+                    sep(&mut sql);
+                    let rows = format!(
+                        "t.ctid = any(array(select row_ctid::tid from {r} where tbl = {}))",
+                        local(t)
+                    );
+                    if delete_mode {
+                        let _ = write!(
+                            sql,
+                            "{name} as (delete from {} t where {rows} returning t.ctid{})",
+                            graph.tables[t].sql_name(),
+                            select_cols(&exposed[&t])
+                        );
+                    } else {
+                        let _ = write!(
+                            sql,
+                            "{name} as (select t.ctid{} from {} t where {rows})",
+                            select_cols(&exposed[&t]),
+                            graph.tables[t].sql_name()
+                        );
+                    }
+                    cte.insert(t, name);
+                }
             }
+            chains.push((sql, cte));
         }
+        let (delete_chain, delete_cte) = chains.pop().expect("delete chain");
+        let (sql, cte) = chains.pop().expect("select chain");
 
         let seed_conditions = seeded
             .iter()
@@ -283,6 +317,8 @@ impl CleanupPlan {
             seeded,
             params: params.0,
             selects: sql,
+            delete_chain,
+            delete_cte,
             seed_conditions,
             cte,
             sql_names,
@@ -294,10 +330,34 @@ impl CleanupPlan {
         self.tables.is_empty()
     }
 
-    /// One statement deleting the whole closure; returns one row with an `int8[]` of deleted
-    /// counts in [`CleanupPlan::tables`] order.
+    /// One statement deleting the whole closure and checking it: returns one row with an
+    /// `int8[]` of deleted counts in [`CleanupPlan::tables`] order and an `int8[]` of seeded
+    /// rows that existed when the statement started and were not deleted by it, in
+    /// [`CleanupPlan::seeded`] order (all zero: nothing tracked remains once it commits).
     pub fn delete_all_sql(&self) -> String {
-        self.delete_sql(&self.tables)
+        let mut sql = self.delete_chain.clone();
+        let counts: Vec<String> = self
+            .tables
+            .iter()
+            .map(|t| format!("(select count(*) from {})", self.delete_cte[t]))
+            .collect();
+        let remaining: Vec<String> = self
+            .seed_conditions
+            .iter()
+            .map(|(t, cond)| {
+                format!(
+                    "(select count(*) from {} t where {cond} and t.ctid <> all(array(select ctid from {})))",
+                    self.sql_names[t], self.delete_cte[t]
+                )
+            })
+            .collect();
+        let _ = write!(
+            sql,
+            "\nselect array[{}]::int8[], array[{}]::int8[]",
+            counts.join(", "),
+            remaining.join(", ")
+        );
+        sql
     }
 
     /// One statement deleting the closure rows of `tables` only (the fallback deletes group by

@@ -323,21 +323,24 @@ impl SchemaGraph {
 
     fn suggest(&self, table: &str) -> String {
         let lower = table.to_lowercase();
-        let mut close: Vec<String> = self
+        let mut close: Vec<(usize, String)> = self
             .tables
             .iter()
-            .filter(|t| {
+            .filter_map(|t| {
                 let n = t.name.to_lowercase();
-                n.contains(&lower) || lower.contains(&n) || edit_distance(&n, &lower) <= 2
+                let distance = edit_distance(&n, &lower);
+                let overlap =
+                    n.len().min(lower.len()) >= 4 && (n.contains(&lower) || lower.contains(&n));
+                (distance <= 2 || overlap).then(|| (distance, t.display_name()))
             })
-            .map(|t| t.display_name())
             .collect();
         close.sort();
         close.truncate(3);
         if close.is_empty() {
             String::new()
         } else {
-            format!(" (did you mean {}?)", close.join(", "))
+            let names: Vec<String> = close.into_iter().map(|(_, n)| n).collect();
+            format!(" (did you mean {}?)", names.join(", "))
         }
     }
 
