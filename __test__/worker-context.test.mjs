@@ -31,6 +31,19 @@ describe('WorkerContext', () => {
     assert.equal(indexes.size, 4);
   });
 
+  test('name() agrees with the native rule on every kind of input', () => {
+    const ctx = WorkerContext.create(info(5, 'fast-path'), { runId: RUN });
+    const prefix = ctx.prefix('test');
+    const cases = ['a', 'x'.repeat(128), '日本語', '😀'.repeat(64), '😀'.repeat(65), 'tab\tin', 'del\u007f', 'c1\u0085', '%_\\\'"', ' spaced '];
+    for (const base of cases) {
+      const codePoints = [...base].length;
+      const valid = codePoints >= 1 && codePoints <= 128 && !/[\u0000-\u001f\u007f-\u009f]/.test(base);
+      if (valid) assert.equal(ctx.name(base), prefix + base, JSON.stringify(base));
+      else assert.equal(thrown(() => ctx.name(base)).code, 'PGLANE_INVALID_NAME', JSON.stringify(base));
+    }
+    assert.throws(() => ctx.name(42), 'a non-string is refused by the native argument check');
+  });
+
   test('uuid() is a version 7 UUID and never repeats', () => {
     const ctx = WorkerContext.create(info(0, 'uuid'), { runId: RUN });
     const ids = Array.from({ length: 1000 }, () => ctx.uuid());
