@@ -114,6 +114,7 @@ impl CleanupPlan {
         let tables: Vec<TableId> = groups.iter().flatten().copied().collect();
 
         let mut params = Params(Vec::new());
+        let large = seeds.iter().any(|(_, s)| matches!(s, Seed::Like { .. }));
         // Seed conditions per table (alias `t`), OR-ed.
         let mut seed_conds: HashMap<TableId, Vec<String>> = HashMap::new();
         for (t, seed) in seeds {
@@ -164,7 +165,7 @@ impl CleanupPlan {
                         .iter()
                         .filter(|fk| fk.child == t && !in_group(fk.parent))
                     {
-                        conds.push(edge_condition(fk, &cte[&fk.parent]));
+                        conds.push(edge_condition(fk, &cte[&fk.parent], large));
                     }
                     conds
                 };
@@ -413,8 +414,11 @@ fn or_join(conds: &[String]) -> String {
     }
 }
 
-fn edge_condition(fk: &ForeignKey, parent_cte: &str) -> String {
-    if fk.child_cols.len() == 1 {
+/// Rows of a child referencing rows of a parent CTE. For a test's few rows, `= any(array(...))`
+/// lets Postgres use the foreign key's index; for lane sweeps of thousands of rows a semi-join
+/// (`in (select ...)`) lets it hash instead of comparing every row with every key.
+fn edge_condition(fk: &ForeignKey, parent_cte: &str, large: bool) -> String {
+    if fk.child_cols.len() == 1 && !large {
         format!(
             "t.{} = any(array(select {} from {parent_cte}))",
             quote_ident(&fk.child_cols[0]),
