@@ -108,6 +108,12 @@ async fn deletes_the_whole_closure_of_a_tracked_org_in_one_round_trip_and_spares
     let (mine, theirs) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
     insert_lane(&db, &s, &s2, mine, "lane-a-org", 100).await;
     insert_lane(&db, &s, &s2, theirs, "lane-b-org", 200).await;
+    db.conn()
+        .await
+        .unwrap()
+        .batch(&format!("insert into {s}.tags values (1, 'one')"))
+        .await
+        .unwrap();
 
     let tracker = ResourceTracker::new(LaneInfo::default());
     let graph = db.schema().await.unwrap();
@@ -123,7 +129,10 @@ async fn deletes_the_whole_closure_of_a_tracked_org_in_one_round_trip_and_spares
         .unwrap();
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(report.verified, Some(true));
-    assert_eq!(report.round_trips, 1, "delete and verify are pipelined");
+    assert_eq!(
+        report.round_trips, 1,
+        "the delete statement verifies itself"
+    );
     assert!(!report.fallback);
     let deleted = |t: &str| {
         report
@@ -145,7 +154,8 @@ async fn deletes_the_whole_closure_of_a_tracked_org_in_one_round_trip_and_spares
     assert_eq!(deleted(&format!("{s}.a")), 1, "NOT NULL cycle");
     assert_eq!(deleted(&format!("{s}.b")), 1, "NOT NULL cycle");
     assert_eq!(deleted(&format!("{s}.notes")), 0, "SET NULL children stay");
-    assert_eq!(report.total_deleted, 10);
+    assert_eq!(deleted(&format!("{s}.tags")), 1);
+    assert_eq!(report.total_deleted, 11);
 
     // Lane B is untouched; lane A's note survives with its org nulled.
     for table in [
@@ -189,6 +199,32 @@ async fn deletes_the_whole_closure_of_a_tracked_org_in_one_round_trip_and_spares
         .await
         .unwrap();
     assert_eq!((again.round_trips, again.total_deleted), (0, 0));
+    teardown(&db, &s, &s2).await;
+}
+
+#[tokio::test]
+async fn tracked_rows_already_gone_cost_one_more_statement_and_still_verify() {
+    let (db, s, s2) = setup().await;
+    let org = uuid::Uuid::now_v7();
+    insert_lane(&db, &s, &s2, org, "lane-gone-org", 800).await;
+    let tracker = ResourceTracker::new(LaneInfo::default());
+    let graph = db.schema().await.unwrap();
+    tracker
+        .track(&graph, &format!("{s}.orgs"), &json!(org.to_string()))
+        .unwrap();
+    // The test deleted this one itself (or never inserted it): the delete statement cannot
+    // account for it, so a second statement proves it is not there.
+    tracker
+        .track(&graph, &format!("{s}.tags"), &json!(77))
+        .unwrap();
+    let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.verified, Some(true), "{:?}", report.remaining);
+    assert_eq!(report.round_trips, 2);
+    assert_eq!(report.statements, 2);
+    assert_eq!(report.total_deleted, 10);
+    assert_eq!(tracker.count(), 0);
     teardown(&db, &s, &s2).await;
 }
 

@@ -2,11 +2,12 @@
 //! closure of rows that reference them, and the SQL that deletes that closure.
 //!
 //! Every statement pglane sends for cleanup is built here. The plan is one statement: a chain of
-//! CTEs that first *selects* the closure table by table, parents before children (a cycle of
-//! tables, or a table referencing itself, is walked with one recursive CTE), and then *deletes*
-//! every selected row by `ctid`. Postgres checks foreign keys at the end of a statement, so rows
-//! of a cycle go together without setting anything to null or deferring constraints, and
-//! `RESTRICT` and `NO ACTION` children go with their parents.
+//! delete CTEs, parents before children, each child finding its rows through the keys its
+//! parents' deletes return (a cycle of tables, or a table referencing itself, is walked first
+//! with one recursive CTE and deleted by `ctid`). Postgres checks foreign keys at the end of a
+//! statement, so rows of a cycle go together without setting anything to null or deferring
+//! constraints, and `RESTRICT` and `NO ACTION` children go with their parents. A second chain
+//! only *selects* the closure, for the group-by-group fallback.
 
 use crate::core::error::{Error, ErrorCode, Result};
 use crate::core::schema_graph::{quote_ident, ForeignKey, SchemaGraph, TableId};
@@ -46,6 +47,11 @@ pub struct CleanupPlan {
     pub groups: Vec<Vec<TableId>>,
     /// Tables that have seeds; counts returned by [`CleanupPlan::verify_sql`] follow this order.
     pub seeded: Vec<TableId>,
+    /// Per table of [`CleanupPlan::seeded`]: the number of distinct keys when its seeds are
+    /// keys only (the check of [`CleanupPlan::delete_all_sql`] then counts the seeded rows the
+    /// statement deleted), `None` when a LIKE seeds it (the check counts the seeded rows it
+    /// left).
+    pub seeded_keys: Vec<Option<u64>>,
     /// Parameters of every statement of the plan.
     pub params: Vec<SqlParam>,
     selects: String,
@@ -123,6 +129,26 @@ impl CleanupPlan {
         }
         let mut seeded: Vec<TableId> = seed_conds.keys().copied().collect();
         seeded.sort_unstable();
+        let seeded_keys: Vec<Option<u64>> = seeded
+            .iter()
+            .map(|&t| {
+                let mut distinct = std::collections::HashSet::new();
+                for (_, seed) in seeds.iter().filter(|(st, _)| *st == t) {
+                    match seed {
+                        Seed::Keys(keys) => distinct.extend(keys.iter()),
+                        Seed::Like { .. } => return None,
+                    }
+                }
+                Some(distinct.len() as u64)
+            })
+            .collect();
+        // Tables whose deleted rows' ctids the check needs (LIKE-seeded ones).
+        let like_seeded: Vec<TableId> = seeded
+            .iter()
+            .zip(&seeded_keys)
+            .filter(|(_, k)| k.is_none())
+            .map(|(t, _)| *t)
+            .collect();
 
         // Columns each table's CTE exposes: its primary key and every column a closure child
         // references.
@@ -139,6 +165,19 @@ impl CleanupPlan {
                 }
             }
         }
+
+        // What a delete CTE returns: the exposed columns, and the ctid when the check needs it.
+        let returning = |t: TableId| -> String {
+            let mut items: Vec<String> = Vec::new();
+            if like_seeded.contains(&t) {
+                items.push("t.ctid".into());
+            }
+            items.extend(exposed[&t].iter().map(|c| format!("t.{}", quote_ident(c))));
+            if items.is_empty() {
+                items.push("1".into());
+            }
+            items.join(", ")
+        };
 
         // Two chains over the same closure: `s*` CTEs that only select it (for the fallback
         // and for checks), and `d*` CTEs that delete it as they go, each child finding its rows
@@ -177,10 +216,10 @@ impl CleanupPlan {
                     if delete_mode {
                         let _ = write!(
                             sql,
-                            "{name} as (delete from {} t where {} returning t.ctid{})",
+                            "{name} as (delete from {} t where {} returning {})",
                             graph.tables[t].sql_name(),
                             or_join(&conds),
-                            select_cols(&exposed[&t])
+                            returning(t)
                         );
                     } else {
                         let _ = write!(
@@ -284,9 +323,9 @@ impl CleanupPlan {
                     if delete_mode {
                         let _ = write!(
                             sql,
-                            "{name} as (delete from {} t where {rows} returning t.ctid{})",
+                            "{name} as (delete from {} t where {rows} returning {})",
                             graph.tables[t].sql_name(),
-                            select_cols(&exposed[&t])
+                            returning(t)
                         );
                     } else {
                         let _ = write!(
@@ -316,6 +355,7 @@ impl CleanupPlan {
             tables,
             groups,
             seeded,
+            seeded_keys,
             params: params.0,
             selects: sql,
             delete_chain,
@@ -331,33 +371,35 @@ impl CleanupPlan {
         self.tables.is_empty()
     }
 
-    /// One statement deleting the whole closure and checking it: returns one row with an
-    /// `int8[]` of deleted counts in [`CleanupPlan::tables`] order and an `int8[]` of seeded
-    /// rows that existed when the statement started and were not deleted by it, in
-    /// [`CleanupPlan::seeded`] order (all zero: nothing tracked remains once it commits).
-    pub fn delete_all_sql(&self) -> String {
+    /// One statement deleting the whole closure: returns one row with an `int8[]` of deleted
+    /// counts in [`CleanupPlan::tables`] order and, when `check`, an `int8[]` in
+    /// [`CleanupPlan::seeded`] order that checks the seeds in the statement's own snapshot: for
+    /// a table seeded by keys, how many of those rows the statement deleted (all of them when
+    /// it equals [`CleanupPlan::seeded_keys`]: nothing tracked remains once it commits); for a
+    /// table seeded by a LIKE, how many matching rows it did not delete.
+    pub fn delete_all_sql(&self, check: bool) -> String {
         let mut sql = self.delete_chain.clone();
         let counts: Vec<String> = self
             .tables
             .iter()
             .map(|t| format!("(select count(*) from {})", self.delete_cte[t]))
             .collect();
-        let remaining: Vec<String> = self
-            .seed_conditions
-            .iter()
-            .map(|(t, cond)| {
-                format!(
-                    "(select count(*) from {} t where {cond} and t.ctid <> all(array(select ctid from {})))",
-                    self.sql_names[t], self.delete_cte[t]
-                )
-            })
-            .collect();
-        let _ = write!(
-            sql,
-            "\nselect array[{}]::int8[], array[{}]::int8[]",
-            counts.join(", "),
-            remaining.join(", ")
-        );
+        let _ = write!(sql, "\nselect array[{}]::int8[]", counts.join(", "));
+        if check {
+            let checks: Vec<String> = self
+                .seed_conditions
+                .iter()
+                .zip(&self.seeded_keys)
+                .map(|((t, cond), keys)| match keys {
+                    Some(_) => format!("(select count(*) from {} t where {cond})", self.delete_cte[t]),
+                    None => format!(
+                        "(select count(*) from {} t where {cond} and t.ctid <> all(array(select ctid from {})))",
+                        self.sql_names[t], self.delete_cte[t]
+                    ),
+                })
+                .collect();
+            let _ = write!(sql, ", array[{}]::int8[]", checks.join(", "));
+        }
         sql
     }
 
@@ -538,7 +580,7 @@ mod tests {
         tables.sort();
         assert_eq!(tables, vec![0, 1, 2]);
         assert_eq!(plan.tables[0], 0, "parents first");
-        let sql = plan.delete_all_sql();
+        let sql = plan.delete_all_sql(true);
         assert!(sql.contains("\"auth\".\"users\""), "{sql}");
         assert_eq!(plan.params.len(), 1);
         assert!(plan
@@ -563,7 +605,7 @@ mod tests {
     fn cycles_and_self_references_use_a_recursive_cte() {
         let g = sample();
         let plan = CleanupPlan::build(&g, &[(3, keys(&["1"])), (5, keys(&["2"]))], true).unwrap();
-        let sql = plan.delete_all_sql();
+        let sql = plan.delete_all_sql(true);
         assert!(sql.contains("cross join lateral"), "{sql}");
         assert!(plan.groups.contains(&vec![3, 4]));
     }
