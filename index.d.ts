@@ -442,12 +442,23 @@ export interface CleanupManagerOptions {
   verifyCleanup?: boolean
   /** Also delete rows that reference tracked rows, e.g. created through the UI (default true). */
   includeDependents?: boolean
+  /**
+   * Delete and count every dependent row in pglane's statement, even those an
+   * `ON DELETE CASCADE` removes anyway (default false: faster; such tables are listed in
+   * `report.cascaded`, uncounted).
+   */
+  countDependents?: boolean
 }
 
 /** What a cleanup did. */
 export interface CleanupReport {
-  /** Rows deleted per `schema.table`. */
+  /** Rows deleted per `schema.table` by pglane's statement. */
   deleted: Record<string, number>
+  /**
+   * Tables whose rows referencing deleted rows Postgres removed through `ON DELETE CASCADE`
+   * (not counted in `deleted`; set `countDependents` to count them).
+   */
+  cascaded: Array<string>
   /** Sum of `deleted`. */
   totalDeleted: number
   /** Groups that failed; empty on success. */
@@ -578,6 +589,8 @@ export interface LaneOptions {
   laneColumns?: Record<string, Array<string>>
   /** Also delete rows referencing the matched rows (default true). */
   includeDependents?: boolean
+  /** Delete and count every dependent row, cascading ones included (default false). */
+  countDependents?: boolean
 }
 
 /** Rows of one table left in a lane. */

@@ -65,8 +65,39 @@ describe('ResourceTracker and CleanupManager on the reference schema', () => {
     tracker.trackAuthUser(ids.user);
     const report = await new CleanupManager(null, tracker).cleanup();
     assert.equal(report.verified, true);
+    // Conversations reference organizations and users with NO ACTION: pglane deletes them
+    // itself. Messages cascade from conversations: Postgres deletes them, uncounted.
+    assert.equal(report.deleted['public.conversations'], 2);
+    assert.equal(report.deleted['public.messages'], undefined);
+    assert.ok(report.cascaded.includes('public.messages'), report.cascaded.join());
+    assert.ok(report.cascaded.includes('public.group_members'), report.cascaded.join());
+    assert.equal(report.roundTrips, 1);
+    assert.ok(allZero(await remainingRows(client, ids)));
+    const { rows: [left] } = await client.query('select count(*)::int as n from public.messages where conversation_id = $1', [convo]);
+    assert.equal(left.n, 0);
+  });
+
+  test('countDependents deletes and counts every dependent row in the statement itself', async () => {
+    const ctx = lane();
+    const ids = await insertCompleteSetup(client, ctx);
+    const convo = randomUUID();
+    await client.query(
+      `insert into public.conversations (id, organization_id, user_id, title) values ($1, $2, $3, $4)`,
+      [convo, ids.org, ids.user, 'created in the browser'],
+    );
+    await client.query(`insert into public.messages (conversation_id, user_id, content) select $1, $2, 'msg ' || g from generate_series(1, 5) g`, [convo, ids.user]);
+    const tracker = ResourceTracker.forTest({}, ctx);
+    tracker.trackOrganization(ids.org);
+    tracker.trackAuthUser(ids.user);
+    const report = await new CleanupManager(null, tracker, { countDependents: true }).cleanup();
+    assert.equal(report.verified, true);
+    assert.deepEqual(report.cascaded, []);
     assert.equal(report.deleted['public.conversations'], 2);
     assert.equal(report.deleted['public.messages'], 6);
+    assert.equal(report.deleted['public.group_members'], 1);
+    assert.equal(report.deleted['public.profiles'], 1);
+    assert.equal(report.totalDeleted, 17);
+    assert.equal(report.roundTrips, 1);
     assert.ok(allZero(await remainingRows(client, ids)));
   });
 
@@ -153,7 +184,7 @@ describe('ResourceTracker and CleanupManager on the reference schema', () => {
     const leaked = Object.fromEntries(before.map((l) => [l.table, l.rows]));
     assert.equal(leaked['public.organizations'], 2);
     assert.equal(leaked['auth.users'], 2);
-    const report = await manager.cleanupPattern('worker');
+    const report = await manager.cleanupPattern('worker', { countDependents: true });
     assert.equal(report.verified, true);
     assert.equal(report.totalDeleted, 22);
     assert.deepEqual(await manager.verifyNoLeakedData('worker'), []);

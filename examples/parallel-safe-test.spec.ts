@@ -100,7 +100,8 @@ test('rows the app creates under tracked rows are cleaned without tracking', asy
     [setup.organization.id, setup.user.id, 'from the app'],
   );
   await db.query("insert into public.messages (conversation_id, content) select $1, 'hi ' || g from generate_series(1, 3) g", [convo.rows[0].id]);
-  const report = await new CleanupManager(lane.db, lane.tracker).cleanup();
+  // countDependents: pglane deletes and counts every dependent row itself, cascading ones too.
+  const report = await new CleanupManager(lane.db, lane.tracker, { countDependents: true }).cleanup();
   expect(report.verified).toBe(true);
   expect(report.deleted['public.messages']).toBe(3);
   expect(report.deleted['public.conversations']).toBe(1);
@@ -143,10 +144,14 @@ test('data created through the UI is cleaned without manual tracking', async ({ 
   // Nothing above tracked the conversation or the message; cleanup finds them by foreign key.
   const report = await new CleanupManager(lane.db, lane.tracker).cleanup();
   expect(report.verified).toBe(true);
-  expect(report.deleted['public.conversations']).toBe(1);
-  expect(report.deleted['public.messages']).toBe(1);
-  const { rows } = await db.query("select count(*)::int as n from public.conversations where title = 'Made in the browser' and user_id = $1", [signedIn.user.id]);
-  expect(rows[0].n).toBe(0);
+  expect(report.deleted['public.conversations']).toBe(1); // NO ACTION foreign keys: pglane deletes it
+  expect(report.cascaded).toContain('public.messages'); // ON DELETE CASCADE: Postgres deletes them
+  const { rows } = await db.query(
+    "select (select count(*)::int from public.conversations where title = 'Made in the browser' and user_id = $1) as c, " +
+      "(select count(*)::int from public.messages where content = 'Hello from Chromium' and user_id = $1) as m",
+    [signedIn.user.id],
+  );
+  expect(rows[0]).toEqual({ c: 0, m: 0 });
 });
 
 test("a signed-in user sees no other lane's organizations, even with every worker writing", async ({ request, baseURL, lane }) => {

@@ -249,8 +249,8 @@ async fn without_dependents_a_restricted_parent_fails_and_is_reported_while_the_
         .unwrap();
 
     let options = CleanupOptions {
-        verify: true,
         include_dependents: false,
+        ..CleanupOptions::default()
     };
     let report = cleanup_tracked(&db, &tracker, options).await.unwrap();
     assert!(report.fallback);

@@ -18,6 +18,10 @@ pub struct CleanupManagerOptions {
     pub verify_cleanup: Option<bool>,
     /// Also delete rows that reference tracked rows, e.g. created through the UI (default true).
     pub include_dependents: Option<bool>,
+    /// Delete and count every dependent row in pglane's statement, even those an
+    /// `ON DELETE CASCADE` removes anyway (default false: faster; such tables are listed in
+    /// `report.cascaded`, uncounted).
+    pub count_dependents: Option<bool>,
 }
 
 /// Options of pattern cleanup and leak checks.
@@ -28,6 +32,8 @@ pub struct LaneOptions {
     pub lane_columns: Option<HashMap<String, Vec<String>>>,
     /// Also delete rows referencing the matched rows (default true).
     pub include_dependents: Option<bool>,
+    /// Delete and count every dependent row, cascading ones included (default false).
+    pub count_dependents: Option<bool>,
 }
 
 /// A group of tables that could not be cleaned.
@@ -48,8 +54,11 @@ pub struct CleanupFailure {
 /// What a cleanup did.
 #[napi(object)]
 pub struct CleanupReport {
-    /// Rows deleted per `schema.table`.
+    /// Rows deleted per `schema.table` by pglane's statement.
     pub deleted: HashMap<String, u32>,
+    /// Tables whose rows referencing deleted rows Postgres removed through `ON DELETE CASCADE`
+    /// (not counted in `deleted`; set `countDependents` to count them).
+    pub cascaded: Vec<String>,
     /// Sum of `deleted`.
     pub total_deleted: u32,
     /// Groups that failed; empty on success.
@@ -85,6 +94,7 @@ impl From<core_cleanup::CleanupReport> for CleanupReport {
     fn from(r: core_cleanup::CleanupReport) -> Self {
         CleanupReport {
             deleted: counts(r.deleted),
+            cascaded: r.cascaded,
             total_deleted: r.total_deleted as u32,
             failures: r
                 .failures
@@ -128,6 +138,7 @@ impl CleanupManager {
         if let Some(o) = options {
             opts.verify = o.verify_cleanup.unwrap_or(true);
             opts.include_dependents = o.include_dependents.unwrap_or(true);
+            opts.count_dependents = o.count_dependents.unwrap_or(false);
         }
         Ok(CleanupManager {
             db: db
@@ -160,10 +171,12 @@ impl CleanupManager {
     ) -> Outcome<CleanupReport> {
         let run = async {
             let pattern = self.pattern(&scope_or_pattern)?;
+            let count = options.as_ref().and_then(|o| o.count_dependents);
             let (columns, include) = self.lane_columns(options).await?;
             let opts = CleanupOptions {
                 verify: self.options.verify,
                 include_dependents: include.unwrap_or(true),
+                count_dependents: count.unwrap_or(self.options.count_dependents),
             };
             core_cleanup::cleanup_pattern(&self.db, &pattern, &columns, opts).await
         };

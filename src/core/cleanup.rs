@@ -21,6 +21,10 @@ pub struct CleanupOptions {
     pub verify: bool,
     /// Also delete rows that reference the seeded rows (rows the app created through its UI).
     pub include_dependents: bool,
+    /// Delete (and count) every dependent row in pglane's statement, even those an
+    /// `ON DELETE CASCADE` would remove: exact per-table counts, at the cost of a larger
+    /// statement. Off by default: such tables are listed in `cascaded` instead.
+    pub count_dependents: bool,
 }
 
 impl Default for CleanupOptions {
@@ -28,6 +32,7 @@ impl Default for CleanupOptions {
         CleanupOptions {
             verify: true,
             include_dependents: true,
+            count_dependents: false,
         }
     }
 }
@@ -61,6 +66,9 @@ pub struct CleanupFailure {
 pub struct CleanupReport {
     /// Rows deleted per table (tables with no row deleted are left out).
     pub deleted: Vec<TableCount>,
+    /// Tables whose dependent rows Postgres deleted through `ON DELETE CASCADE` from rows the
+    /// cleanup deleted; their rows are not in `deleted` (ask for `count_dependents`).
+    pub cascaded: Vec<String>,
     /// Sum of `deleted`.
     pub total_deleted: u64,
     /// Groups that failed (empty on success).
@@ -116,7 +124,12 @@ pub async fn cleanup_tracked(
         .map(|(t, keys)| (t, Seed::Keys(keys)))
         .collect();
     seeds.sort_by_key(|(t, _)| *t);
-    let plan = CleanupPlan::build(&graph, &seeds, options.include_dependents)?;
+    let plan = CleanupPlan::build(
+        &graph,
+        &seeds,
+        options.include_dependents,
+        options.count_dependents,
+    )?;
     let mut report = execute(db, &graph, &plan, &seeds, options.verify).await?;
     report.round_trips += extra_round_trips;
     report.statements += extra_round_trips;
@@ -156,7 +169,12 @@ pub async fn cleanup_pattern(
     let started = Instant::now();
     let graph = db.refresh_schema().await?;
     let seeds = like_seeds(&graph, pattern, lane_columns)?;
-    let plan = CleanupPlan::build(&graph, &seeds, options.include_dependents)?;
+    let plan = CleanupPlan::build(
+        &graph,
+        &seeds,
+        options.include_dependents,
+        options.count_dependents,
+    )?;
     let mut report = execute(db, &graph, &plan, &seeds, options.verify).await?;
     report.round_trips += 1;
     report.statements += 1;
@@ -173,7 +191,7 @@ pub async fn find_leaks(
 ) -> Result<Vec<TableCount>> {
     let graph = db.schema().await?;
     let seeds = like_seeds(&graph, pattern, lane_columns)?;
-    let plan = CleanupPlan::build(&graph, &seeds, false)?;
+    let plan = CleanupPlan::build(&graph, &seeds, false, false)?;
     let Some(sql) = plan.verify_sql() else {
         return Ok(Vec::new());
     };
@@ -233,10 +251,15 @@ fn counts_from(rows: &[tokio_postgres::Row]) -> Result<Vec<u64>> {
 }
 
 fn array_column(row: &tokio_postgres::Row, index: usize) -> Result<Vec<u64>> {
-    let counts: Vec<i64> = row
-        .try_get(index)
-        .map_err(|e| Error::internal(format!("cleanup counts: {e}")))?;
-    Ok(counts.into_iter().map(|n| n.max(0) as u64).collect())
+    Ok(signed_array_column(row, index)?
+        .into_iter()
+        .map(|n| n.max(0) as u64)
+        .collect())
+}
+
+fn signed_array_column(row: &tokio_postgres::Row, index: usize) -> Result<Vec<i64>> {
+    row.try_get(index)
+        .map_err(|e| Error::internal(format!("cleanup counts: {e}")))
 }
 
 pub(crate) async fn counts_of(conn: &Conn, sql: &str, params: &[SqlParam]) -> Result<Vec<u64>> {
@@ -294,18 +317,35 @@ async fn execute(
                 .ok_or_else(|| Error::internal("cleanup statement returned no row"))?;
             let counts = array_column(row, 0)?;
             record_deleted(&mut report, graph, &plan.tables, &counts);
+            report.cascaded = plan
+                .cascaded
+                .iter()
+                .map(|&t| graph.tables[t].display_name())
+                .collect();
             if verify {
-                let checks = array_column(row, 1)?;
+                let checks = signed_array_column(row, 1)?;
                 let mut short = false;
                 let left: Vec<u64> = checks
                     .iter()
+                    .zip(&plan.seeded)
                     .zip(&plan.seeded_keys)
-                    .map(|(&n, keys)| match keys {
-                        Some(expected) => {
-                            short |= n < *expected;
-                            0
+                    .map(|((&n, t), keys)| {
+                        // -1: every row deleted from that table was a seeded one.
+                        let n = if n < 0 {
+                            plan.tables
+                                .iter()
+                                .position(|x| x == t)
+                                .map_or(0, |i| counts[i])
+                        } else {
+                            n as u64
+                        };
+                        match keys {
+                            Some(expected) => {
+                                short |= n < *expected;
+                                0
+                            }
+                            None => n,
                         }
-                        None => n,
                     })
                     .collect();
                 match plan.verify_sql() {
@@ -326,6 +366,15 @@ async fn execute(
                 return Err(err.context("cleanup"));
             }
             report.fallback = true;
+            // Group by group, every table of the closure planned, so that a failing table is
+            // named even when it would only have cascaded.
+            let full;
+            let plan = if plan.count_dependents || !plan.include_dependents {
+                plan
+            } else {
+                full = CleanupPlan::build(graph, seeds, true, true)?;
+                &full
+            };
             fallback(&conn, &mut report, graph, plan, seeds).await?;
         }
     }

@@ -10,7 +10,7 @@
 //! only *selects* the closure, for the group-by-group fallback.
 
 use crate::core::error::{Error, ErrorCode, Result};
-use crate::core::schema_graph::{quote_ident, ForeignKey, SchemaGraph, TableId};
+use crate::core::schema_graph::{quote_ident, ForeignKey, OnDelete, SchemaGraph, TableId};
 use std::collections::{HashMap, VecDeque};
 use std::fmt::Write;
 
@@ -54,8 +54,17 @@ pub struct CleanupPlan {
     pub seeded_keys: Vec<Option<u64>>,
     /// Parameters of every statement of the plan.
     pub params: Vec<SqlParam>,
+    /// Tables of the closure the plan leaves to Postgres: every row of them that goes, goes
+    /// through an `ON DELETE CASCADE` from a row the plan deletes, and nothing below them needs
+    /// deleting by hand, so they get no CTE (and their rows are not counted).
+    pub cascaded: Vec<TableId>,
+    /// Whether the plan follows foreign keys to dependent rows.
+    pub include_dependents: bool,
+    /// Whether every table of the closure is deleted (and counted) by the plan itself.
+    pub count_dependents: bool,
     selects: String,
     delete_chain: String,
+    seed_only: Vec<TableId>,
     delete_cte: HashMap<TableId, String>,
     seed_conditions: Vec<(TableId, String)>,
     cte: HashMap<TableId, String>,
@@ -75,10 +84,16 @@ impl CleanupPlan {
     /// Plans the deletion of `seeds` and, when `include_dependents`, of every row that
     /// references them through a foreign key whose ON DELETE is NO ACTION, RESTRICT or CASCADE
     /// (SET NULL and SET DEFAULT children stay: the schema says they outlive their parent).
+    ///
+    /// Rows that an `ON DELETE CASCADE` removes anyway are left to Postgres (its foreign-key
+    /// triggers run plans it has cached), unless `count_dependents` asks for every table to be
+    /// deleted and counted by the plan, or something below them must be deleted by hand (a NO
+    /// ACTION or RESTRICT child, a cycle).
     pub fn build(
         graph: &SchemaGraph,
         seeds: &[(TableId, Seed)],
         include_dependents: bool,
+        count_dependents: bool,
     ) -> Result<CleanupPlan> {
         let n = graph.tables.len();
         let mut member = vec![false; n];
@@ -99,7 +114,7 @@ impl CleanupPlan {
                 }
             }
         }
-        let edges: Vec<&ForeignKey> = if include_dependents {
+        let closure_edges: Vec<&ForeignKey> = if include_dependents {
             graph
                 .fks
                 .iter()
@@ -110,14 +125,62 @@ impl CleanupPlan {
         } else {
             Vec::new()
         };
-        let groups = if include_dependents {
+        let closure_groups = if include_dependents {
             graph.components_parents_first(&member)
         } else {
             let mut g: Vec<Vec<TableId>> = (0..n).filter(|t| member[*t]).map(|t| vec![t]).collect();
             g.sort();
             g
         };
+
+        // Which tables' rows the statement must enumerate: those with something below them to
+        // delete by hand (a NO ACTION or RESTRICT child, a cycle), or all when counting.
+        let cascade = |fk: &ForeignKey| fk.on_delete == OnDelete::Cascade;
+        let mut enumerate = vec![count_dependents; n];
+        for g in &closure_groups {
+            if include_dependents && graph.is_cyclic(g) {
+                for &t in g {
+                    enumerate[t] = true;
+                }
+            }
+        }
+        loop {
+            let mut changed = false;
+            for fk in &closure_edges {
+                if !enumerate[fk.parent] && (!cascade(fk) || enumerate[fk.child]) {
+                    enumerate[fk.parent] = true;
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
+        }
+        let seeded_table = |t: TableId| seeds.iter().any(|(st, _)| *st == t);
+        let planned = |t: TableId| {
+            seeded_table(t)
+                || enumerate[t]
+                || closure_edges.iter().any(|fk| fk.child == t && !cascade(fk))
+        };
+        // A child finds its rows through a parent's deleted keys when the foreign key does not
+        // cascade, or when the child's own rows must be enumerated.
+        let edges: Vec<&ForeignKey> = closure_edges
+            .iter()
+            .copied()
+            .filter(|fk| planned(fk.child) && (!cascade(fk) || enumerate[fk.child]))
+            .collect();
+        let groups: Vec<Vec<TableId>> = closure_groups
+            .iter()
+            .filter(|g| g.iter().any(|&t| planned(t)))
+            .cloned()
+            .collect();
         let tables: Vec<TableId> = groups.iter().flatten().copied().collect();
+        let cascaded: Vec<TableId> = closure_groups
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|&t| !planned(t))
+            .collect();
 
         let mut params = Params(Vec::new());
         let large = seeds.iter().any(|(_, s)| matches!(s, Seed::Like { .. }));
@@ -186,7 +249,14 @@ impl CleanupPlan {
         for delete_mode in [false, true] {
             let prefix = if delete_mode { "d" } else { "s" };
             let mut cte: HashMap<TableId, String> = HashMap::new();
-            let mut sql = String::from("with recursive ");
+            let cyclic_any = groups
+                .iter()
+                .any(|g| include_dependents && graph.is_cyclic(g));
+            let mut sql = String::from(if cyclic_any {
+                "with recursive "
+            } else {
+                "with "
+            });
             let mut first = true;
             let mut sep = |sql: &mut String| {
                 if !first {
@@ -341,6 +411,17 @@ impl CleanupPlan {
             chains.push((sql, cte));
         }
         let (delete_chain, delete_cte) = chains.pop().expect("delete chain");
+        // Tables whose delete takes tracked keys only: every row it deletes is a seeded one.
+        let seed_only: Vec<TableId> = seeded
+            .iter()
+            .copied()
+            .filter(|&t| {
+                !edges.iter().any(|fk| fk.child == t)
+                    && !groups
+                        .iter()
+                        .any(|g| g.contains(&t) && include_dependents && graph.is_cyclic(g))
+            })
+            .collect();
         let (sql, cte) = chains.pop().expect("select chain");
 
         let seed_conditions = seeded
@@ -357,8 +438,12 @@ impl CleanupPlan {
             seeded,
             seeded_keys,
             params: params.0,
+            cascaded,
+            include_dependents,
+            count_dependents,
             selects: sql,
             delete_chain,
+            seed_only,
             delete_cte,
             seed_conditions,
             cte,
@@ -375,7 +460,8 @@ impl CleanupPlan {
     /// counts in [`CleanupPlan::tables`] order and, when `check`, an `int8[]` in
     /// [`CleanupPlan::seeded`] order that checks the seeds in the statement's own snapshot: for
     /// a table seeded by keys, how many of those rows the statement deleted (all of them when
-    /// it equals [`CleanupPlan::seeded_keys`]: nothing tracked remains once it commits); for a
+    /// it equals [`CleanupPlan::seeded_keys`]: nothing tracked remains once it commits), or -1
+    /// when every row it deleted there was a seeded one (its deleted count says it); for a
     /// table seeded by a LIKE, how many matching rows it did not delete.
     pub fn delete_all_sql(&self, check: bool) -> String {
         let mut sql = self.delete_chain.clone();
@@ -391,6 +477,8 @@ impl CleanupPlan {
                 .iter()
                 .zip(&self.seeded_keys)
                 .map(|((t, cond), keys)| match keys {
+                    // Its count of deleted rows says it already.
+                    Some(_) if self.seed_only.contains(t) => "-1".to_string(),
                     Some(_) => format!("(select count(*) from {} t where {cond})", self.delete_cte[t]),
                     None => format!(
                         "(select count(*) from {} t where {cond} and t.ctid <> all(array(select ctid from {})))",
@@ -574,6 +662,7 @@ mod tests {
             &g,
             &[(0, keys(&["0195f1c2-7b3a-7cde-8f00-0123456789ab"]))],
             true,
+            true,
         )
         .unwrap();
         let mut tables = plan.tables.clone();
@@ -590,11 +679,42 @@ mod tests {
     }
 
     #[test]
+    fn cascading_children_are_left_to_postgres_unless_counted() {
+        let g = sample();
+        let org = || vec![(1, keys(&["0195f1c2-7b3a-7cde-8f00-0123456789ab"]))];
+        // members cascade from orgs and nothing below them needs deleting by hand.
+        let lean = CleanupPlan::build(&g, &org(), true, false).unwrap();
+        assert_eq!(lean.tables, vec![1]);
+        assert_eq!(lean.cascaded, vec![2]);
+        assert!(!lean.delete_all_sql(true).contains("members"));
+        let counted = CleanupPlan::build(&g, &org(), true, true).unwrap();
+        assert_eq!(counted.tables, vec![1, 2]);
+        assert!(counted.cascaded.is_empty());
+        // From users, members go by RESTRICT (by hand) and orgs by NO ACTION; members' cascade
+        // from orgs needs no condition of its own.
+        let user = CleanupPlan::build(
+            &g,
+            &[(0, keys(&["0195f1c2-7b3a-7cde-8f00-0123456789ab"]))],
+            true,
+            false,
+        )
+        .unwrap();
+        let mut tables = user.tables.clone();
+        tables.sort();
+        assert_eq!(tables, vec![0, 1, 2]);
+        let sql = user.delete_all_sql(true);
+        let members = sql.lines().find(|l| l.contains("\"members\"")).unwrap();
+        assert!(members.contains("\"user_id\""), "{members}");
+        assert!(!members.contains("\"org_id\""), "{members}");
+    }
+
+    #[test]
     fn without_dependents_only_seeded_tables_are_planned() {
         let g = sample();
         let plan = CleanupPlan::build(
             &g,
             &[(0, keys(&["0195f1c2-7b3a-7cde-8f00-0123456789ab"]))],
+            false,
             false,
         )
         .unwrap();
@@ -604,7 +724,8 @@ mod tests {
     #[test]
     fn cycles_and_self_references_use_a_recursive_cte() {
         let g = sample();
-        let plan = CleanupPlan::build(&g, &[(3, keys(&["1"])), (5, keys(&["2"]))], true).unwrap();
+        let plan =
+            CleanupPlan::build(&g, &[(3, keys(&["1"])), (5, keys(&["2"]))], true, false).unwrap();
         let sql = plan.delete_all_sql(true);
         assert!(sql.contains("cross join lateral"), "{sql}");
         assert!(plan.groups.contains(&vec![3, 4]));
@@ -623,6 +744,7 @@ mod tests {
                 },
             )],
             true,
+            false,
         )
         .unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidConfig);

@@ -198,7 +198,7 @@ pub async fn sweep_run(
     let report = if seeds.is_empty() {
         CleanupReport::default()
     } else {
-        let plan = CleanupPlan::build(&graph, &seeds, true)?;
+        let plan = CleanupPlan::build(&graph, &seeds, true, false)?;
         cleanup::execute_plan(db, &graph, &plan, &seeds, true).await?
     };
     if report.failures.is_empty() {
@@ -275,7 +275,7 @@ pub async fn leftovers(
         return Ok(found);
     }
     let seeds: Vec<(TableId, Seed)> = keys.into_iter().map(|(t, k)| (t, Seed::Keys(k))).collect();
-    let plan = CleanupPlan::build(&graph, &seeds, false)?;
+    let plan = CleanupPlan::build(&graph, &seeds, false, false)?;
     if let Some(sql) = plan.verify_sql() {
         let counts = cleanup::counts_of(&conn, &sql, &plan.params).await?;
         for (t, n) in plan.seeded.iter().zip(counts) {
