@@ -184,7 +184,7 @@ describe('ResourceTracker and CleanupManager on the reference schema', () => {
     const leaked = Object.fromEntries(before.map((l) => [l.table, l.rows]));
     assert.equal(leaked['public.organizations'], 2);
     assert.equal(leaked['auth.users'], 2);
-    const report = await manager.cleanupPattern('worker', { countDependents: true });
+    const report = await manager.cleanupPattern('worker');
     assert.equal(report.verified, true);
     assert.equal(report.totalDeleted, 22);
     assert.deepEqual(await manager.verifyNoLeakedData('worker'), []);

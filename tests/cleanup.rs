@@ -401,3 +401,42 @@ async fn unknown_tables_and_bad_keys_fail_at_once() {
         .unwrap();
     teardown(&db, &s, &s2).await;
 }
+
+#[tokio::test]
+async fn pattern_cleanup_reads_the_catalog_again_when_a_table_created_since_holds_references() {
+    let (db, s, s2) = setup().await;
+    insert_lane(&db, &s, &s2, uuid::Uuid::now_v7(), "run9-w2-1-late", 900).await;
+    db.schema().await.unwrap(); // the process's graph, read before the new table exists
+    db.conn()
+        .await
+        .unwrap()
+        .batch(&format!(
+            "create table {s}.late (id int primary key, org_id uuid not null references {s}.orgs(id));
+             insert into {s}.late select 1, id from {s}.orgs where name = 'run9-w2-1-late';"
+        ))
+        .await
+        .unwrap();
+    let columns = vec![(format!("{s}.orgs"), vec!["name".to_string()])];
+    let report = cleanup_pattern(&db, "run9-w2-1-%", &columns, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.verified, Some(true));
+    assert!(
+        report
+            .deleted
+            .iter()
+            .any(|c| c.table == format!("{s}.late")),
+        "{:?}",
+        report.deleted
+    );
+    assert_eq!(
+        count(&db, &format!("select count(*) from {s}.late")).await,
+        0
+    );
+    assert_eq!(
+        count(&db, &format!("select count(*) from {s}.orgs")).await,
+        0
+    );
+    teardown(&db, &s, &s2).await;
+}

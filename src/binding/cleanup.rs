@@ -234,8 +234,14 @@ impl CleanupManager {
             cols.sort();
             return Ok((cols, include));
         }
-        let graph = self.db.refresh_schema().await?;
-        let cols = FactoryRegistry::preset().lane_columns_in(&graph);
+        // The graph the process read already; read again when it lacks a table of the preset
+        // (created since, or the schema is another app's: then pass `laneColumns`).
+        let preset = FactoryRegistry::preset();
+        let mut graph = self.db.schema().await?;
+        if preset.lane_columns_in(&graph).len() < preset.lane_columns().len() {
+            graph = self.db.refresh_schema().await?;
+        }
+        let cols = preset.lane_columns_in(&graph);
         Ok((cols, include))
     }
 }

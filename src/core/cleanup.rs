@@ -160,6 +160,10 @@ pub async fn cleanup_tracked(
 
 /// Deletes every row whose lane columns match `pattern` (a lane's LIKE pattern), plus, by
 /// default, every row referencing them. `lane_columns` lists `(table, [columns])`.
+///
+/// It plans with the schema graph the process read already; when a table is unknown to it, or
+/// a group fails (a table created since could hold references), it reads the catalog again and
+/// goes once more over what is left.
 pub async fn cleanup_pattern(
     db: &Db,
     pattern: &str,
@@ -167,19 +171,70 @@ pub async fn cleanup_pattern(
     options: CleanupOptions,
 ) -> Result<CleanupReport> {
     let started = Instant::now();
-    let graph = db.refresh_schema().await?;
-    let seeds = like_seeds(&graph, pattern, lane_columns)?;
-    let plan = CleanupPlan::build(
-        &graph,
-        &seeds,
-        options.include_dependents,
-        options.count_dependents,
-    )?;
-    let mut report = execute(db, &graph, &plan, &seeds, options.verify).await?;
-    report.round_trips += 1;
-    report.statements += 1;
+    let mut extra_round_trips = 0;
+    let mut fresh = false;
+    let mut graph = match db.cached_schema() {
+        Some(g) => g,
+        None => {
+            extra_round_trips += 1;
+            fresh = true;
+            db.schema().await?
+        }
+    };
+    let mut report = CleanupReport::default();
+    loop {
+        let seeds = match like_seeds(&graph, pattern, lane_columns) {
+            Err(e) if e.code() == ErrorCode::UnknownTable && !fresh => {
+                extra_round_trips += 1;
+                fresh = true;
+                graph = db.refresh_schema().await?;
+                continue;
+            }
+            other => other?,
+        };
+        let plan = CleanupPlan::build(
+            &graph,
+            &seeds,
+            options.include_dependents,
+            options.count_dependents,
+        )?;
+        let pass = execute(db, &graph, &plan, &seeds, options.verify).await?;
+        let retry = !pass.failures.is_empty() && !fresh;
+        merge(&mut report, pass);
+        if !retry {
+            break;
+        }
+        extra_round_trips += 1;
+        fresh = true;
+        graph = db.refresh_schema().await?;
+    }
+    report.round_trips += extra_round_trips;
+    report.statements += extra_round_trips;
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// Adds a later pass's report to an earlier one's; the later pass's failures and verification
+/// are the ones that stand.
+fn merge(into: &mut CleanupReport, pass: CleanupReport) {
+    for c in pass.deleted {
+        match into.deleted.iter_mut().find(|d| d.table == c.table) {
+            Some(d) => d.rows += c.rows,
+            None => into.deleted.push(c),
+        }
+    }
+    into.total_deleted += pass.total_deleted;
+    for t in pass.cascaded {
+        if !into.cascaded.contains(&t) {
+            into.cascaded.push(t);
+        }
+    }
+    into.failures = pass.failures;
+    into.verified = pass.verified;
+    into.remaining = pass.remaining;
+    into.round_trips += pass.round_trips;
+    into.statements += pass.statements;
+    into.fallback |= pass.fallback;
 }
 
 /// Rows left behind in a lane: per table, how many rows' lane columns match `pattern`.

@@ -88,7 +88,7 @@ impl CleanupPlan {
     /// Rows that an `ON DELETE CASCADE` removes anyway are left to Postgres (its foreign-key
     /// triggers run plans it has cached), unless `count_dependents` asks for every table to be
     /// deleted and counted by the plan, or something below them must be deleted by hand (a NO
-    /// ACTION or RESTRICT child, a cycle).
+    /// ACTION or RESTRICT child, a cycle), or the seeds are LIKE patterns (a lane sweep).
     pub fn build(
         graph: &SchemaGraph,
         seeds: &[(TableId, Seed)],
@@ -134,7 +134,11 @@ impl CleanupPlan {
         };
 
         // Which tables' rows the statement must enumerate: those with something below them to
-        // delete by hand (a NO ACTION or RESTRICT child, a cycle), or all when counting.
+        // delete by hand (a NO ACTION or RESTRICT child, a cycle), or all when counting. A lane
+        // sweep (LIKE seeds) enumerates all: for thousands of rows, deleting children by set in
+        // the statement beats Postgres' foreign-key triggers deleting them parent by parent.
+        let large = seeds.iter().any(|(_, s)| matches!(s, Seed::Like { .. }));
+        let count_dependents = count_dependents || large;
         let cascade = |fk: &ForeignKey| fk.on_delete == OnDelete::Cascade;
         let mut enumerate = vec![count_dependents; n];
         for g in &closure_groups {
@@ -183,7 +187,6 @@ impl CleanupPlan {
             .collect();
 
         let mut params = Params(Vec::new());
-        let large = seeds.iter().any(|(_, s)| matches!(s, Seed::Like { .. }));
         // Seed conditions per table (alias `t`), OR-ed.
         let mut seed_conds: HashMap<TableId, Vec<String>> = HashMap::new();
         for (t, seed) in seeds {
