@@ -6,8 +6,9 @@
 // - cleanup: ONE statement of data-modifying CTEs in foreign-key order with `= any($n::uuid[])`,
 //   which also deletes conversations (and so messages) referencing a deleted organization or
 //   user through their NO ACTION foreign keys. Verification rides in the same statement: each
-//   CTE returns the ids it deleted and the statement counts the tracked ones among them; only
-//   when a count falls short is a second statement sent to count what is left;
+//   CTE returns the ids it deleted and the statement counts the tracked ones among them (a CTE
+//   that deletes by tracked id only is counted whole); only when a count falls short of the
+//   number tracked is a second statement sent to count what is left;
 // - pattern cleanup: ONE statement selecting the lane by LIKE and deleting it with its
 //   dependents, then ONE count of what is left (a later snapshot needs a second statement).
 import { createRequire } from 'node:module';
@@ -52,7 +53,7 @@ const CLEANUP_SQL = `with
   o as (delete from public.organizations where id = any($9::uuid[]) returning id),
   p as (delete from public.profiles where id = any($10::uuid[]) returning id),
   u as (delete from auth.users where id = any($11::uuid[]) returning id)
-select array[(select count(*) from msg where id = any($1::uuid[])), (select count(*) from conv where id = any($2::uuid[])),
+select array[(select count(*) from msg), (select count(*) from conv where id = any($2::uuid[])),
              (select count(*) from gmo), (select count(*) from gm), (select count(*) from inv), (select count(*) from g),
              (select count(*) from m), (select count(*) from om), (select count(*) from o), (select count(*) from p),
              (select count(*) from u)]::int8[] as tracked_deleted,

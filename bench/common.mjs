@@ -274,3 +274,20 @@ export async function laneRowsLeft(client, pattern) {
   );
   return Number(rows[0].n);
 }
+
+/** The tables the workloads write, for VACUUM between workloads. */
+export const APP_TABLES = [
+  'auth.users', 'auth.identities', 'auth.sessions', 'auth.refresh_tokens', 'public.profiles', 'public.organizations',
+  'public.organization_members', 'public.groups', 'public.group_members', 'public.models', 'public.group_models',
+  'public.invites', 'public.conversations', 'public.messages',
+];
+
+/**
+ * VACUUM (ANALYZE) of the app tables, outside the timed regions: deleted rows of earlier
+ * iterations would otherwise be scanned again by the foreign-key triggers of later ones (e.g.
+ * ON DELETE SET NULL of messages.user_id, which has no index), so results would depend on the
+ * order of the workloads.
+ */
+export async function vacuum(client) {
+  await client.query(`vacuum (analyze) ${APP_TABLES.join(', ')}`);
+}
