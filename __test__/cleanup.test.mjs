@@ -50,10 +50,13 @@ describe('ResourceTracker and CleanupManager on the reference schema', () => {
     assert.equal(again.totalDeleted, 0);
   });
 
-  test('deletes rows created through the UI that nobody tracked', async () => {
+  /**
+   * A complete setup to which the app under test added a conversation with 5 messages through
+   * its UI; only the org and the user are tracked.
+   */
+  async function setupWithUiRows() {
     const ctx = lane();
     const ids = await insertCompleteSetup(client, ctx);
-    // The app under test adds a second conversation with messages; only the org and user are tracked.
     const convo = randomUUID();
     await client.query(
       `insert into public.conversations (id, organization_id, user_id, title) values ($1, $2, $3, $4)`,
@@ -63,6 +66,11 @@ describe('ResourceTracker and CleanupManager on the reference schema', () => {
     const tracker = ResourceTracker.forTest({}, ctx);
     tracker.trackOrganization(ids.org);
     tracker.trackAuthUser(ids.user);
+    return { ids, convo, tracker };
+  }
+
+  test('deletes rows created through the UI that nobody tracked', async () => {
+    const { ids, convo, tracker } = await setupWithUiRows();
     const report = await new CleanupManager(null, tracker).cleanup();
     assert.equal(report.verified, true);
     // Conversations reference organizations and users with NO ACTION: pglane deletes them
@@ -78,17 +86,7 @@ describe('ResourceTracker and CleanupManager on the reference schema', () => {
   });
 
   test('countDependents deletes and counts every dependent row in the statement itself', async () => {
-    const ctx = lane();
-    const ids = await insertCompleteSetup(client, ctx);
-    const convo = randomUUID();
-    await client.query(
-      `insert into public.conversations (id, organization_id, user_id, title) values ($1, $2, $3, $4)`,
-      [convo, ids.org, ids.user, 'created in the browser'],
-    );
-    await client.query(`insert into public.messages (conversation_id, user_id, content) select $1, $2, 'msg ' || g from generate_series(1, 5) g`, [convo, ids.user]);
-    const tracker = ResourceTracker.forTest({}, ctx);
-    tracker.trackOrganization(ids.org);
-    tracker.trackAuthUser(ids.user);
+    const { ids, tracker } = await setupWithUiRows();
     const report = await new CleanupManager(null, tracker, { countDependents: true }).cleanup();
     assert.equal(report.verified, true);
     assert.deepEqual(report.cascaded, []);

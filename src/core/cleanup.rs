@@ -124,13 +124,7 @@ pub async fn cleanup_tracked(
         .map(|(t, keys)| (t, Seed::Keys(keys)))
         .collect();
     seeds.sort_by_key(|(t, _)| *t);
-    let plan = CleanupPlan::build(
-        &graph,
-        &seeds,
-        options.include_dependents,
-        options.count_dependents,
-    )?;
-    let mut report = execute(db, &graph, &plan, &seeds, options.verify).await?;
+    let mut report = plan_and_execute(db, &graph, &seeds, options).await?;
     report.round_trips += extra_round_trips;
     report.statements += extra_round_trips;
 
@@ -192,13 +186,7 @@ pub async fn cleanup_pattern(
             }
             other => other?,
         };
-        let plan = CleanupPlan::build(
-            &graph,
-            &seeds,
-            options.include_dependents,
-            options.count_dependents,
-        )?;
-        let pass = execute(db, &graph, &plan, &seeds, options.verify).await?;
+        let pass = plan_and_execute(db, &graph, &seeds, options).await?;
         let retry = !pass.failures.is_empty() && !fresh;
         merge(&mut report, pass);
         if !retry {
@@ -324,6 +312,22 @@ pub(crate) async fn counts_of(conn: &Conn, sql: &str, params: &[SqlParam]) -> Re
 
 fn is_connection_error(e: &Error) -> bool {
     matches!(e.code(), ErrorCode::DbConnectionLost | ErrorCode::DbTimeout)
+}
+
+/// Plans the cleanup of `seeds` with `options` and runs it.
+async fn plan_and_execute(
+    db: &Db,
+    graph: &Arc<SchemaGraph>,
+    seeds: &[(TableId, Seed)],
+    options: CleanupOptions,
+) -> Result<CleanupReport> {
+    let plan = CleanupPlan::build(
+        graph,
+        seeds,
+        options.include_dependents,
+        options.count_dependents,
+    )?;
+    execute(db, graph, &plan, seeds, options.verify).await
 }
 
 /// Runs a plan built elsewhere (the sweeper's): one statement, verified, with the fallback.
