@@ -79,7 +79,7 @@ export default class PglaneReporter implements Reporter {
       'pglane summary',
       `  tests            ${s.tests} (${s.passed} passed, ${s.failed} failed, ${s.testsWithLane} with a lane)`,
       `  rows created     ${s.rowsCreated}`,
-      `  rows cleaned     ${s.rowsCleaned} (with rows created through the app)`,
+      `  rows cleaned     ${s.rowsCleaned} deleted by pglane, rows the app created included (ON DELETE CASCADE rows not counted)`,
       `  leaks            ${s.leaks} after per-test cleanup${leftover === undefined ? '' : `, ${leftover} found by teardown${s.teardown!.swept ? ` (swept ${s.teardown!.swept})` : ''}`}`,
       `  cleanup          p50 ${s.cleanupMsP50.toFixed(1)} ms, p95 ${s.cleanupMsP95.toFixed(1)} ms, ${s.roundTripsPerCleanup.toFixed(2)} round trips each`,
       `  collisions       ${s.collisions}`,
