@@ -133,95 +133,67 @@ fn spawn_auth_user<'env>(
     })
 }
 
-/// A signed-in Supabase user: user, email identity (bcrypt password), profile, session and
-/// refresh token in one statement, all tracked, and an access token signed with the
-/// project's JWT secret. Options: `email`, `password`, `fullName`, `traits`, columns, and
-/// `supabaseUrl`, `jwtSecret`, `expiresIn`. A taken email rejects with `PGLANE_CONFLICT`.
-#[napi(
-    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>",
-    ts_return_type = "Promise<AuthenticatedUser>"
-)]
-pub fn create_worker_scoped_authenticated_user<'env>(
-    env: &'env Env,
-    ctx: &WorkerContext,
-    tracker: &ResourceTracker,
-    options: Option<Value>,
-) -> napi::Result<PromiseRaw<'env, Outcome<AuthenticatedUser>>> {
-    spawn_auth_user(
-        env,
-        ctx,
-        tracker,
-        options,
-        AuthUserKind::Authenticated,
-        false,
-    )
+/// One `createWorkerScoped*` export per kind of signed-in user, with or without its storage
+/// state file. Docs are plain string literals, one per line (napi would print a `///` passed
+/// through a macro as a raw string).
+macro_rules! auth_user_factory {
+    ($name:ident, $kind:ident, $with_state:literal, $($doc:literal)*) => {
+        $(#[doc = $doc])*
+        #[napi(
+            ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>",
+            ts_return_type = "Promise<AuthenticatedUser>"
+        )]
+        pub fn $name<'env>(
+            env: &'env Env,
+            ctx: &WorkerContext,
+            tracker: &ResourceTracker,
+            options: Option<Value>,
+        ) -> napi::Result<PromiseRaw<'env, Outcome<AuthenticatedUser>>> {
+            spawn_auth_user(env, ctx, tracker, options, AuthUserKind::$kind, $with_state)
+        }
+    };
 }
 
-/// A signed-in user who owns a new organization (membership role `owner`, or `role`).
-/// Options as `createWorkerScopedAuthenticatedUser`, plus `organization: { name, slug }`.
-#[napi(
-    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>",
-    ts_return_type = "Promise<AuthenticatedUser>"
-)]
-pub fn create_worker_scoped_user_with_org<'env>(
-    env: &'env Env,
-    ctx: &WorkerContext,
-    tracker: &ResourceTracker,
-    options: Option<Value>,
-) -> napi::Result<PromiseRaw<'env, Outcome<AuthenticatedUser>>> {
-    spawn_auth_user(env, ctx, tracker, options, AuthUserKind::WithOrg, false)
-}
+auth_user_factory!(
+    create_worker_scoped_authenticated_user,
+    Authenticated,
+    false,
+    " A signed-in Supabase user: user, email identity (bcrypt password), profile, session and"
+    " refresh token in one statement, all tracked, and an access token signed with the"
+    " project's JWT secret. Options: `email`, `password`, `fullName`, `traits`, columns, and"
+    " `supabaseUrl`, `jwtSecret`, `expiresIn`. A taken email rejects with `PGLANE_CONFLICT`."
+);
 
-/// A signed-in user who has not finished onboarding (profile `onboarded` false, no
-/// organization). Options as `createWorkerScopedAuthenticatedUser`.
-#[napi(
-    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>",
-    ts_return_type = "Promise<AuthenticatedUser>"
-)]
-pub fn create_worker_scoped_user_for_onboarding<'env>(
-    env: &'env Env,
-    ctx: &WorkerContext,
-    tracker: &ResourceTracker,
-    options: Option<Value>,
-) -> napi::Result<PromiseRaw<'env, Outcome<AuthenticatedUser>>> {
-    spawn_auth_user(env, ctx, tracker, options, AuthUserKind::Onboarding, false)
-}
+auth_user_factory!(
+    create_worker_scoped_user_with_org,
+    WithOrg,
+    false,
+    " A signed-in user who owns a new organization (membership role `owner`, or `role`)."
+    " Options as `createWorkerScopedAuthenticatedUser`, plus `organization: { name, slug }`."
+);
 
-/// `createWorkerScopedAuthenticatedUser`, plus the Playwright storage state written to
-/// `<dir>/<run>-w<worker>-<test>-<user>.json` (options `appOrigin`, `supabaseUrl`, `dir`).
-#[napi(
-    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>",
-    ts_return_type = "Promise<AuthenticatedUser>"
-)]
-pub fn create_worker_scoped_authenticated_user_with_state<'env>(
-    env: &'env Env,
-    ctx: &WorkerContext,
-    tracker: &ResourceTracker,
-    options: Option<Value>,
-) -> napi::Result<PromiseRaw<'env, Outcome<AuthenticatedUser>>> {
-    spawn_auth_user(
-        env,
-        ctx,
-        tracker,
-        options,
-        AuthUserKind::Authenticated,
-        true,
-    )
-}
+auth_user_factory!(
+    create_worker_scoped_user_for_onboarding,
+    Onboarding,
+    false,
+    " A signed-in user who has not finished onboarding (profile `onboarded` false, no"
+    " organization). Options as `createWorkerScopedAuthenticatedUser`."
+);
 
-/// `createWorkerScopedUserWithOrg`, plus the Playwright storage state file.
-#[napi(
-    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>",
-    ts_return_type = "Promise<AuthenticatedUser>"
-)]
-pub fn create_worker_scoped_user_with_org_and_state<'env>(
-    env: &'env Env,
-    ctx: &WorkerContext,
-    tracker: &ResourceTracker,
-    options: Option<Value>,
-) -> napi::Result<PromiseRaw<'env, Outcome<AuthenticatedUser>>> {
-    spawn_auth_user(env, ctx, tracker, options, AuthUserKind::WithOrg, true)
-}
+auth_user_factory!(
+    create_worker_scoped_authenticated_user_with_state,
+    Authenticated,
+    true,
+    " `createWorkerScopedAuthenticatedUser`, plus the Playwright storage state written to"
+    " `<dir>/<run>-w<worker>-<test>-<user>.json` (options `appOrigin`, `supabaseUrl`, `dir`)."
+);
+
+auth_user_factory!(
+    create_worker_scoped_user_with_org_and_state,
+    WithOrg,
+    true,
+    " `createWorkerScopedUserWithOrg`, plus the Playwright storage state file."
+);
 
 /// Options of `writeSupabaseStorageState`.
 #[napi(object)]

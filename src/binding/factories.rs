@@ -206,89 +206,68 @@ fn preset_create<'env>(
     )
 }
 
-/// A Supabase Auth user (`auth.users` + email identity + profile). Options: `email`,
-/// `fullName`, `password`, `traits: ['unconfirmed' | 'onboarding']`, any column.
-#[napi(
-    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>",
-    ts_return_type = "Promise<UserRow>"
-)]
-pub fn create_worker_scoped_user<'env>(
-    env: &'env Env,
-    ctx: &WorkerContext,
-    tracker: &ResourceTracker,
-    options: Option<Value>,
-) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
-    preset_create(env, "user", ctx, tracker, options)
+/// One `createWorkerScoped*` export per preset factory: the same call, its own name, docs and
+/// result type. Docs are given as plain string literals, one per line (napi reads a `///`
+/// passed through a macro as a raw string and would print its `r"`).
+macro_rules! preset_factory {
+    ($name:ident, $factory:literal, $ret:literal, $($doc:literal)*) => {
+        $(#[doc = $doc])*
+        #[napi(
+            ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>",
+            ts_return_type = $ret
+        )]
+        pub fn $name<'env>(
+            env: &'env Env,
+            ctx: &WorkerContext,
+            tracker: &ResourceTracker,
+            options: Option<Value>,
+        ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+            preset_create(env, $factory, ctx, tracker, options)
+        }
+    };
 }
 
-/// An organization. Options: `name`, `slug`, `ownerId` (adds the owner membership).
-#[napi(
-    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>",
-    ts_return_type = "Promise<OrganizationRow>"
-)]
-pub fn create_worker_scoped_organization<'env>(
-    env: &'env Env,
-    ctx: &WorkerContext,
-    tracker: &ResourceTracker,
-    options: Option<Value>,
-) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
-    preset_create(env, "organization", ctx, tracker, options)
-}
+preset_factory!(
+    create_worker_scoped_user,
+    "user",
+    "Promise<UserRow>",
+    " A Supabase Auth user (`auth.users` + email identity + profile). Options: `email`,"
+    " `fullName`, `password`, `traits: ['unconfirmed' | 'onboarding']`, any column."
+);
 
-/// A group. Options: `organizationId` (else an organization is created), `name`.
-#[napi(
-    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>",
-    ts_return_type = "Promise<GroupRow>"
-)]
-pub fn create_worker_scoped_group<'env>(
-    env: &'env Env,
-    ctx: &WorkerContext,
-    tracker: &ResourceTracker,
-    options: Option<Value>,
-) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
-    preset_create(env, "group", ctx, tracker, options)
-}
+preset_factory!(
+    create_worker_scoped_organization,
+    "organization",
+    "Promise<OrganizationRow>",
+    " An organization. Options: `name`, `slug`, `ownerId` (adds the owner membership)."
+);
 
-/// A model. Options: `organizationId`, `name`, `provider`, `model_key`.
-#[napi(
-    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>",
-    ts_return_type = "Promise<ModelRow>"
-)]
-pub fn create_worker_scoped_model<'env>(
-    env: &'env Env,
-    ctx: &WorkerContext,
-    tracker: &ResourceTracker,
-    options: Option<Value>,
-) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
-    preset_create(env, "model", ctx, tracker, options)
-}
+preset_factory!(
+    create_worker_scoped_group,
+    "group",
+    "Promise<GroupRow>",
+    " A group. Options: `organizationId` (else an organization is created), `name`."
+);
 
-/// An invite. Options: `organizationId`, `email`, `role`, `invitedBy`.
-#[napi(
-    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>",
-    ts_return_type = "Promise<InviteRow>"
-)]
-pub fn create_worker_scoped_invite<'env>(
-    env: &'env Env,
-    ctx: &WorkerContext,
-    tracker: &ResourceTracker,
-    options: Option<Value>,
-) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
-    preset_create(env, "invite", ctx, tracker, options)
-}
+preset_factory!(
+    create_worker_scoped_model,
+    "model",
+    "Promise<ModelRow>",
+    " A model. Options: `organizationId`, `name`, `provider`, `model_key`."
+);
 
-/// User, profile, organization, owner membership, group, group member, model, group model
-/// and invite, in one atomic statement. Options: `fullName`, `role`, and per-step
-/// attributes (`{ organization: { name: 'Acme' } }`).
-#[napi(
-    ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>",
-    ts_return_type = "Promise<CompleteSetup>"
-)]
-pub fn create_worker_scoped_complete_setup<'env>(
-    env: &'env Env,
-    ctx: &WorkerContext,
-    tracker: &ResourceTracker,
-    options: Option<Value>,
-) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
-    preset_create(env, "completeSetup", ctx, tracker, options)
-}
+preset_factory!(
+    create_worker_scoped_invite,
+    "invite",
+    "Promise<InviteRow>",
+    " An invite. Options: `organizationId`, `email`, `role`, `invitedBy`."
+);
+
+preset_factory!(
+    create_worker_scoped_complete_setup,
+    "completeSetup",
+    "Promise<CompleteSetup>",
+    " User, profile, organization, owner membership, group, group member, model, group model"
+    " and invite, in one atomic statement. Options: `fullName`, `role`, and per-step"
+    " attributes (`{ organization: { name: 'Acme' } }`)."
+);
