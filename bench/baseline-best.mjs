@@ -12,8 +12,8 @@
 // - pattern cleanup: ONE statement selecting the lane by LIKE and deleting it with its
 //   dependents, then ONE count of what is left (a later snapshot needs a second statement).
 import { createRequire } from 'node:module';
-import { authUserRow, BCRYPT_COST, BestContext, CountingPool, PASSWORD } from './common.mjs';
-import { CLEANUP_ORDER, ReferenceTracker } from './baseline-reference.mjs';
+import { authUserRow, BCRYPT_COST, BestContext, PASSWORD } from './common.mjs';
+import { CLEANUP_ORDER, PgImpl, trackSetup } from './baseline-reference.mjs';
 
 const require = createRequire(import.meta.url);
 const bcrypt = require('bcryptjs');
@@ -90,40 +90,9 @@ const SWEEP_VERIFY_SQL = `select (select count(*) from auth.users where email li
      + (select count(*) from public.invites where email like $1)
      + (select count(*) from public.conversations where title like $1) as n`;
 
-export class BestImpl {
+export class BestImpl extends PgImpl {
   constructor(url, { poolSize = 2, applicationName = 'pglane-bench-c' } = {}) {
-    this.db = new CountingPool(url, { max: poolSize, applicationName });
-    this.tests = 0;
-    this.key = 'c';
-  }
-
-  get roundTrips() {
-    return this.db.roundTrips;
-  }
-  get statements() {
-    return this.db.roundTrips;
-  }
-  get openConnections() {
-    return this.db.openConnections;
-  }
-  get maxConnections() {
-    return this.db.maxConnections;
-  }
-  warm() {
-    return this.db.warm();
-  }
-  close() {
-    return this.db.end();
-  }
-
-  /** A new test's lane. */
-  lane(runId, workerId) {
-    const testIndex = this.tests++;
-    return { ctx: new BestContext(runId, workerId, testIndex), tracker: new ReferenceTracker() };
-  }
-
-  name(lane, base) {
-    return lane.ctx.name(base);
+    super(url, { key: 'c', Context: BestContext, poolSize, applicationName });
   }
 
   /** The complete setup in one statement. */
@@ -142,28 +111,12 @@ export class BestImpl {
       ids.model, ctx.name('Model 1'), ids.groupModel, ids.invite, ctx.email('invitee1'),
     );
     const { rows: [row] } = await this.db.query(SETUP_SQL, values);
-    tracker.track('authUsers', userId);
-    tracker.track('profiles', userId);
-    tracker.track('organizations', ids.org);
-    tracker.track('orgMembers', ids.member);
-    tracker.track('groups', ids.group);
-    tracker.track('groupMembers', ids.groupMember);
-    tracker.track('models', ids.model);
-    tracker.track('groupModels', ids.groupModel);
-    tracker.track('invites', ids.invite);
+    trackSetup(tracker, { user: userId, ...ids });
     row.user.identity = row.identity;
     row.user.profile = row.profile;
     delete row.identity;
     delete row.profile;
     return row;
-  }
-
-  trackCompleteSetup(lane, ids) {
-    trackTypical(lane.tracker, ids);
-  }
-
-  trackRows({ tracker }, rows) {
-    for (const [table, id] of rows) tracker.trackTable(table, id);
   }
 
   /** One statement deletes and (in the happy path) verifies. */
@@ -192,18 +145,4 @@ export class BestImpl {
     const left = Number((await this.db.query(SWEEP_VERIFY_SQL, [pattern])).rows[0].n);
     return { totalDeleted: deleted, verified: left === 0 };
   }
-}
-
-function trackTypical(tracker, ids) {
-  tracker.track('authUsers', ids.user);
-  tracker.track('profiles', ids.user);
-  tracker.track('organizations', ids.org);
-  tracker.track('orgMembers', ids.member);
-  tracker.track('groups', ids.group);
-  tracker.track('groupMembers', ids.groupMember);
-  tracker.track('models', ids.model);
-  tracker.track('groupModels', ids.groupModel);
-  tracker.track('invites', ids.invite);
-  tracker.track('conversations', ids.conversation);
-  tracker.track('messages', ids.message);
 }

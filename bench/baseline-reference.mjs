@@ -54,11 +54,16 @@ export class ReferenceTracker {
   }
 }
 
-export class ReferenceImpl {
-  constructor(url, { poolSize = 2, applicationName = 'pglane-bench-b' } = {}) {
+/**
+ * What the two `pg` implementations share: a counting pool, its counters, and a lane per test
+ * with the implementation's own context class and the reference's tracker.
+ */
+export class PgImpl {
+  constructor(url, { key, Context, poolSize = 2, applicationName }) {
     this.db = new CountingPool(url, { max: poolSize, applicationName });
     this.tests = 0;
-    this.key = 'b';
+    this.key = key;
+    this.Context = Context;
   }
 
   get roundTrips() {
@@ -83,11 +88,41 @@ export class ReferenceImpl {
   /** A new test's lane. */
   lane(runId, workerId) {
     const testIndex = this.tests++;
-    return { ctx: new ReferenceContext(runId, workerId, testIndex), tracker: new ReferenceTracker() };
+    return { ctx: new this.Context(runId, workerId, testIndex), tracker: new ReferenceTracker() };
   }
 
   name(lane, base) {
     return lane.ctx.name(base);
+  }
+
+  /** Tracks what `insertCompleteSetup` (the 11 kinds of a typical test) made. */
+  trackCompleteSetup({ tracker }, ids) {
+    trackSetup(tracker, ids);
+    tracker.track('conversations', ids.conversation);
+    tracker.track('messages', ids.message);
+  }
+
+  trackRows({ tracker }, rows) {
+    for (const [table, id] of rows) tracker.trackTable(table, id);
+  }
+}
+
+/** Tracks the nine kinds of a complete setup (`ids.user` also keys the profile). */
+export function trackSetup(tracker, ids) {
+  tracker.track('authUsers', ids.user);
+  tracker.track('profiles', ids.user);
+  tracker.track('organizations', ids.org);
+  tracker.track('orgMembers', ids.member);
+  tracker.track('groups', ids.group);
+  tracker.track('groupMembers', ids.groupMember);
+  tracker.track('models', ids.model);
+  tracker.track('groupModels', ids.groupModel);
+  tracker.track('invites', ids.invite);
+}
+
+export class ReferenceImpl extends PgImpl {
+  constructor(url, { poolSize = 2, applicationName = 'pglane-bench-b' } = {}) {
+    super(url, { key: 'b', Context: ReferenceContext, poolSize, applicationName });
   }
 
   /** createWorkerScopedCompleteSetup: ten INSERTs, one per row. */
@@ -151,25 +186,6 @@ export class ReferenceImpl {
     );
     tracker.track('invites', invite.id);
     return { user, organization, membership, group, groupMember, model, groupModel, invite };
-  }
-
-  /** Tracks what `insertCompleteSetup` (the 11 kinds of a typical test) made. */
-  trackCompleteSetup({ tracker }, ids) {
-    tracker.track('authUsers', ids.user);
-    tracker.track('profiles', ids.user);
-    tracker.track('organizations', ids.org);
-    tracker.track('orgMembers', ids.member);
-    tracker.track('groups', ids.group);
-    tracker.track('groupMembers', ids.groupMember);
-    tracker.track('models', ids.model);
-    tracker.track('groupModels', ids.groupModel);
-    tracker.track('invites', ids.invite);
-    tracker.track('conversations', ids.conversation);
-    tracker.track('messages', ids.message);
-  }
-
-  trackRows({ tracker }, rows) {
-    for (const [table, id] of rows) tracker.trackTable(table, id);
   }
 
   /** CleanupManager.cleanup(): one DELETE per type in the fixed order, then one count per type. */

@@ -3,6 +3,7 @@
 // cleanupPattern(). Round trips come from pglane's own counters (`db.roundTrips`,
 // `report.roundTrips`, `report.statements`): pipelined statements count as one round trip.
 import { createRequire } from 'node:module';
+import { trackCompleteSetup } from '../__test__/reference.mjs';
 
 const require = createRequire(import.meta.url);
 export const pglane = require('pglane');
@@ -55,17 +56,7 @@ export class PglaneImpl {
   }
 
   trackCompleteSetup({ tracker }, ids) {
-    tracker.trackAuthUser(ids.user);
-    tracker.trackProfile(ids.user);
-    tracker.trackOrganization(ids.org);
-    tracker.trackOrgMember(ids.member);
-    tracker.trackGroup(ids.group);
-    tracker.trackGroupMember(ids.groupMember);
-    tracker.trackModel(ids.model);
-    tracker.trackGroupModel(ids.groupModel);
-    tracker.trackInvite(ids.invite);
-    tracker.trackConversation(ids.conversation);
-    tracker.trackMessage(ids.message);
+    trackCompleteSetup(tracker, ids);
   }
 
   trackRows({ tracker }, rows) {

@@ -5,7 +5,6 @@ use super::error::{JsError, Outcome};
 use super::tracker::{lane_pattern, ResourceTracker};
 use crate::core::cleanup::{self as core_cleanup, CleanupOptions, TableCount};
 use crate::core::db as core_db;
-use crate::core::factory_def::FactoryRegistry;
 use crate::core::tracker::ResourceTracker as CoreTracker;
 use napi_derive::napi;
 use std::collections::HashMap;
@@ -84,6 +83,15 @@ pub struct LeakedRows {
     pub table: String,
     /// How many rows match the lane.
     pub rows: u32,
+}
+
+impl From<TableCount> for LeakedRows {
+    fn from(c: TableCount) -> Self {
+        LeakedRows {
+            table: c.table,
+            rows: c.rows as u32,
+        }
+    }
 }
 
 fn counts(list: Vec<TableCount>) -> HashMap<String, u32> {
@@ -197,14 +205,7 @@ impl CleanupManager {
             core_cleanup::find_leaks(&self.db, &pattern, &columns).await
         };
         run.await
-            .map(|list| {
-                list.into_iter()
-                    .map(|c| LeakedRows {
-                        table: c.table,
-                        rows: c.rows as u32,
-                    })
-                    .collect()
-            })
+            .map(|list| list.into_iter().map(Into::into).collect())
             .into()
     }
 }
@@ -229,19 +230,6 @@ impl CleanupManager {
             Some(o) => (o.lane_columns, o.include_dependents),
             None => (None, None),
         };
-        if let Some(map) = given {
-            let mut cols: Vec<(String, Vec<String>)> = map.into_iter().collect();
-            cols.sort();
-            return Ok((cols, include));
-        }
-        // The graph the process read already; read again when it lacks a table of the preset
-        // (created since, or the schema is another app's: then pass `laneColumns`).
-        let preset = FactoryRegistry::preset();
-        let mut graph = self.db.schema().await?;
-        if preset.lane_columns_in(&graph).len() < preset.lane_columns().len() {
-            graph = self.db.refresh_schema().await?;
-        }
-        let cols = preset.lane_columns_in(&graph);
-        Ok((cols, include))
+        Ok((core_cleanup::lane_columns(&self.db, given).await?, include))
     }
 }

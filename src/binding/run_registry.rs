@@ -3,8 +3,8 @@
 use super::cleanup::{CleanupReport, LeakedRows};
 use super::db::Db;
 use super::error::{to_js, JsError, Outcome};
+use crate::core::cleanup as core_cleanup;
 use crate::core::db as core_db;
-use crate::core::factory_def::FactoryRegistry;
 use crate::core::run_registry::{self as core_runs, RunInfo as CoreRun};
 use crate::core::{Error, ErrorCode};
 use napi_derive::napi;
@@ -52,20 +52,6 @@ pub struct SweepOptions {
 #[napi]
 pub struct RunRegistry {
     db: core_db::Db,
-}
-
-async fn lane_columns(
-    db: &core_db::Db,
-    given: Option<HashMap<String, Vec<String>>>,
-) -> crate::core::Result<Vec<(String, Vec<String>)>> {
-    match given {
-        Some(map) => {
-            let mut v: Vec<_> = map.into_iter().collect();
-            v.sort();
-            Ok(v)
-        }
-        None => Ok(FactoryRegistry::preset().lane_columns_in(&*db.refresh_schema().await?)),
-    }
 }
 
 async fn find_run(db: &core_db::Db, run_id: &str) -> crate::core::Result<CoreRun> {
@@ -159,18 +145,12 @@ impl RunRegistry {
     ) -> Outcome<Vec<LeakedRows>> {
         let run = async {
             let r = find_run(&self.db, &run_id).await?;
-            let cols = lane_columns(&self.db, options.and_then(|o| o.lane_columns)).await?;
+            let cols =
+                core_cleanup::lane_columns(&self.db, options.and_then(|o| o.lane_columns)).await?;
             core_runs::leftovers(&self.db, &r, &cols).await
         };
         run.await
-            .map(|v| {
-                v.into_iter()
-                    .map(|c| LeakedRows {
-                        table: c.table,
-                        rows: c.rows as u32,
-                    })
-                    .collect()
-            })
+            .map(|v| v.into_iter().map(Into::into).collect())
             .into()
     }
 
@@ -188,7 +168,7 @@ impl RunRegistry {
                 None => (None, false),
             };
             let r = find_run(&self.db, &run_id).await?;
-            let cols = lane_columns(&self.db, cols).await?;
+            let cols = core_cleanup::lane_columns(&self.db, cols).await?;
             core_runs::sweep_run(&self.db, &r, &cols, allow).await
         };
         run.await.map(Into::into).into()

@@ -7,6 +7,7 @@
 use crate::core::cleanup_plan::{CleanupPlan, Seed, SqlParam};
 use crate::core::db::{query_error, Conn, Db};
 use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::factory_def::FactoryRegistry;
 use crate::core::schema_graph::{SchemaGraph, TableId};
 use crate::core::tracker::{ResourceTracker, TrackedRow};
 use std::collections::HashMap;
@@ -112,12 +113,14 @@ pub async fn cleanup_tracked(
         extra_round_trips += 1;
         graph = db.refresh_schema().await?;
     }
+    // Each row's table, resolved once.
+    let tables: Vec<TableId> = rows
+        .iter()
+        .map(|r| graph.resolve(&r.table))
+        .collect::<Result<_>>()?;
     let mut by_table: HashMap<TableId, Vec<Vec<String>>> = HashMap::new();
-    for row in &rows {
-        by_table
-            .entry(graph.resolve(&row.table)?)
-            .or_default()
-            .push(row.key.clone());
+    for (row, &t) in rows.iter().zip(&tables) {
+        by_table.entry(t).or_default().push(row.key.clone());
     }
     let mut seeds: Vec<(TableId, Seed)> = by_table
         .into_iter()
@@ -141,11 +144,12 @@ pub async fn cleanup_tracked(
         .collect();
     let gone: Vec<TrackedRow> = rows
         .into_iter()
-        .filter(|r| {
-            let name =
-                graph.tables[graph.resolve(&r.table).expect("resolved above")].display_name();
+        .zip(tables)
+        .filter(|(_, t)| {
+            let name = graph.tables[*t].display_name();
             remaining.get(name.as_str()).copied().unwrap_or(0) == 0 && !failed.contains(&&name)
         })
+        .map(|(r, _)| r)
         .collect();
     tracker.remove(&gone);
     report.duration = started.elapsed();
@@ -223,6 +227,27 @@ fn merge(into: &mut CleanupReport, pass: CleanupReport) {
     into.round_trips += pass.round_trips;
     into.statements += pass.statements;
     into.fallback |= pass.fallback;
+}
+
+/// The lane columns to sweep by: `given` (sorted), or the preset's name and email columns of
+/// the tables the database has. It uses the schema graph the process read already, and reads
+/// the catalog again when that graph lacks a table of the preset (created since; or the schema
+/// is another app's, which should pass its own columns).
+pub async fn lane_columns(
+    db: &Db,
+    given: Option<HashMap<String, Vec<String>>>,
+) -> Result<Vec<(String, Vec<String>)>> {
+    if let Some(map) = given {
+        let mut cols: Vec<(String, Vec<String>)> = map.into_iter().collect();
+        cols.sort();
+        return Ok(cols);
+    }
+    let preset = FactoryRegistry::preset();
+    let mut graph = db.schema().await?;
+    if preset.lane_columns_in(&graph).len() < preset.lane_columns().len() {
+        graph = db.refresh_schema().await?;
+    }
+    Ok(preset.lane_columns_in(&graph))
 }
 
 /// Rows left behind in a lane: per table, how many rows' lane columns match `pattern`.
@@ -314,32 +339,22 @@ fn is_connection_error(e: &Error) -> bool {
     matches!(e.code(), ErrorCode::DbConnectionLost | ErrorCode::DbTimeout)
 }
 
-/// Plans the cleanup of `seeds` with `options` and runs it.
-async fn plan_and_execute(
+/// Plans the cleanup of `seeds` with `options` and runs it: one statement, verified, with the
+/// fallback.
+pub async fn plan_and_execute(
     db: &Db,
     graph: &Arc<SchemaGraph>,
     seeds: &[(TableId, Seed)],
     options: CleanupOptions,
 ) -> Result<CleanupReport> {
+    let started = Instant::now();
     let plan = CleanupPlan::build(
         graph,
         seeds,
         options.include_dependents,
         options.count_dependents,
     )?;
-    execute(db, graph, &plan, seeds, options.verify).await
-}
-
-/// Runs a plan built elsewhere (the sweeper's): one statement, verified, with the fallback.
-pub async fn execute_plan(
-    db: &Db,
-    graph: &Arc<SchemaGraph>,
-    plan: &CleanupPlan,
-    seeds: &[(TableId, Seed)],
-    verify: bool,
-) -> Result<CleanupReport> {
-    let started = Instant::now();
-    let mut report = execute(db, graph, plan, seeds, verify).await?;
+    let mut report = execute(db, graph, &plan, seeds, options.verify).await?;
     report.duration = started.elapsed();
     Ok(report)
 }

@@ -198,8 +198,7 @@ pub async fn sweep_run(
     let report = if seeds.is_empty() {
         CleanupReport::default()
     } else {
-        let plan = CleanupPlan::build(&graph, &seeds, true, false)?;
-        cleanup::execute_plan(db, &graph, &plan, &seeds, true).await?
+        cleanup::plan_and_execute(db, &graph, &seeds, CleanupOptions::default()).await?
     };
     if report.failures.is_empty() {
         forget_run(db, &run.run_id).await?;
@@ -324,9 +323,4 @@ pub async fn journal_row(
         )
         .await?;
     Ok(())
-}
-
-/// Default options for sweeps.
-pub fn sweep_options() -> CleanupOptions {
-    CleanupOptions::default()
 }
