@@ -68,6 +68,19 @@ select 1"#
     .unwrap();
 }
 
+/// A tracker holding one org and one tag, checked against the schema graph as it is now.
+async fn track_org_and_tag(db: &Db, s: &str, org: uuid::Uuid, tag: i32) -> ResourceTracker {
+    let tracker = ResourceTracker::new(LaneInfo::default());
+    let graph = db.refresh_schema().await.unwrap();
+    tracker
+        .track(&graph, &format!("{s}.orgs"), &json!(org.to_string()))
+        .unwrap();
+    tracker
+        .track(&graph, &format!("{s}.tags"), &json!(tag))
+        .unwrap();
+    tracker
+}
+
 async fn count(db: &Db, sql: &str) -> i64 {
     let conn = db.conn().await.unwrap();
     conn.query(sql, &[]).await.unwrap()[0].get(0)
@@ -115,14 +128,7 @@ async fn deletes_the_whole_closure_of_a_tracked_org_in_one_round_trip_and_spares
         .await
         .unwrap();
 
-    let tracker = ResourceTracker::new(LaneInfo::default());
-    let graph = db.schema().await.unwrap();
-    tracker
-        .track(&graph, &format!("{s}.orgs"), &json!(mine.to_string()))
-        .unwrap();
-    tracker
-        .track(&graph, &format!("{s}.tags"), &json!(1))
-        .unwrap();
+    let tracker = track_org_and_tag(&db, &s, mine, 1).await;
 
     let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
         .await
@@ -207,16 +213,9 @@ async fn tracked_rows_already_gone_cost_one_more_statement_and_still_verify() {
     let (db, s, s2) = setup().await;
     let org = uuid::Uuid::now_v7();
     insert_lane(&db, &s, &s2, org, "lane-gone-org", 800).await;
-    let tracker = ResourceTracker::new(LaneInfo::default());
-    let graph = db.schema().await.unwrap();
-    tracker
-        .track(&graph, &format!("{s}.orgs"), &json!(org.to_string()))
-        .unwrap();
-    // The test deleted this one itself (or never inserted it): the delete statement cannot
+    // Tag 77 was deleted by the test itself (or never inserted): the delete statement cannot
     // account for it, so a second statement proves it is not there.
-    tracker
-        .track(&graph, &format!("{s}.tags"), &json!(77))
-        .unwrap();
+    let tracker = track_org_and_tag(&db, &s, org, 77).await;
     let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
         .await
         .unwrap();
@@ -239,14 +238,7 @@ async fn without_dependents_a_restricted_parent_fails_and_is_reported_while_the_
         .batch(&format!("insert into {s}.tags values (7, 'x')"))
         .await
         .unwrap();
-    let tracker = ResourceTracker::new(LaneInfo::default());
-    let graph = db.schema().await.unwrap();
-    tracker
-        .track(&graph, &format!("{s}.orgs"), &json!(mine.to_string()))
-        .unwrap();
-    tracker
-        .track(&graph, &format!("{s}.tags"), &json!(7))
-        .unwrap();
+    let tracker = track_org_and_tag(&db, &s, mine, 7).await;
 
     let options = CleanupOptions {
         include_dependents: false,
@@ -294,14 +286,7 @@ async fn a_failing_trigger_is_reported_with_its_table_and_message() {
         ))
         .await
         .unwrap();
-    let tracker = ResourceTracker::new(LaneInfo::default());
-    let graph = db.refresh_schema().await.unwrap();
-    tracker
-        .track(&graph, &format!("{s}.orgs"), &json!(mine.to_string()))
-        .unwrap();
-    tracker
-        .track(&graph, &format!("{s}.tags"), &json!(9))
-        .unwrap();
+    let tracker = track_org_and_tag(&db, &s, mine, 9).await;
     let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
         .await
         .unwrap();

@@ -115,6 +115,24 @@ impl Factories {
         self.db.clone().unwrap_or_else(|| tracker.db.clone())
     }
 
+    /// Runs a create call with this registry in a spawned future.
+    fn spawn<'env>(
+        &self,
+        env: &'env Env,
+        ctx: &WorkerContext,
+        tracker: &ResourceTracker,
+        call: crate::core::Result<FactoryCall>,
+    ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+        spawn_create(
+            env,
+            self.registry.clone(),
+            self.db_for(tracker),
+            ctx.inner.clone(),
+            tracker.inner.clone(),
+            call,
+        )
+    }
+
     /// Inserts one row (or one set of rows) with factory `name`; tracks them in `tracker`.
     /// `attrs` sets columns, parameters, associations (`organizationId`, or the parent row) or,
     /// for a multi-row factory, per-step attributes.
@@ -128,15 +146,7 @@ impl Factories {
         attrs: Option<Value>,
         options: Option<FactoryOptions>,
     ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
-        let call = call(name, attrs, options, None);
-        spawn_create(
-            env,
-            self.registry.clone(),
-            self.db_for(tracker),
-            ctx.inner.clone(),
-            tracker.inner.clone(),
-            call,
-        )
+        self.spawn(env, ctx, tracker, call(name, attrs, options, None))
     }
 
     /// Inserts `count` rows (or sets) with factory `name` in one statement.
@@ -152,14 +162,11 @@ impl Factories {
         attrs: Option<Value>,
         options: Option<FactoryOptions>,
     ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
-        let call = call(name, attrs, options, Some(count as usize));
-        spawn_create(
+        self.spawn(
             env,
-            self.registry.clone(),
-            self.db_for(tracker),
-            ctx.inner.clone(),
-            tracker.inner.clone(),
-            call,
+            ctx,
+            tracker,
+            call(name, attrs, options, Some(count as usize)),
         )
     }
 

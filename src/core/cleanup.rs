@@ -354,7 +354,7 @@ pub async fn plan_and_execute(
         options.include_dependents,
         options.count_dependents,
     )?;
-    let mut report = execute(db, graph, &plan, seeds, options.verify).await?;
+    let mut report = execute(db, graph, &plan, seeds, options).await?;
     report.duration = started.elapsed();
     Ok(report)
 }
@@ -364,8 +364,9 @@ async fn execute(
     graph: &Arc<SchemaGraph>,
     plan: &CleanupPlan,
     seeds: &[(TableId, Seed)],
-    verify: bool,
+    options: CleanupOptions,
 ) -> Result<CleanupReport> {
+    let verify = options.verify;
     let mut report = CleanupReport::default();
     if plan.is_empty() {
         return Ok(report);
@@ -440,16 +441,8 @@ async fn execute(
                 return Err(err.context("cleanup"));
             }
             report.fallback = true;
-            // Group by group, every table of the closure planned, so that a failing table is
-            // named even when it would only have cascaded.
-            let full;
-            let plan = if plan.count_dependents || !plan.include_dependents {
-                plan
-            } else {
-                full = CleanupPlan::build(graph, seeds, true, true)?;
-                &full
-            };
-            fallback(&conn, &mut report, graph, plan, seeds).await?;
+            let plan = CleanupPlan::build_fallback(graph, seeds, options.include_dependents)?;
+            fallback(&conn, &mut report, graph, &plan, seeds).await?;
         }
     }
     report.round_trips = conn.round_trips();

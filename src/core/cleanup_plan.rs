@@ -6,8 +6,8 @@
 //! parents' deletes return (a cycle of tables, or a table referencing itself, is walked first
 //! with one recursive CTE and deleted by `ctid`). Postgres checks foreign keys at the end of a
 //! statement, so rows of a cycle go together without setting anything to null or deferring
-//! constraints, and `RESTRICT` and `NO ACTION` children go with their parents. A second chain
-//! only *selects* the closure, for the group-by-group fallback.
+//! constraints, and `RESTRICT` and `NO ACTION` children go with their parents. The fallback's
+//! plan only *selects* the closure, and deletes it group by group.
 
 use crate::core::error::{Error, ErrorCode, Result};
 use crate::core::schema_graph::{quote_ident, ForeignKey, OnDelete, SchemaGraph, TableId};
@@ -58,16 +58,15 @@ pub struct CleanupPlan {
     /// through an `ON DELETE CASCADE` from a row the plan deletes, and nothing below them needs
     /// deleting by hand, so they get no CTE (and their rows are not counted).
     pub cascaded: Vec<TableId>,
-    /// Whether the plan follows foreign keys to dependent rows.
-    pub include_dependents: bool,
-    /// Whether every table of the closure is deleted (and counted) by the plan itself.
-    pub count_dependents: bool,
-    selects: String,
-    delete_chain: String,
-    seed_only: Vec<TableId>,
-    delete_cte: HashMap<TableId, String>,
-    seed_conditions: Vec<(TableId, String)>,
+    /// The CTE chain: `d*` CTEs that delete the closure (the happy path), or, for the
+    /// fallback, `s*` CTEs that only select it.
+    chain: String,
+    /// The CTE of each table in `chain`.
     cte: HashMap<TableId, String>,
+    /// Whether `chain` selects (the fallback's plan) rather than deletes.
+    for_fallback: bool,
+    seed_only: Vec<TableId>,
+    seed_conditions: Vec<(TableId, String)>,
     sql_names: HashMap<TableId, String>,
 }
 
@@ -94,6 +93,27 @@ impl CleanupPlan {
         seeds: &[(TableId, Seed)],
         include_dependents: bool,
         count_dependents: bool,
+    ) -> Result<CleanupPlan> {
+        Self::plan(graph, seeds, include_dependents, count_dependents, false)
+    }
+
+    /// The plan of the group-by-group fallback: every table of the closure planned (so a
+    /// failing table is named even when it would only have cascaded), selected by `s*` CTEs
+    /// for [`CleanupPlan::delete_sql`].
+    pub fn build_fallback(
+        graph: &SchemaGraph,
+        seeds: &[(TableId, Seed)],
+        include_dependents: bool,
+    ) -> Result<CleanupPlan> {
+        Self::plan(graph, seeds, include_dependents, true, true)
+    }
+
+    fn plan(
+        graph: &SchemaGraph,
+        seeds: &[(TableId, Seed)],
+        include_dependents: bool,
+        count_dependents: bool,
+        for_fallback: bool,
     ) -> Result<CleanupPlan> {
         let n = graph.tables.len();
         let mut member = vec![false; n];
@@ -245,11 +265,11 @@ impl CleanupPlan {
             items.join(", ")
         };
 
-        // Two chains over the same closure: `s*` CTEs that only select it (for the fallback
-        // and for checks), and `d*` CTEs that delete it as they go, each child finding its rows
-        // through what its parents' deletes return (the happy path: one statement).
-        let mut chains: Vec<(String, HashMap<TableId, String>)> = Vec::with_capacity(2);
-        for delete_mode in [false, true] {
+        // The chain over the closure: `d*` CTEs that delete it as they go, each child finding
+        // its rows through what its parents' deletes return (the happy path: one statement),
+        // or `s*` CTEs that only select it (the fallback).
+        let (chain, cte) = {
+            let delete_mode = !for_fallback;
             let prefix = if delete_mode { "d" } else { "s" };
             let mut cte: HashMap<TableId, String> = HashMap::new();
             let cyclic_any = groups
@@ -411,9 +431,8 @@ impl CleanupPlan {
                     cte.insert(t, name);
                 }
             }
-            chains.push((sql, cte));
-        }
-        let (delete_chain, delete_cte) = chains.pop().expect("delete chain");
+            (sql, cte)
+        };
         // Tables whose delete takes tracked keys only: every row it deletes is a seeded one.
         let seed_only: Vec<TableId> = seeded
             .iter()
@@ -425,7 +444,6 @@ impl CleanupPlan {
                         .any(|g| g.contains(&t) && include_dependents && graph.is_cyclic(g))
             })
             .collect();
-        let (sql, cte) = chains.pop().expect("select chain");
 
         let seed_conditions = seeded
             .iter()
@@ -442,14 +460,11 @@ impl CleanupPlan {
             seeded_keys,
             params: params.0,
             cascaded,
-            include_dependents,
-            count_dependents,
-            selects: sql,
-            delete_chain,
-            seed_only,
-            delete_cte,
-            seed_conditions,
+            chain,
             cte,
+            for_fallback,
+            seed_only,
+            seed_conditions,
             sql_names,
         })
     }
@@ -467,11 +482,15 @@ impl CleanupPlan {
     /// when every row it deleted there was a seeded one (its deleted count says it); for a
     /// table seeded by a LIKE, how many matching rows it did not delete.
     pub fn delete_all_sql(&self, check: bool) -> String {
-        let mut sql = self.delete_chain.clone();
+        debug_assert!(
+            !self.for_fallback,
+            "a fallback plan selects, it does not delete"
+        );
+        let mut sql = self.chain.clone();
         let counts: Vec<String> = self
             .tables
             .iter()
-            .map(|t| format!("(select count(*) from {})", self.delete_cte[t]))
+            .map(|t| format!("(select count(*) from {})", self.cte[t]))
             .collect();
         let _ = write!(sql, "\nselect array[{}]::int8[]", counts.join(", "));
         if check {
@@ -482,10 +501,10 @@ impl CleanupPlan {
                 .map(|((t, cond), keys)| match keys {
                     // Its count of deleted rows says it already.
                     Some(_) if self.seed_only.contains(t) => "-1".to_string(),
-                    Some(_) => format!("(select count(*) from {} t where {cond})", self.delete_cte[t]),
+                    Some(_) => format!("(select count(*) from {} t where {cond})", self.cte[t]),
                     None => format!(
                         "(select count(*) from {} t where {cond} and t.ctid <> all(array(select ctid from {})))",
-                        self.sql_names[t], self.delete_cte[t]
+                        self.sql_names[t], self.cte[t]
                     ),
                 })
                 .collect();
@@ -497,7 +516,11 @@ impl CleanupPlan {
     /// One statement deleting the closure rows of `tables` only (the fallback deletes group by
     /// group, children first, so it can report the group that fails); counts in `tables` order.
     pub fn delete_sql(&self, tables: &[TableId]) -> String {
-        let mut sql = self.selects.clone();
+        debug_assert!(
+            self.for_fallback,
+            "only a fallback plan selects by `s*` CTEs"
+        );
+        let mut sql = self.chain.clone();
         let mut counts = Vec::new();
         for &t in tables {
             let _ = write!(
