@@ -4,7 +4,7 @@
 //! statement fails, a fallback deletes group by group, children first, inside one transaction
 //! with a savepoint per group, so one failing group is reported and the rest still goes.
 
-use crate::core::cleanup_plan::{CleanupPlan, Seed, SqlParam};
+use crate::core::cleanup_plan::{CleanupPlan, Seed, SeedCheck, SqlParam};
 use crate::core::db::{query_error, Conn, Db};
 use crate::core::error::{Error, ErrorCode, Result};
 use crate::core::factory_def::FactoryRegistry;
@@ -243,11 +243,11 @@ pub async fn lane_columns(
         return Ok(cols);
     }
     let preset = FactoryRegistry::preset();
-    let mut graph = db.schema().await?;
-    if preset.lane_columns_in(&graph).len() < preset.lane_columns().len() {
-        graph = db.refresh_schema().await?;
+    let cols = preset.lane_columns_in(&*db.schema().await?);
+    if cols.len() < preset.lane_columns().len() {
+        return Ok(preset.lane_columns_in(&*db.refresh_schema().await?));
     }
-    Ok(preset.lane_columns_in(&graph))
+    Ok(cols)
 }
 
 /// Rows left behind in a lane: per table, how many rows' lane columns match `pattern`.
@@ -319,15 +319,10 @@ fn counts_from(rows: &[tokio_postgres::Row]) -> Result<Vec<u64>> {
 }
 
 fn array_column(row: &tokio_postgres::Row, index: usize) -> Result<Vec<u64>> {
-    Ok(signed_array_column(row, index)?
-        .into_iter()
-        .map(|n| n.max(0) as u64)
-        .collect())
-}
-
-fn signed_array_column(row: &tokio_postgres::Row, index: usize) -> Result<Vec<i64>> {
-    row.try_get(index)
-        .map_err(|e| Error::internal(format!("cleanup counts: {e}")))
+    let counts: Vec<i64> = row
+        .try_get(index)
+        .map_err(|e| Error::internal(format!("cleanup counts: {e}")))?;
+    Ok(counts.into_iter().map(|n| n.max(0) as u64).collect())
 }
 
 pub(crate) async fn counts_of(conn: &Conn, sql: &str, params: &[SqlParam]) -> Result<Vec<u64>> {
@@ -398,29 +393,21 @@ async fn execute(
                 .map(|&t| graph.tables[t].display_name())
                 .collect();
             if verify {
-                let checks = signed_array_column(row, 1)?;
+                let checks = array_column(row, 1)?;
                 let mut short = false;
-                let left: Vec<u64> = checks
+                let left: Vec<u64> = plan
+                    .seed_checks
                     .iter()
-                    .zip(&plan.seeded)
-                    .zip(&plan.seeded_keys)
-                    .map(|((&n, t), keys)| {
-                        // -1: every row deleted from that table was a seeded one.
-                        let n = if n < 0 {
-                            plan.tables
-                                .iter()
-                                .position(|x| x == t)
-                                .map_or(0, |i| counts[i])
-                        } else {
-                            n as u64
-                        };
-                        match keys {
-                            Some(expected) => {
-                                short |= n < *expected;
-                                0
+                    .map(|check| {
+                        let (done, expected) = match *check {
+                            SeedCheck::Deleted { table, expected } => (counts[table], expected),
+                            SeedCheck::TrackedDeleted { check, expected } => {
+                                (checks[check], expected)
                             }
-                            None => n,
-                        }
+                            SeedCheck::LikeLeft { check } => return checks[check],
+                        };
+                        short |= done < expected;
+                        0
                     })
                     .collect();
                 match plan.verify_sql() {

@@ -28,6 +28,20 @@ pub enum Seed {
     },
 }
 
+/// How the one-statement cleanup shows, in its own snapshot, what became of a seeded table's
+/// rows. `expected` is the number of distinct tracked keys: when that many were deleted,
+/// nothing tracked remains once the statement commits.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SeedCheck {
+    /// The table's delete takes tracked keys only, so its deleted count (at `table`, an index
+    /// into [`CleanupPlan::tables`]) is the number of tracked rows deleted.
+    Deleted { table: usize, expected: u64 },
+    /// Element `check` of the statement's check array counts the tracked rows deleted.
+    TrackedDeleted { check: usize, expected: u64 },
+    /// Element `check` counts the rows matching the table's LIKE seed that were not deleted.
+    LikeLeft { check: usize },
+}
+
 /// A statement parameter.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqlParam {
@@ -47,11 +61,9 @@ pub struct CleanupPlan {
     pub groups: Vec<Vec<TableId>>,
     /// Tables that have seeds; counts returned by [`CleanupPlan::verify_sql`] follow this order.
     pub seeded: Vec<TableId>,
-    /// Per table of [`CleanupPlan::seeded`]: the number of distinct keys when its seeds are
-    /// keys only (the check of [`CleanupPlan::delete_all_sql`] then counts the seeded rows the
-    /// statement deleted), `None` when a LIKE seeds it (the check counts the seeded rows it
-    /// left).
-    pub seeded_keys: Vec<Option<u64>>,
+    /// Per table of [`CleanupPlan::seeded`]: how [`CleanupPlan::delete_all_sql`] shows that
+    /// its seeded rows are gone.
+    pub seed_checks: Vec<SeedCheck>,
     /// Parameters of every statement of the plan.
     pub params: Vec<SqlParam>,
     /// Tables of the closure the plan leaves to Postgres: every row of them that goes, goes
@@ -65,7 +77,6 @@ pub struct CleanupPlan {
     cte: HashMap<TableId, String>,
     /// Whether `chain` selects (the fallback's plan) rather than deletes.
     for_fallback: bool,
-    seed_only: Vec<TableId>,
     seed_conditions: Vec<(TableId, String)>,
     sql_names: HashMap<TableId, String>,
 }
@@ -160,14 +171,16 @@ impl CleanupPlan {
         let large = seeds.iter().any(|(_, s)| matches!(s, Seed::Like { .. }));
         let count_dependents = count_dependents || large;
         let cascade = |fk: &ForeignKey| fk.on_delete == OnDelete::Cascade;
-        let mut enumerate = vec![count_dependents; n];
+        // Tables in a cycle of the closure (walked with a recursive CTE, always enumerated).
+        let mut in_cycle = vec![false; n];
         for g in &closure_groups {
             if include_dependents && graph.is_cyclic(g) {
                 for &t in g {
-                    enumerate[t] = true;
+                    in_cycle[t] = true;
                 }
             }
         }
+        let mut enumerate: Vec<bool> = in_cycle.iter().map(|&c| c || count_dependents).collect();
         loop {
             let mut changed = false;
             for fk in &closure_edges {
@@ -272,10 +285,7 @@ impl CleanupPlan {
             let delete_mode = !for_fallback;
             let prefix = if delete_mode { "d" } else { "s" };
             let mut cte: HashMap<TableId, String> = HashMap::new();
-            let cyclic_any = groups
-                .iter()
-                .any(|g| include_dependents && graph.is_cyclic(g));
-            let mut sql = String::from(if cyclic_any {
+            let mut sql = String::from(if tables.iter().any(|&t| in_cycle[t]) {
                 "with recursive "
             } else {
                 "with "
@@ -289,7 +299,7 @@ impl CleanupPlan {
             };
             for (gi, group) in groups.iter().enumerate() {
                 let in_group = |t: TableId| group.contains(&t);
-                let cyclic = include_dependents && graph.is_cyclic(group);
+                let cyclic = in_cycle[group[0]];
                 // Conditions from seeds and from parents outside this group.
                 let outer_conds = |t: TableId, cte: &HashMap<TableId, String>| -> Vec<String> {
                     let mut conds = seed_conds.get(&t).cloned().unwrap_or_default();
@@ -433,15 +443,30 @@ impl CleanupPlan {
             }
             (sql, cte)
         };
-        // Tables whose delete takes tracked keys only: every row it deletes is a seeded one.
-        let seed_only: Vec<TableId> = seeded
+        // A table whose delete takes tracked keys only needs no check of its own: every row it
+        // deletes is a seeded one.
+        let mut n_checks = 0;
+        let mut next_check = || {
+            n_checks += 1;
+            n_checks - 1
+        };
+        let seed_checks: Vec<SeedCheck> = seeded
             .iter()
-            .copied()
-            .filter(|&t| {
-                !edges.iter().any(|fk| fk.child == t)
-                    && !groups
-                        .iter()
-                        .any(|g| g.contains(&t) && include_dependents && graph.is_cyclic(g))
+            .zip(&seeded_keys)
+            .map(|(&t, keys)| match *keys {
+                Some(expected) if !in_cycle[t] && !edges.iter().any(|fk| fk.child == t) => {
+                    SeedCheck::Deleted {
+                        table: tables.iter().position(|&x| x == t).expect("planned"),
+                        expected,
+                    }
+                }
+                Some(expected) => SeedCheck::TrackedDeleted {
+                    check: next_check(),
+                    expected,
+                },
+                None => SeedCheck::LikeLeft {
+                    check: next_check(),
+                },
             })
             .collect();
 
@@ -457,13 +482,12 @@ impl CleanupPlan {
             tables,
             groups,
             seeded,
-            seeded_keys,
+            seed_checks,
             params: params.0,
             cascaded,
             chain,
             cte,
             for_fallback,
-            seed_only,
             seed_conditions,
             sql_names,
         })
@@ -475,12 +499,8 @@ impl CleanupPlan {
     }
 
     /// One statement deleting the whole closure: returns one row with an `int8[]` of deleted
-    /// counts in [`CleanupPlan::tables`] order and, when `check`, an `int8[]` in
-    /// [`CleanupPlan::seeded`] order that checks the seeds in the statement's own snapshot: for
-    /// a table seeded by keys, how many of those rows the statement deleted (all of them when
-    /// it equals [`CleanupPlan::seeded_keys`]: nothing tracked remains once it commits), or -1
-    /// when every row it deleted there was a seeded one (its deleted count says it); for a
-    /// table seeded by a LIKE, how many matching rows it did not delete.
+    /// counts in [`CleanupPlan::tables`] order and, when `check`, the `int8[]` of checks that
+    /// [`CleanupPlan::seed_checks`] index, counted in the statement's own snapshot.
     pub fn delete_all_sql(&self, check: bool) -> String {
         debug_assert!(
             !self.for_fallback,
@@ -497,15 +517,16 @@ impl CleanupPlan {
             let checks: Vec<String> = self
                 .seed_conditions
                 .iter()
-                .zip(&self.seeded_keys)
-                .map(|((t, cond), keys)| match keys {
-                    // Its count of deleted rows says it already.
-                    Some(_) if self.seed_only.contains(t) => "-1".to_string(),
-                    Some(_) => format!("(select count(*) from {} t where {cond})", self.cte[t]),
-                    None => format!(
+                .zip(&self.seed_checks)
+                .filter_map(|((t, cond), check)| match check {
+                    SeedCheck::Deleted { .. } => None,
+                    SeedCheck::TrackedDeleted { .. } => {
+                        Some(format!("(select count(*) from {} t where {cond})", self.cte[t]))
+                    }
+                    SeedCheck::LikeLeft { .. } => Some(format!(
                         "(select count(*) from {} t where {cond} and t.ctid <> all(array(select ctid from {})))",
                         self.sql_names[t], self.cte[t]
-                    ),
+                    )),
                 })
                 .collect();
             let _ = write!(sql, ", array[{}]::int8[]", checks.join(", "));
