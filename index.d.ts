@@ -23,11 +23,16 @@ export type PglaneErrorCode =
   | 'PGLANE_FACTORY_FIELD'
   | 'PGLANE_FACTORY_TRAIT'
   | 'PGLANE_FACTORY_DEFINITION'
+  | 'PGLANE_EMBEDDED_SETUP'
   | 'PGLANE_INTERNAL'
 
 /** An error thrown by pglane. */
 export interface PglaneError extends Error {
   code: PglaneErrorCode
+  /** Postgres' SQLSTATE, when Postgres reported the error (e.g. `23505`). */
+  sqlstate?: string
+  /** The underlying error's text, secrets removed, when there is one. */
+  cause?: Error
 }
 
 
@@ -119,7 +124,9 @@ export declare class CleanupManager {
   cleanup(): Promise<CleanupReport>
   /**
    * Deletes a whole lane by name: `"test"`, `"worker"` or `"run"` (this tracker's lane), or
-   * a LIKE pattern such as `ctx.workerPattern()`; plus the rows referencing it.
+   * a LIKE pattern of this run such as `ctx.workerPattern()`; plus the rows referencing it.
+   * A pattern that is not a lane's own (`'%'`, `'abcd%'`, another run's) throws
+   * `PGLANE_INVALID_CONFIG` and deletes nothing.
    */
   cleanupPattern(scopeOrPattern: string, options?: LaneOptions | undefined | null): Promise<CleanupReport>
   /**

@@ -148,7 +148,8 @@ describe('ResourceTracker and CleanupManager on the reference schema', () => {
     const blocker = await pgClient(url);
     await blocker.query('begin');
     await blocker.query('select 1 from public.messages where id = $1 for update', [ids.message]);
-    const pending = new CleanupManager(db, tracker).cleanup();
+    // Handled from the start: the rejection can arrive before the terminate call returns.
+    const pending = rejection(new CleanupManager(db, tracker).cleanup());
     let pid;
     for (let i = 0; i < 100 && !pid; i++) {
       const { rows } = await client.query("select pid from pg_stat_activity where application_name = 'pglane-drop-test' and wait_event_type = 'Lock'");
@@ -157,7 +158,7 @@ describe('ResourceTracker and CleanupManager on the reference schema', () => {
     }
     assert.ok(pid, 'the cleanup statement waits on the locked row');
     await client.query('select pg_terminate_backend($1)', [pid]);
-    const err = await rejection(pending);
+    const err = await pending;
     assert.equal(err.code, 'PGLANE_DB_CONNECTION_LOST', err.message);
     await blocker.query('rollback');
     await blocker.end();
@@ -192,5 +193,35 @@ describe('ResourceTracker and CleanupManager on the reference schema', () => {
     for (const table of APP_TABLES) assert.equal(kept[table], 1, `worker 70 lost ${table}`);
     assert.equal((await rejection(manager.cleanupPattern('%'))).code, 'PGLANE_INVALID_CONFIG');
     assert.equal((await rejection(manager.cleanupPattern('nonsense'))).code, 'PGLANE_INVALID_CONFIG');
+  });
+
+  test('a pattern that is not a lane of this run deletes nothing and says why', async () => {
+    const mine = lane(8);
+    const ids = await insertCompleteSetup(client, mine);
+    // An app row that any broad pattern would match.
+    const appOrg = randomUUID();
+    await client.query("insert into public.organizations (id, name, slug) values ($1, 'Acme Corp', $2)", [appOrg, `acme-${appOrg}`]);
+    const manager = new CleanupManager(null, ResourceTracker.forTest({}, mine));
+    const otherRun = WorkerContext.create({ workerIndex: 8, testId: 'other-run' }, { runId: pglane.generateRunId() });
+    for (const pattern of ['%%%%%', '_________%', 'abcd%', 'Acme Cor%', `${RUN_ID}%`, String.raw`${RUN_ID}-w8-\%`, otherRun.runPattern()]) {
+      const err = await rejection(manager.cleanupPattern(pattern));
+      assert.equal(err.code, 'PGLANE_INVALID_CONFIG', pattern);
+      assert.equal((await rejection(manager.verifyNoLeakedData(pattern))).code, 'PGLANE_INVALID_CONFIG', pattern);
+    }
+    // A tracker imported with a broad run pattern cannot delete by it either.
+    const forged = JSON.parse(ResourceTracker.forTest({}, mine).export());
+    forged.lane.runPattern = '%';
+    forged.lane.workerPattern = 'abcd%';
+    const imported = new CleanupManager(null, ResourceTracker.import(JSON.stringify(forged)));
+    assert.equal((await rejection(imported.cleanupPattern('run'))).code, 'PGLANE_INVALID_CONFIG');
+    assert.equal((await rejection(imported.cleanupPattern('worker'))).code, 'PGLANE_INVALID_CONFIG');
+    const { rows } = await client.query('select count(*)::int as n from public.organizations where id = $1', [appOrg]);
+    assert.equal(rows[0].n, 1, 'the app row survived');
+    const kept = await remainingRows(client, ids);
+    for (const table of APP_TABLES) assert.equal(kept[table], 1, `the lane lost ${table}`);
+    // Its own lane's pattern still works.
+    assert.equal((await manager.cleanupPattern(mine.workerPattern())).verified, true);
+    assert.ok(allZero(await remainingRows(client, ids)));
+    await client.query('delete from public.organizations where id = $1', [appOrg]);
   });
 });

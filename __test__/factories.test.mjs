@@ -122,6 +122,49 @@ describe('preset factories on the reference schema', () => {
     assert.deepEqual(leaks, []);
   });
 
+  test('a failing row never shows its values, on any path: not in the message, not in the cause', async () => {
+    const ctx = lane();
+    const tracker = ResourceTracker.forTest({}, ctx);
+    const secret = 'hunter2-never-printed';
+    const factories = Factories.fromYaml(`
+factories:
+  guarded:
+    table: public.pglane_guarded
+    fields:
+      id: { uuid: true }
+      hash: { bcrypt: "${secret}" }
+      token: { token: 24 }
+`);
+    await client.query('create table if not exists public.pglane_guarded (id uuid primary key, hash text not null, token text not null, check (length(token) < 10))');
+    const err = await rejection(factories.create('guarded', ctx, tracker));
+    assert.equal(err.code, 'PGLANE_DB_QUERY');
+    assert.equal(err.sqlstate, '23514');
+    assert.match(err.message, /pglane_guarded/);
+    assert.ok(err.cause instanceof Error, 'the cause is kept');
+    for (const text of [err.message, err.cause.message, err.stack, JSON.stringify(err)]) {
+      assert.doesNotMatch(text, /\$2[aby]\$/, 'no bcrypt hash');
+      assert.ok(!text.includes(secret));
+    }
+    assert.match(err.cause.message, /Failing row contains \(values hidden\)/);
+    await client.query('drop table public.pglane_guarded');
+  });
+
+  test('synchronous calls throw the same coded errors as async ones, sqlstate included', async () => {
+    const url = new URL(await databaseUrl());
+    url.password = 'not-the-password';
+    const db = Db.connect(url.toString());
+    const tracker = ResourceTracker.forTest({}, lane(), db);
+    const sync = thrown(() => tracker.track('public.organizations', '0195f1c2-7b3a-7cde-8f00-0123456789ab'));
+    const async = await rejection(db.serverInfo());
+    for (const err of [sync, async]) {
+      assert.equal(err.code, 'PGLANE_DB_AUTH');
+      assert.equal(err.sqlstate, '28P01');
+      assert.ok(err.cause instanceof Error);
+      assert.ok(!err.message.includes('not-the-password') && !err.cause.message.includes('not-the-password'));
+    }
+    db.close();
+  });
+
   test('a duplicate is PGLANE_CONFLICT naming the constraint', async () => {
     const ctx = lane();
     const tracker = ResourceTracker.forTest({}, ctx);

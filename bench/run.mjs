@@ -222,9 +222,12 @@ async function sweepWorkload(impls, runIds, admin, [warmup, iterations]) {
     iterations,
     prepare: async (k) => {
       await vacuum(admin);
-      const leak = await insertLeakedRun(admin, pglane.generateRunId());
+      // The crashed run's lane, swept by a tracker of that run: a pattern cleanup deletes its
+      // own run's lanes only.
+      const leakedRunId = pglane.generateRunId();
+      const leak = await insertLeakedRun(admin, leakedRunId);
       await admin.query(`analyze ${APP_TABLES.join(', ')}`);
-      return { leak, lane: impls[k].lane(runIds[k], 3) };
+      return { leak, lane: impls[k].lane(leakedRunId, 3) };
     },
     measure: (k, { leak, lane }) => timed(impls[k], () => impls[k].cleanupPattern(leak.pattern, lane)),
     check: async (k, { leak }, out) => {

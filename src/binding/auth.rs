@@ -2,16 +2,17 @@
 // napi-rs does not register exports in test builds, so they look unused there.
 #![cfg_attr(test, allow(dead_code))]
 
-use super::error::{spawn, to_js, JsError, Outcome};
+use super::error::{spawn, OrThrow, Outcome};
 use super::tracker::ResourceTracker;
 use super::worker_context::WorkerContext;
-use crate::core::factory_def::FactoryRegistry;
-use crate::core::supabase_auth::{self as core_auth, AuthOptions, AuthUserKind};
-use crate::core::{Error, ErrorCode};
+use crate::core::preset;
+use crate::core::supabase::settings::{self as auth_settings, AuthOptions};
+use crate::core::supabase::storage_state;
+use crate::core::supabase::users::{self as core_users, AuthUserKind};
 use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
 use napi_derive::napi;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// Options of the signed-in user functions. Any other key is an attribute of the user
 /// (`email`, `password`, `fullName`, `traits`, a column of `auth.users`) or of a step
@@ -71,8 +72,8 @@ pub struct AuthenticatedUser {
     pub storage_state_path: Option<String>,
 }
 
-impl From<core_auth::AuthenticatedUser> for AuthenticatedUser {
-    fn from(u: core_auth::AuthenticatedUser) -> Self {
+impl From<core_users::AuthenticatedUser> for AuthenticatedUser {
+    fn from(u: core_users::AuthenticatedUser) -> Self {
         AuthenticatedUser {
             user: u.user,
             session_id: u.signed.session_id,
@@ -88,17 +89,6 @@ impl From<core_auth::AuthenticatedUser> for AuthenticatedUser {
                 .storage_state_path
                 .map(|p| p.to_string_lossy().into_owned()),
         }
-    }
-}
-
-fn options_object(options: Option<Value>) -> crate::core::Result<Map<String, Value>> {
-    match options {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(m)) => Ok(m),
-        Some(_) => Err(Error::new(
-            ErrorCode::FactoryField,
-            "options must be an object",
-        )),
     }
 }
 
@@ -118,14 +108,14 @@ fn spawn_auth_user<'env>(
     let ctx = ctx.inner.clone();
     let tracker = tracker.inner.clone();
     spawn(env, async move {
-        core_auth::create_authenticated_user(
+        core_users::create_authenticated_user(
             &db,
-            FactoryRegistry::preset(),
-            &ctx.factory_scope(),
+            &preset::registry(),
+            &ctx,
             &tracker,
             kind,
             with_state,
-            options_object(options)?,
+            options,
             &process_env,
         )
         .await
@@ -221,9 +211,10 @@ pub struct StorageStateFile {
 /// cookies. Throws `PGLANE_INVALID_CONFIG` for an origin or URL that is not a URL.
 #[napi]
 pub fn write_supabase_storage_state(
+    env: Env,
     #[napi(ts_arg_type = "Record<string, any>")] session: Value,
     options: Option<StorageStateOptions>,
-) -> Result<StorageStateFile, JsError> {
+) -> napi::Result<StorageStateFile> {
     let options = options
         .map(|o| AuthOptions {
             app_origin: o.app_origin,
@@ -232,8 +223,8 @@ pub fn write_supabase_storage_state(
             ..Default::default()
         })
         .unwrap_or_default();
-    let (state, path) =
-        core_auth::storage_state_for_session(&session, &options, &process_env).map_err(to_js)?;
+    let (state, path) = storage_state::storage_state_for_session(&session, &options, &process_env)
+        .or_throw(&env)?;
     Ok(StorageStateFile {
         path: path.to_string_lossy().into_owned(),
         storage_state: state,
@@ -243,9 +234,6 @@ pub fn write_supabase_storage_state(
 /// The key supabase-js and `@supabase/ssr` keep the session under: `sb-<project ref>-auth-token`
 /// for `supabaseUrl` (default `SUPABASE_URL`, else `http://127.0.0.1:54321`).
 #[napi]
-pub fn supabase_storage_key(supabase_url: Option<String>) -> Result<String, JsError> {
-    let url = supabase_url
-        .or_else(|| process_env("SUPABASE_URL").filter(|v| !v.trim().is_empty()))
-        .unwrap_or_else(|| core_auth::DEFAULT_SUPABASE_URL.to_string());
-    core_auth::storage_key(&url).map_err(to_js)
+pub fn supabase_storage_key(env: Env, supabase_url: Option<String>) -> napi::Result<String> {
+    auth_settings::storage_key_for(supabase_url, &process_env).or_throw(&env)
 }

@@ -1,11 +1,12 @@
 //! `CleanupManager`: deletes what a tracker holds, or a whole lane by name.
 
 use super::db::Db;
-use super::error::{JsError, Outcome};
-use super::tracker::{lane_pattern, ResourceTracker};
+use super::error::Outcome;
+use super::tracker::ResourceTracker;
 use crate::core::cleanup::{self as core_cleanup, CleanupOptions, TableCount};
 use crate::core::db as core_db;
-use crate::core::tracker::ResourceTracker as CoreTracker;
+use crate::core::lane::tracker::ResourceTracker as CoreTracker;
+use crate::core::preset;
 use napi_derive::napi;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -25,6 +26,7 @@ pub struct CleanupManagerOptions {
 
 /// Options of pattern cleanup and leak checks.
 #[napi(object)]
+#[derive(Default)]
 pub struct LaneOptions {
     /// `{ 'schema.table': ['name', 'email'] }`: columns holding lane names. Default: the
     /// reference application's name and email columns that exist in the database.
@@ -141,20 +143,18 @@ impl CleanupManager {
         db: Option<&Db>,
         tracker: &ResourceTracker,
         options: Option<CleanupManagerOptions>,
-    ) -> Result<CleanupManager, JsError> {
-        let mut opts = CleanupOptions::default();
-        if let Some(o) = options {
-            opts.verify = o.verify_cleanup.unwrap_or(true);
-            opts.include_dependents = o.include_dependents.unwrap_or(true);
-            opts.count_dependents = o.count_dependents.unwrap_or(false);
-        }
-        Ok(CleanupManager {
-            db: db
-                .map(|d| d.inner.clone())
-                .unwrap_or_else(|| tracker.db.clone()),
+    ) -> CleanupManager {
+        let defaults = CleanupOptions::default();
+        let options = options.map_or(defaults, |o| CleanupOptions {
+            verify: o.verify_cleanup.unwrap_or(defaults.verify),
+            include_dependents: o.include_dependents.unwrap_or(defaults.include_dependents),
+            count_dependents: o.count_dependents.unwrap_or(defaults.count_dependents),
+        });
+        CleanupManager {
+            db: db.map_or_else(|| tracker.db.clone(), |d| d.inner.clone()),
             tracker: tracker.inner.clone(),
-            options: opts,
-        })
+            options,
+        }
     }
 
     /// Deletes the tracked rows and their dependents; forgets them once gone. A second call is
@@ -170,21 +170,25 @@ impl CleanupManager {
     }
 
     /// Deletes a whole lane by name: `"test"`, `"worker"` or `"run"` (this tracker's lane), or
-    /// a LIKE pattern such as `ctx.workerPattern()`; plus the rows referencing it.
+    /// a LIKE pattern of this run such as `ctx.workerPattern()`; plus the rows referencing it.
+    /// A pattern that is not a lane's own (`'%'`, `'abcd%'`, another run's) throws
+    /// `PGLANE_INVALID_CONFIG` and deletes nothing.
     #[napi(ts_return_type = "Promise<CleanupReport>")]
     pub async fn cleanup_pattern(
         &self,
         scope_or_pattern: String,
         options: Option<LaneOptions>,
     ) -> Outcome<CleanupReport> {
+        let options = options.unwrap_or_default();
         let run = async {
-            let pattern = self.pattern(&scope_or_pattern)?;
-            let count = options.as_ref().and_then(|o| o.count_dependents);
-            let (columns, include) = self.lane_columns(options).await?;
+            let pattern = self.tracker.lane().resolve_pattern(&scope_or_pattern)?;
+            let columns = preset::lane_columns(&self.db, options.lane_columns).await?;
             let opts = CleanupOptions {
                 verify: self.options.verify,
-                include_dependents: include.unwrap_or(true),
-                count_dependents: count.unwrap_or(self.options.count_dependents),
+                include_dependents: options.include_dependents.unwrap_or(true),
+                count_dependents: options
+                    .count_dependents
+                    .unwrap_or(self.options.count_dependents),
             };
             core_cleanup::cleanup_pattern(&self.db, &pattern, &columns, opts).await
         };
@@ -200,36 +204,13 @@ impl CleanupManager {
         options: Option<LaneOptions>,
     ) -> Outcome<Vec<LeakedRows>> {
         let run = async {
-            let pattern = self.pattern(&scope_or_pattern)?;
-            let (columns, _) = self.lane_columns(options).await?;
+            let pattern = self.tracker.lane().resolve_pattern(&scope_or_pattern)?;
+            let columns =
+                preset::lane_columns(&self.db, options.and_then(|o| o.lane_columns)).await?;
             core_cleanup::find_leaks(&self.db, &pattern, &columns).await
         };
         run.await
             .map(|list| list.into_iter().map(Into::into).collect())
             .into()
-    }
-}
-
-impl CleanupManager {
-    fn pattern(&self, scope_or_pattern: &str) -> crate::core::Result<String> {
-        match scope_or_pattern {
-            "test" | "worker" | "run" => lane_pattern(self.tracker.lane(), scope_or_pattern),
-            p if p.ends_with('%') && p.len() > 4 => Ok(p.to_string()),
-            other => Err(crate::core::Error::new(
-                crate::core::ErrorCode::InvalidConfig,
-                format!("{other:?} is neither \"test\", \"worker\", \"run\" nor a LIKE pattern ending in %"),
-            )),
-        }
-    }
-
-    async fn lane_columns(
-        &self,
-        options: Option<LaneOptions>,
-    ) -> crate::core::Result<(Vec<(String, Vec<String>)>, Option<bool>)> {
-        let (given, include) = match options {
-            Some(o) => (o.lane_columns, o.include_dependents),
-            None => (None, None),
-        };
-        Ok((core_cleanup::lane_columns(&self.db, given).await?, include))
     }
 }

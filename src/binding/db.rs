@@ -1,10 +1,9 @@
 //! `Db`: a handle on one database (settings, a small pool, counters).
 
-use super::error::{to_js, JsError, Outcome};
-use crate::core::db::{self as core_db, default_db};
-use crate::core::db_config::{DbConfig, PoolerMode};
+use super::error::{OrThrow, Outcome};
+use crate::core::db::{self as core_db, config::DbOverrides};
+use napi::Env;
 use napi_derive::napi;
-use std::time::Duration;
 
 /// Options of `Db.connect`; each overrides the URL and the environment.
 #[napi(object)]
@@ -19,6 +18,18 @@ pub struct DbOptions {
     pub application_name: Option<String>,
     /// `"auto"`, `"none"` or `"transaction"`: whether a transaction-mode pooler is in front.
     pub pooler: Option<String>,
+}
+
+impl From<DbOptions> for DbOverrides {
+    fn from(o: DbOptions) -> Self {
+        DbOverrides {
+            pool_size: o.pool_size,
+            connect_timeout_ms: o.connect_timeout_ms,
+            statement_timeout_ms: o.statement_timeout_ms,
+            application_name: o.application_name,
+            pooler: o.pooler,
+        }
+    }
 }
 
 /// What the server says about pglane's session.
@@ -41,6 +52,20 @@ pub struct ServerInfo {
     pub user: String,
 }
 
+impl From<core_db::ServerInfo> for ServerInfo {
+    fn from(info: core_db::ServerInfo) -> Self {
+        ServerInfo {
+            server_version_num: info.server_version_num,
+            server_version: info.server_version,
+            backend_pid: info.backend_pid,
+            application_name: info.application_name,
+            ssl: info.ssl,
+            database: info.database,
+            user: info.user,
+        }
+    }
+}
+
 /// A database handle: its settings and a small connection pool. `Db.connect(null)` and
 /// `Db.default()` use `DATABASE_URL`, else the embedded server started by the global setup,
 /// else libpq's `PG*` variables.
@@ -49,77 +74,43 @@ pub struct Db {
     pub(crate) inner: core_db::Db,
 }
 
+/// The handle given, or the process's default one.
+pub(crate) fn db_or_default(env: &Env, db: Option<&Db>) -> napi::Result<core_db::Db> {
+    match db {
+        Some(d) => Ok(d.inner.clone()),
+        None => core_db::default_db().or_throw(env),
+    }
+}
+
 #[napi]
 impl Db {
     /// A handle for `url` (or the default settings when `null`), with options on top. Settings
     /// are checked now; the first connection opens on first use.
     #[napi(factory)]
-    pub fn connect(url: Option<String>, options: Option<DbOptions>) -> Result<Db, JsError> {
-        if url.is_none() && options.is_none() {
-            return Db::default_db();
-        }
-        let env = |k: &str| std::env::var(k).ok();
-        let mut cfg = match url {
-            Some(u) => DbConfig::from_url(&u),
-            None => DbConfig::from_env(&env),
-        }
-        .map_err(to_js)?;
-        if let Some(o) = options {
-            if let Some(n) = o.pool_size {
-                cfg.pool_size = n as usize;
-            }
-            if let Some(ms) = o.connect_timeout_ms {
-                cfg.connect_timeout = Duration::from_millis(ms.into());
-            }
-            if let Some(ms) = o.statement_timeout_ms {
-                cfg.statement_timeout = Duration::from_millis(ms.into());
-            }
-            if let Some(name) = o.application_name {
-                cfg.application_name = name;
-            }
-            if let Some(p) = o.pooler {
-                cfg.pooler = PoolerMode::parse(&p).map_err(to_js)?;
-            }
-        }
-        let cfg = cfg.finish().map_err(to_js)?;
-        Ok(Db {
-            inner: core_db::Db::new(cfg).map_err(to_js)?,
-        })
+    pub fn connect(env: Env, url: Option<String>, options: Option<DbOptions>) -> napi::Result<Db> {
+        let inner = core_db::connect(url.as_deref(), options.map(Into::into)).or_throw(&env)?;
+        Ok(Db { inner })
     }
 
     /// The process's shared default handle.
     #[napi(factory, js_name = "default")]
-    pub fn default_db() -> Result<Db, JsError> {
+    pub fn default_db(env: Env) -> napi::Result<Db> {
         Ok(Db {
-            inner: default_db().map_err(to_js)?,
+            inner: core_db::default_db().or_throw(&env)?,
         })
     }
 
     /// Connects (if needed) and asks the server about the session. One round trip.
     #[napi(ts_return_type = "Promise<ServerInfo>")]
     pub async fn server_info(&self) -> Outcome<ServerInfo> {
-        Outcome(self.inner.server_info().await.map(|info| ServerInfo {
-            server_version_num: info.server_version_num,
-            server_version: info.server_version,
-            backend_pid: info.backend_pid,
-            application_name: info.application_name,
-            ssl: info.ssl,
-            database: info.database,
-            user: info.user,
-        }))
+        self.inner.server_info().await.map(Into::into).into()
     }
 
     /// Runs a SQL script (several statements, no parameters) with the simple query protocol,
     /// e.g. a schema file in global setup. Not for values: pglane never pastes values into SQL.
     #[napi(ts_return_type = "Promise<void>")]
     pub async fn execute_script(&self, sql: String) -> Outcome<()> {
-        let run = async {
-            let conn = self.inner.conn().await?;
-            conn.batch(&sql).await?;
-            drop(conn);
-            self.inner.refresh_schema().await.map(|_| ())
-        };
-        Outcome(run.await)
+        self.inner.execute_script(&sql).await.into()
     }
 
     /// Round trips made through this handle so far (pipelined requests count once).

@@ -1,24 +1,12 @@
-//! The one place where core errors become JS errors: `err.code` carries the `PGLANE_*` code.
+//! The one place where core errors become JS errors: [`js_error`] builds every one of them, an
+//! `Error` with `code` (the stable `PGLANE_*` string), `sqlstate` when Postgres reported one,
+//! and `cause` (the underlying error's text, secrets already removed by core).
+//! Synchronous calls throw it ([`OrThrow::or_throw`]); async calls reject with it ([`Outcome`]).
 
 use crate::core::{Error as CoreError, ErrorCode};
+use napi::bindgen_prelude::ToNapiValue;
+use napi::{sys, Env};
 use napi_derive::napi;
-
-/// The status of a JS error: the stable `PGLANE_*` code.
-pub struct Code(pub &'static str);
-
-impl AsRef<str> for Code {
-    fn as_ref(&self) -> &str {
-        self.0
-    }
-}
-
-/// A JS error with a `PGLANE_*` code.
-pub type JsError = napi::Error<Code>;
-
-/// Converts a core error for JS.
-pub fn to_js(e: CoreError) -> JsError {
-    napi::Error::new(Code(e.code().as_str()), e.message())
-}
 
 /// Every error code pglane can throw, e.g. `PGLANE_DB_AUTH`.
 #[napi]
@@ -26,9 +14,71 @@ pub fn error_codes() -> Vec<&'static str> {
     ErrorCode::ALL.iter().map(|c| c.as_str()).collect()
 }
 
+/// The JS error of a core error, as a `napi::Error` that carries the very object to throw or
+/// reject with.
+pub fn js_error(env: sys::napi_env, e: &CoreError) -> napi::Error {
+    match unsafe { create_js_error(env, e) } {
+        Ok(js) => napi::Error::from(unsafe { napi::Unknown::from_raw_unchecked(env, js) }),
+        Err(failed) => failed,
+    }
+}
+
+unsafe fn create_js_error(env: sys::napi_env, e: &CoreError) -> napi::Result<sys::napi_value> {
+    let error = unsafe { new_error(env, Some(e.code().as_str()), e.message()) }?;
+    if let Some(state) = e.sqlstate() {
+        unsafe { set_string(env, error, c"sqlstate", state) }?;
+    }
+    if let Some(source) = std::error::Error::source(e) {
+        let cause = unsafe { new_error(env, None, &source.to_string()) }?;
+        unsafe { sys::napi_set_named_property(env, error, c"cause".as_ptr(), cause) };
+    }
+    Ok(error)
+}
+
+unsafe fn new_error(
+    env: sys::napi_env,
+    code: Option<&str>,
+    message: &str,
+) -> napi::Result<sys::napi_value> {
+    let code = match code {
+        Some(c) => unsafe { String::to_napi_value(env, c.to_string()) }?,
+        None => std::ptr::null_mut(),
+    };
+    let message_value = unsafe { String::to_napi_value(env, message.to_string()) }?;
+    let mut error = std::ptr::null_mut();
+    let status = unsafe { sys::napi_create_error(env, code, message_value, &mut error) };
+    if status != sys::Status::napi_ok {
+        return Err(napi::Error::from_reason(message.to_string()));
+    }
+    Ok(error)
+}
+
+unsafe fn set_string(
+    env: sys::napi_env,
+    object: sys::napi_value,
+    name: &std::ffi::CStr,
+    value: &str,
+) -> napi::Result<()> {
+    let value = unsafe { String::to_napi_value(env, value.to_string()) }?;
+    unsafe { sys::napi_set_named_property(env, object, name.as_ptr(), value) };
+    Ok(())
+}
+
+/// A core result on its way out of a synchronous call.
+pub trait OrThrow<T> {
+    /// The value, or the JS error [`js_error`] builds, thrown.
+    fn or_throw(self, env: &Env) -> napi::Result<T>;
+}
+
+impl<T> OrThrow<T> for crate::core::Result<T> {
+    fn or_throw(self, env: &Env) -> napi::Result<T> {
+        self.map_err(|e| js_error(env.raw(), &e))
+    }
+}
+
 /// The result of an async binding method. napi-rs rejects async results only with its own
-/// status codes, so a failure is turned into a JS `Error` with `code` (and `sqlstate`) here, on
-/// the JS thread, and the promise is rejected with that very object.
+/// status codes, so a failure is turned into the JS error of [`js_error`] here, on the JS
+/// thread, and the promise is rejected with that very object.
 pub struct Outcome<T>(pub Result<T, CoreError>);
 
 impl<T> From<Result<T, CoreError>> for Outcome<T> {
@@ -46,50 +96,23 @@ impl<T: napi::bindgen_prelude::TypeName> napi::bindgen_prelude::TypeName for Out
     }
 }
 
-impl<T: napi::bindgen_prelude::ToNapiValue> napi::bindgen_prelude::ToNapiValue for Outcome<T> {
-    unsafe fn to_napi_value(
-        env: napi::sys::napi_env,
-        val: Self,
-    ) -> napi::Result<napi::sys::napi_value> {
+impl<T: ToNapiValue> ToNapiValue for Outcome<T> {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
         match val.0 {
             Ok(v) => unsafe { T::to_napi_value(env, v) },
-            Err(e) => {
-                let js = unsafe { create_js_error(env, &e) }?;
-                Err(napi::Error::from(unsafe {
-                    napi::Unknown::from_raw_unchecked(env, js)
-                }))
-            }
+            Err(e) => Err(js_error(env, &e)),
         }
     }
-}
-
-unsafe fn create_js_error(
-    env: napi::sys::napi_env,
-    e: &CoreError,
-) -> napi::Result<napi::sys::napi_value> {
-    use napi::bindgen_prelude::ToNapiValue;
-    let code = unsafe { String::to_napi_value(env, e.code().as_str().to_string()) }?;
-    let message = unsafe { String::to_napi_value(env, e.message().to_string()) }?;
-    let mut error = std::ptr::null_mut();
-    let status = unsafe { napi::sys::napi_create_error(env, code, message, &mut error) };
-    if status != napi::sys::Status::napi_ok {
-        return Err(napi::Error::from_reason(e.message().to_string()));
-    }
-    if let Some(state) = e.sqlstate() {
-        let value = unsafe { String::to_napi_value(env, state.to_string()) }?;
-        unsafe { napi::sys::napi_set_named_property(env, error, c"sqlstate".as_ptr(), value) };
-    }
-    Ok(error)
 }
 
 /// Runs a core future on the runtime and returns a JS promise that resolves with its value or
 /// rejects with a coded error. For methods that must copy their arguments before going async.
 pub fn spawn<T, F>(
-    env: &napi::Env,
+    env: &Env,
     fut: F,
 ) -> napi::Result<napi::bindgen_prelude::PromiseRaw<'_, Outcome<T>>>
 where
-    T: napi::bindgen_prelude::ToNapiValue + Send + 'static,
+    T: ToNapiValue + Send + 'static,
     F: std::future::Future<Output = Result<T, CoreError>> + Send + 'static,
 {
     env.spawn_future(async move { Ok(Outcome(fut.await)) })

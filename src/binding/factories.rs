@@ -1,17 +1,18 @@
 //! `Factories` and the `createWorkerScoped*` functions of the preset.
 
-use super::db::Db;
-use super::error::{spawn, to_js, JsError, Outcome};
+use super::db::{db_or_default, Db};
+use super::error::{spawn, OrThrow, Outcome};
 use super::tracker::ResourceTracker;
 use super::worker_context::WorkerContext;
 use crate::core::db as core_db;
-use crate::core::factory::{self, FactoryCall, Plan};
-use crate::core::factory_def::FactoryRegistry;
-use crate::core::worker_context::WorkerContext as CoreContext;
+use crate::core::factory::definition::FactoryRegistry;
+use crate::core::factory::{self, FactoryCall};
+use crate::core::lane::WorkerContext as CoreContext;
+use crate::core::preset;
 use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
 use napi_derive::napi;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -31,29 +32,18 @@ pub struct Factories {
     db: Option<core_db::Db>,
 }
 
-fn attrs_of(attrs: Option<Value>) -> crate::core::Result<Map<String, Value>> {
-    match attrs {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(m)) => Ok(m),
-        Some(_) => Err(crate::core::Error::new(
-            crate::core::ErrorCode::FactoryField,
-            "factory attributes must be an object",
-        )),
-    }
-}
-
 fn call(
     name: String,
     attrs: Option<Value>,
     options: Option<FactoryOptions>,
     count: Option<usize>,
 ) -> crate::core::Result<FactoryCall> {
-    Ok(FactoryCall {
-        factory: name,
-        attrs: attrs_of(attrs)?,
-        traits: options.and_then(|o| o.traits).unwrap_or_default(),
+    FactoryCall::new(
+        name,
+        attrs,
+        options.and_then(|o| o.traits).unwrap_or_default(),
         count,
-    })
+    )
 }
 
 /// Creates with `registry` in a spawned future that owns copies of everything it needs.
@@ -62,11 +52,11 @@ fn spawn_create<'env>(
     registry: Arc<FactoryRegistry>,
     db: core_db::Db,
     ctx: CoreContext,
-    tracker: Arc<crate::core::tracker::ResourceTracker>,
+    tracker: Arc<crate::core::lane::tracker::ResourceTracker>,
     call: crate::core::Result<FactoryCall>,
 ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
     spawn(env, async move {
-        factory::create(&db, &registry, &ctx.factory_scope(), &tracker, &call?).await
+        factory::create(&db, &registry, &ctx, &tracker, &call?).await
     })
 }
 
@@ -76,25 +66,25 @@ impl Factories {
     #[napi(factory)]
     pub fn preset(db: Option<&Db>) -> Factories {
         Factories {
-            registry: Arc::new(FactoryRegistry::preset().clone()),
+            registry: preset::registry(),
             db: db.map(|d| d.inner.clone()),
         }
     }
 
     /// Factories from YAML text. Throws `PGLANE_FACTORY_DEFINITION` naming the mistake.
     #[napi(factory)]
-    pub fn from_yaml(yaml: String, db: Option<&Db>) -> Result<Factories, JsError> {
+    pub fn from_yaml(env: Env, yaml: String, db: Option<&Db>) -> napi::Result<Factories> {
         Ok(Factories {
-            registry: Arc::new(FactoryRegistry::from_yaml(&yaml).map_err(to_js)?),
+            registry: Arc::new(FactoryRegistry::from_yaml(&yaml).or_throw(&env)?),
             db: db.map(|d| d.inner.clone()),
         })
     }
 
     /// Factories from a JS object of the same shape as the YAML.
     #[napi(factory)]
-    pub fn from_object(definitions: Value, db: Option<&Db>) -> Result<Factories, JsError> {
+    pub fn from_object(env: Env, definitions: Value, db: Option<&Db>) -> napi::Result<Factories> {
         Ok(Factories {
-            registry: Arc::new(FactoryRegistry::from_json(definitions).map_err(to_js)?),
+            registry: Arc::new(FactoryRegistry::from_json(definitions).or_throw(&env)?),
             db: db.map(|d| d.inner.clone()),
         })
     }
@@ -174,24 +164,20 @@ impl Factories {
     #[napi(ts_return_type = "Record<string, any>")]
     pub fn build(
         &self,
+        env: Env,
         name: String,
         ctx: &WorkerContext,
         attrs: Option<Value>,
         options: Option<FactoryOptions>,
         db: Option<&Db>,
-    ) -> Result<Value, JsError> {
-        let call = call(name, attrs, options, None).map_err(to_js)?;
-        let db = match db.map(|d| d.inner.clone()).or_else(|| self.db.clone()) {
-            Some(d) => d,
-            None => core_db::default_db().map_err(to_js)?,
+    ) -> napi::Result<Value> {
+        let db = match (db, &self.db) {
+            (None, Some(own)) => own.clone(),
+            (given, _) => db_or_default(&env, given)?,
         };
-        let graph = match db.cached_schema() {
-            Some(g) => g,
-            None => napi::bindgen_prelude::block_on(db.schema()).map_err(to_js)?,
-        };
-        let plan =
-            Plan::new(&self.registry, &graph, &ctx.inner.factory_scope(), &call).map_err(to_js)?;
-        Ok(plan.built(&graph))
+        call(name, attrs, options, None)
+            .and_then(|call| factory::build(&db, &self.registry, &ctx.inner, &call))
+            .or_throw(&env)
     }
 }
 
@@ -205,7 +191,7 @@ fn preset_create<'env>(
 ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
     spawn_create(
         env,
-        Arc::new(FactoryRegistry::preset().clone()),
+        preset::registry(),
         tracker.db.clone(),
         ctx.inner.clone(),
         tracker.inner.clone(),

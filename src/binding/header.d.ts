@@ -23,11 +23,16 @@ export type PglaneErrorCode =
   | 'PGLANE_FACTORY_FIELD'
   | 'PGLANE_FACTORY_TRAIT'
   | 'PGLANE_FACTORY_DEFINITION'
+  | 'PGLANE_EMBEDDED_SETUP'
   | 'PGLANE_INTERNAL'
 
 /** An error thrown by pglane. */
 export interface PglaneError extends Error {
   code: PglaneErrorCode
+  /** Postgres' SQLSTATE, when Postgres reported the error (e.g. `23505`). */
+  sqlstate?: string
+  /** The underlying error's text, secrets removed, when there is one. */
+  cause?: Error
 }
 
 

@@ -1,12 +1,10 @@
 //! `DbLocks`: advisory locks for critical sections across workers and processes.
 
-use super::db::Db;
-use super::error::{to_js, JsError, Outcome};
-use crate::core::advisory_lock::{
-    LockHolder, LockKey, LockScope, DEFAULT_LOCK_TIMEOUT, DEFAULT_NAMESPACE,
-};
+use super::db::{db_or_default, Db};
+use super::error::Outcome;
 use crate::core::db as core_db;
-use crate::core::Error;
+use crate::core::locks::{LockHolder, LockKey, DEFAULT_LOCK_TIMEOUT, DEFAULT_NAMESPACE};
+use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;
 use std::sync::Arc;
@@ -54,33 +52,16 @@ pub struct DbLocks {
     timeout: Duration,
 }
 
-fn parse_key(namespace: &str, key: &Value) -> crate::core::Result<(String, LockKey)> {
-    match key {
-        Value::String(s) if !s.is_empty() => Ok((s.clone(), LockKey::hashed(namespace, s))),
-        Value::Array(pair) if pair.len() == 2 => {
-            let part = |v: &Value| v.as_i64().and_then(|n| i32::try_from(n).ok());
-            match (part(&pair[0]), part(&pair[1])) {
-                (Some(a), Some(b)) => Ok((format!("{a},{b}"), LockKey::Pair(a, b))),
-                _ => Err(Error::invalid_config(format!(
-                    "lock key {key} must be two 32-bit integers"
-                ))),
-            }
-        }
-        other => Err(Error::invalid_config(format!(
-            "lock key {other} must be a non-empty string or a pair of 32-bit integers"
-        ))),
-    }
-}
-
 #[napi]
 impl DbLocks {
     /// Locks on `db` (or the default database).
     #[napi(constructor)]
-    pub fn new(db: Option<&Db>, options: Option<DbLocksOptions>) -> Result<DbLocks, JsError> {
-        let db = match db {
-            Some(d) => d.inner.clone(),
-            None => core_db::default_db().map_err(to_js)?,
-        };
+    pub fn new(
+        env: Env,
+        db: Option<&Db>,
+        options: Option<DbLocksOptions>,
+    ) -> napi::Result<DbLocks> {
+        let db = db_or_default(&env, db)?;
         let (namespace, timeout) = match options {
             Some(o) => (
                 o.namespace.unwrap_or_else(|| DEFAULT_NAMESPACE.into()),
@@ -104,21 +85,6 @@ impl DbLocks {
         LockKey::hashed(&self.namespace, &key).display()
     }
 
-    async fn scope(
-        &self,
-        requested: Option<&str>,
-        default: &str,
-    ) -> crate::core::Result<LockScope> {
-        match requested.unwrap_or(default) {
-            "auto" => Ok(if self.db.is_transaction_pooler().await? {
-                LockScope::Transaction
-            } else {
-                LockScope::Session
-            }),
-            s => LockScope::parse(s),
-        }
-    }
-
     /// Waits for the lock (default 10 s). Throws `PGLANE_LOCK_TIMEOUT`, `PGLANE_DEADLOCK`, or
     /// `PGLANE_POOLER_UNSUPPORTED` for a session lock through a transaction-mode pooler.
     #[napi(
@@ -127,7 +93,7 @@ impl DbLocks {
     )]
     pub async fn lock(&self, key: Value, options: Option<LockOptions>) -> Outcome<()> {
         let run = async {
-            let (name, k) = parse_key(&self.namespace, &key)?;
+            let (name, k) = LockKey::from_json(&self.namespace, &key)?;
             let (timeout, scope) = match &options {
                 Some(o) => (
                     o.timeout_ms.map(|ms| Duration::from_millis(ms.into())),
@@ -135,7 +101,10 @@ impl DbLocks {
                 ),
                 None => (None, None),
             };
-            let scope = self.scope(scope.as_deref(), "session").await?;
+            let scope = self
+                .holder
+                .resolve_scope(scope.as_deref(), "session")
+                .await?;
             self.holder
                 .lock(&name, k, scope, timeout.unwrap_or(self.timeout))
                 .await
@@ -150,9 +119,10 @@ impl DbLocks {
     )]
     pub async fn try_lock(&self, key: Value, options: Option<LockOptions>) -> Outcome<bool> {
         let run = async {
-            let (name, k) = parse_key(&self.namespace, &key)?;
+            let (name, k) = LockKey::from_json(&self.namespace, &key)?;
             let scope = self
-                .scope(options.as_ref().and_then(|o| o.scope.as_deref()), "session")
+                .holder
+                .resolve_scope(options.as_ref().and_then(|o| o.scope.as_deref()), "session")
                 .await?;
             self.holder.try_lock(&name, k, scope).await
         };
@@ -166,7 +136,7 @@ impl DbLocks {
     )]
     pub async fn unlock(&self, key: Value) -> Outcome<()> {
         let run = async {
-            let (name, k) = parse_key(&self.namespace, &key)?;
+            let (name, k) = LockKey::from_json(&self.namespace, &key)?;
             self.holder.unlock(&name, k).await
         };
         run.await.into()

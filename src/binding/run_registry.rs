@@ -1,15 +1,14 @@
 //! `RunRegistry`: runs, heartbeats and crash sweeps in the `pglane` schema.
 
 use super::cleanup::{CleanupReport, LeakedRows};
-use super::db::Db;
-use super::error::{to_js, JsError, Outcome};
-use crate::core::cleanup as core_cleanup;
+use super::db::{db_or_default, Db};
+use super::error::Outcome;
 use crate::core::db as core_db;
-use crate::core::run_registry::{self as core_runs, RunInfo as CoreRun};
-use crate::core::{Error, ErrorCode};
+use crate::core::preset;
+use crate::core::runs::registry::{self as core_runs, RunInfo as CoreRun};
+use napi::Env;
 use napi_derive::napi;
 use std::collections::HashMap;
-use std::time::Duration;
 
 /// A registered run.
 #[napi(object)]
@@ -54,29 +53,13 @@ pub struct RunRegistry {
     db: core_db::Db,
 }
 
-async fn find_run(db: &core_db::Db, run_id: &str) -> crate::core::Result<CoreRun> {
-    core_runs::runs(db)
-        .await?
-        .into_iter()
-        .find(|r| r.run_id == run_id)
-        .ok_or_else(|| {
-            Error::new(
-                ErrorCode::InvalidConfig,
-                format!("no run {run_id:?} is registered"),
-            )
-        })
-}
-
 #[napi]
 impl RunRegistry {
     /// The registry on `db` (or the default database).
     #[napi(constructor)]
-    pub fn new(db: Option<&Db>) -> Result<RunRegistry, JsError> {
+    pub fn new(env: Env, db: Option<&Db>) -> napi::Result<RunRegistry> {
         Ok(RunRegistry {
-            db: match db {
-                Some(d) => d.inner.clone(),
-                None => core_db::default_db().map_err(to_js)?,
-            },
+            db: db_or_default(&env, db)?,
         })
     }
 
@@ -130,7 +113,7 @@ impl RunRegistry {
     /// Runs whose heartbeat is older than `ttlSeconds`.
     #[napi(ts_return_type = "Promise<RunInfo[]>")]
     pub async fn expired(&self, ttl_seconds: f64) -> Outcome<Vec<RunInfo>> {
-        core_runs::expired_runs(&self.db, Duration::from_secs_f64(ttl_seconds.max(0.0)))
+        core_runs::expired_runs(&self.db, ttl_seconds)
             .await
             .map(|v| v.into_iter().map(Into::into).collect())
             .into()
@@ -144,9 +127,8 @@ impl RunRegistry {
         options: Option<SweepOptions>,
     ) -> Outcome<Vec<LeakedRows>> {
         let run = async {
-            let r = find_run(&self.db, &run_id).await?;
-            let cols =
-                core_cleanup::lane_columns(&self.db, options.and_then(|o| o.lane_columns)).await?;
+            let r = core_runs::find_run(&self.db, &run_id).await?;
+            let cols = preset::lane_columns(&self.db, options.and_then(|o| o.lane_columns)).await?;
             core_runs::leftovers(&self.db, &r, &cols).await
         };
         run.await
@@ -167,8 +149,8 @@ impl RunRegistry {
                 Some(o) => (o.lane_columns, o.allow_unmarked.unwrap_or(false)),
                 None => (None, false),
             };
-            let r = find_run(&self.db, &run_id).await?;
-            let cols = core_cleanup::lane_columns(&self.db, cols).await?;
+            let r = core_runs::find_run(&self.db, &run_id).await?;
+            let cols = preset::lane_columns(&self.db, cols).await?;
             core_runs::sweep_run(&self.db, &r, &cols, allow).await
         };
         run.await.map(Into::into).into()

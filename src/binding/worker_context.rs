@@ -1,8 +1,10 @@
 //! `WorkerContext`: lane names for one test, from Playwright's `TestInfo`.
 
-use super::error::{to_js, JsError};
-use crate::core::naming::{self, LaneScope};
-use crate::core::worker_context::{self as core_ctx, ContextSettings, TestIdentity};
+use super::error::OrThrow;
+use crate::core::lane::context::{self as core_ctx, ContextSettings, TestIdentity};
+use crate::core::lane::naming::{self, LaneScope};
+use crate::core::lane::pattern;
+use napi::Env;
 use napi_derive::napi;
 
 /// The parts of Playwright's `TestInfo` pglane reads. A real `TestInfo` or a plain object.
@@ -53,9 +55,10 @@ impl WorkerContext {
     /// object). Calling it again for the same test returns the same lane.
     #[napi(factory)]
     pub fn create(
+        env: Env,
         test_info: Option<TestInfoLike>,
         options: Option<WorkerContextOptions>,
-    ) -> Result<WorkerContext, JsError> {
+    ) -> napi::Result<WorkerContext> {
         let identity = test_info
             .map(|t| TestIdentity {
                 worker_index: t.worker_index,
@@ -73,11 +76,8 @@ impl WorkerContext {
                 email_domain: o.email_domain,
             })
             .unwrap_or_default();
-        if let Some(run_id) = &settings.run_id {
-            naming::validate_run_id(run_id).map_err(to_js)?;
-        }
         Ok(WorkerContext {
-            inner: core_ctx::WorkerContext::create(identity, &settings).map_err(to_js)?,
+            inner: core_ctx::WorkerContext::create(identity, &settings).or_throw(&env)?,
         })
     }
 
@@ -144,20 +144,20 @@ impl WorkerContext {
     /// A unique name: `{run}-w{worker}-{test}-{base}`. Throws `PGLANE_INVALID_NAME` for an
     /// empty base, one over 128 characters, or one with control characters.
     #[napi]
-    pub fn name(&self, base: String) -> Result<String, JsError> {
-        self.inner.lane().name(&base).map_err(to_js)
+    pub fn name(&self, env: Env, base: String) -> napi::Result<String> {
+        self.inner.lane().name(&base).or_throw(&env)
     }
 
     /// A unique lowercase email in the lane, e.g. `{run}-w3-7-alice@pglane.test`.
     #[napi]
-    pub fn email(&self, base: String) -> Result<String, JsError> {
-        self.inner.lane().email(&base).map_err(to_js)
+    pub fn email(&self, env: Env, base: String) -> napi::Result<String> {
+        self.inner.lane().email(&base).or_throw(&env)
     }
 
     /// A unique URL-safe slug (`a-z`, `0-9`, `-`).
     #[napi]
-    pub fn slug(&self, base: String) -> Result<String, JsError> {
-        self.inner.lane().slug(&base).map_err(to_js)
+    pub fn slug(&self, env: Env, base: String) -> napi::Result<String> {
+        self.inner.lane().slug(&base).or_throw(&env)
     }
 
     /// A new time-ordered UUID (v7).
@@ -169,32 +169,32 @@ impl WorkerContext {
     /// LIKE pattern of this test's names (`%`, `_` and `\` escaped).
     #[napi]
     pub fn test_pattern(&self) -> String {
-        self.inner.like_pattern(LaneScope::Test)
+        self.inner.pattern(LaneScope::Test).to_string()
     }
 
     /// LIKE pattern of this worker's names.
     #[napi]
     pub fn worker_pattern(&self) -> String {
-        self.inner.like_pattern(LaneScope::Worker)
+        self.inner.pattern(LaneScope::Worker).to_string()
     }
 
     /// LIKE pattern of this run's names.
     #[napi]
     pub fn run_pattern(&self) -> String {
-        self.inner.like_pattern(LaneScope::Run)
+        self.inner.pattern(LaneScope::Run).to_string()
     }
 
     /// LIKE pattern of a scope: `"test"`, `"worker"` or `"run"`.
     #[napi]
-    pub fn like_pattern(&self, scope: String) -> Result<String, JsError> {
-        let scope = LaneScope::parse(&scope).map_err(to_js)?;
-        Ok(self.inner.like_pattern(scope))
+    pub fn like_pattern(&self, env: Env, scope: String) -> napi::Result<String> {
+        let scope = LaneScope::parse(&scope).or_throw(&env)?;
+        Ok(self.inner.pattern(scope).to_string())
     }
 
     /// The literal prefix of a scope's names (no escaping): `"test"`, `"worker"` or `"run"`.
     #[napi]
-    pub fn prefix(&self, scope: String) -> Result<String, JsError> {
-        let scope = LaneScope::parse(&scope).map_err(to_js)?;
+    pub fn prefix(&self, env: Env, scope: String) -> napi::Result<String> {
+        let scope = LaneScope::parse(&scope).or_throw(&env)?;
         Ok(self.inner.lane().prefix(scope).to_string())
     }
 }
@@ -202,7 +202,7 @@ impl WorkerContext {
 /// Escapes `\`, `%` and `_` so a string matches itself literally in a LIKE pattern.
 #[napi]
 pub fn escape_like(text: String) -> String {
-    naming::escape_like(&text)
+    pattern::escape_like(&text)
 }
 
 /// A new run id: 10 characters, sortable by start time, random in the last four.

@@ -51,6 +51,8 @@ pub enum ErrorCode {
     FactoryTrait,
     /// A factory definition is invalid (bad YAML, unknown table or column, a cycle).
     FactoryDefinition,
+    /// The embedded PostgreSQL could not be set up (raised by the TypeScript layer).
+    EmbeddedSetup,
     /// A bug in pglane: an invariant did not hold.
     Internal,
 }
@@ -82,6 +84,7 @@ impl ErrorCode {
             ErrorCode::FactoryField => "PGLANE_FACTORY_FIELD",
             ErrorCode::FactoryTrait => "PGLANE_FACTORY_TRAIT",
             ErrorCode::FactoryDefinition => "PGLANE_FACTORY_DEFINITION",
+            ErrorCode::EmbeddedSetup => "PGLANE_EMBEDDED_SETUP",
             ErrorCode::Internal => "PGLANE_INTERNAL",
         }
     }
@@ -111,6 +114,7 @@ impl ErrorCode {
         ErrorCode::FactoryField,
         ErrorCode::FactoryTrait,
         ErrorCode::FactoryDefinition,
+        ErrorCode::EmbeddedSetup,
         ErrorCode::Internal,
     ];
 
@@ -140,13 +144,27 @@ impl fmt::Display for ErrorCode {
 }
 
 /// A pglane error: a stable code, a message that names what is at fault (never a secret),
-/// the Postgres SQLSTATE when there is one, and the cause.
+/// the Postgres SQLSTATE and constraint when there are some, and the cause.
 pub struct Error {
     code: ErrorCode,
     message: String,
     sqlstate: Option<String>,
+    constraint: Option<String>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
 }
+
+/// The text of an underlying error, already stripped of secrets: what [`Error::source`] gives
+/// when the original could carry row values or a password.
+#[derive(Debug)]
+pub struct RedactedCause(pub String);
+
+impl fmt::Display for RedactedCause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for RedactedCause {}
 
 /// Result with pglane's error.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -158,6 +176,7 @@ impl Error {
             code,
             message: message.into(),
             sqlstate: None,
+            constraint: None,
             source: None,
         }
     }
@@ -184,9 +203,26 @@ impl Error {
         &self.message
     }
 
+    /// Attaches the name of the constraint Postgres reported.
+    pub fn with_constraint(mut self, constraint: impl Into<String>) -> Error {
+        self.constraint = Some(constraint.into());
+        self
+    }
+
     /// The Postgres SQLSTATE, when Postgres reported the error.
     pub fn sqlstate(&self) -> Option<&str> {
         self.sqlstate.as_deref()
+    }
+
+    /// The constraint Postgres named, e.g. `users_email_partial_key`.
+    pub fn constraint(&self) -> Option<&str> {
+        self.constraint.as_deref()
+    }
+
+    /// The same error with another message (code, SQLSTATE, constraint and cause kept).
+    pub fn with_message(mut self, message: impl Into<String>) -> Error {
+        self.message = message.into();
+        self
     }
 
     /// Prefixes the message with context, e.g. the operation that failed.

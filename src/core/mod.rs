@@ -1,19 +1,27 @@
-//! The engine: naming, database configuration and pools, and everything built on them.
+//! The engine, in concept modules (none imports napi):
+//!
+//! - [`db`]: settings, pool, TLS, error classification, the catalog and its graph cache.
+//! - [`schema`]: the schema graph as data: names, foreign keys, dependency order.
+//! - [`lane`]: run/worker/test ids, names, the lane pattern guard, contexts, trackers.
+//! - [`cleanup`]: which rows go, in which order, and the statements that delete them.
+//! - [`factory`]: rows defined as data, created in one statement.
+//! - [`supabase`]: signed-in Supabase users, JWTs and storage state.
+//! - [`runs`]: the run registry, heartbeats, sweeps and the journal.
+//! - [`locks`]: advisory locks.
+//! - [`preset`]: what pglane knows of the reference application.
+//! - [`error`]: the one error type and its stable codes.
 
-pub mod advisory_lock;
 pub mod cleanup;
-pub mod cleanup_plan;
 pub mod db;
-pub mod db_config;
 pub mod error;
 pub mod factory;
-pub mod factory_def;
-pub mod naming;
-pub mod run_registry;
-pub mod schema_graph;
-pub mod supabase_auth;
-pub mod tls;
-pub mod tracker;
-pub mod worker_context;
+pub mod fnv;
+pub mod lane;
+pub mod locks;
+pub mod preset;
+pub mod runs;
+pub mod runtime;
+pub mod schema;
+pub mod supabase;
 
 pub use error::{Error, ErrorCode, Result};

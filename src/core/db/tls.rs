@@ -1,6 +1,6 @@
 //! TLS with rustls, following libpq's `sslmode`: which certificates are checked, and how.
 
-use crate::core::db_config::{DbConfig, RootCerts, SslMode};
+use super::config::{DbConfig, RootCerts, SslMode};
 use crate::core::error::{Error, ErrorCode, Result};
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;

@@ -172,15 +172,6 @@ impl FactoryRegistry {
         FactoryRegistry::from_file(file)
     }
 
-    /// The reference application's preset, shipped with pglane.
-    pub fn preset() -> &'static FactoryRegistry {
-        static PRESET: std::sync::OnceLock<FactoryRegistry> = std::sync::OnceLock::new();
-        PRESET.get_or_init(|| {
-            FactoryRegistry::from_yaml(include_str!("../../presets/reference.yaml"))
-                .expect("the shipped preset is valid")
-        })
-    }
-
     fn from_file(file: FactoryFile) -> Result<FactoryRegistry> {
         if let Some(v) = file.version {
             if v != 1 {
@@ -207,21 +198,30 @@ impl FactoryRegistry {
         &self.lane_columns
     }
 
-    /// The lane columns whose tables and columns exist in `graph` (a database may hold only
-    /// part of the preset's schema).
-    pub fn lane_columns_in(
-        &self,
-        graph: &crate::core::schema_graph::SchemaGraph,
-    ) -> Vec<(String, Vec<String>)> {
-        self.lane_columns
-            .iter()
-            .filter(|(t, cols)| {
-                graph
-                    .resolve(t)
-                    .is_ok_and(|id| cols.iter().all(|c| graph.tables[id].column(c).is_some()))
-            })
-            .cloned()
-            .collect()
+    /// Every table a call of factory `name` may insert into (through associations, steps,
+    /// after-steps and traits), as written in the definitions.
+    pub fn tables_of(&self, name: &str) -> Vec<String> {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut tables = Vec::new();
+        let mut todo = vec![name.to_string()];
+        while let Some(n) = todo.pop() {
+            let Some(def) = self.factories.get(&n) else {
+                continue;
+            };
+            if !seen.insert(n) {
+                continue;
+            }
+            tables.extend(def.table.clone());
+            todo.extend(def.associations.values().map(|a| a.factory.clone()));
+            todo.extend(
+                def.steps
+                    .iter()
+                    .chain(&def.after)
+                    .chain(def.traits.values().flat_map(|t| &t.after))
+                    .map(|s| s.factory.clone()),
+            );
+        }
+        tables
     }
 
     /// A factory by name, or `PGLANE_FACTORY_UNKNOWN` listing the known ones.
@@ -314,7 +314,7 @@ mod tests {
 
     #[test]
     fn the_preset_parses() {
-        let p = FactoryRegistry::preset();
+        let p = crate::core::preset::registry();
         for name in [
             "user",
             "organization",
@@ -348,6 +348,17 @@ mod tests {
             assert_eq!(err.code(), ErrorCode::FactoryDefinition, "{yaml}");
             assert!(err.message().contains(expect), "{yaml}: {}", err.message());
         }
+    }
+
+    #[test]
+    fn a_factory_names_the_tables_of_its_parents_and_steps() {
+        let r = FactoryRegistry::from_yaml(
+            "factories: { a: { table: ta, associations: { b: { factory: b } } }, b: { table: tb, after: [ { as: c, factory: c } ] }, c: { table: tc }, s: { steps: [ { as: x, factory: a } ] } }",
+        )
+        .unwrap();
+        let mut tables = r.tables_of("s");
+        tables.sort();
+        assert_eq!(tables, vec!["ta", "tb", "tc"]);
     }
 
     #[test]

@@ -1,38 +1,102 @@
 //! The resource tracker: every row a test created, as (table, primary key), checked against the
 //! schema when tracked, exportable as JSON for debugging and for handing leaks to the sweeper.
 
+use super::naming::LaneScope;
+use super::{LaneId, LanePattern, WorkerContext};
 use crate::core::error::{Error, ErrorCode, Result};
-use crate::core::schema_graph::{Column, SchemaGraph, TableId};
-use serde::{Deserialize, Serialize};
+use crate::core::schema::resolve::split_qualified;
+use crate::core::schema::{Column, SchemaGraph, TableId, TableName};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
+use tokio::task::JoinHandle;
 
-/// One tracked row: its table (`schema.table`) and primary key values as text, in key order.
+/// One tracked row: its table (schema and name as the catalog spells them, never parsed again)
+/// and primary key values as text, in key order.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TrackedRow {
-    /// `schema.table`, unquoted.
-    pub table: String,
+    /// The table; exported as text that reads back as the same table (`"Billing"."Invoice.Items"`).
+    #[serde(serialize_with = "table_to_text", deserialize_with = "table_from_text")]
+    pub table: TableName,
     /// Primary key values in key column order, as Postgres' text form.
     pub key: Vec<String>,
 }
 
-/// Which lane a tracker belongs to.
+fn table_to_text<S: Serializer>(t: &TableName, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.serialize_str(&t.qualified())
+}
+
+fn table_from_text<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<TableName, D::Error> {
+    let text = String::deserialize(d)?;
+    match split_qualified(&text) {
+        Ok((Some(schema), name)) => Ok(TableName { schema, name }),
+        _ => Err(serde::de::Error::custom(format!(
+            "table {text:?} is not schema.table"
+        ))),
+    }
+}
+
+/// Which lane a tracker belongs to: its id and the LIKE patterns of its test, worker and run
+/// (empty for a tracker imported without a lane).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LaneInfo {
-    /// Run id.
-    pub run_id: String,
-    /// Worker id.
-    pub worker_id: u32,
-    /// Test index.
-    pub test_index: u32,
+    /// Run, worker and test.
+    #[serde(flatten)]
+    pub id: LaneId,
     /// LIKE pattern of the test's names.
     pub test_pattern: String,
     /// LIKE pattern of the worker's names.
     pub worker_pattern: String,
     /// LIKE pattern of the run's names.
     pub run_pattern: String,
+}
+
+impl LaneInfo {
+    /// The lane of a test's context.
+    pub fn of(ctx: &WorkerContext) -> LaneInfo {
+        LaneInfo {
+            id: ctx.id().clone(),
+            test_pattern: ctx.pattern(LaneScope::Test).to_string(),
+            worker_pattern: ctx.pattern(LaneScope::Worker).to_string(),
+            run_pattern: ctx.pattern(LaneScope::Run).to_string(),
+        }
+    }
+
+    /// The pattern of a scope (`"test"`, `"worker"`, `"run"`), checked: a tracker imported with
+    /// a pattern such as `%` can never delete by it.
+    pub fn pattern(&self, scope: LaneScope) -> Result<LanePattern> {
+        let text = match scope {
+            LaneScope::Test => &self.test_pattern,
+            LaneScope::Worker => &self.worker_pattern,
+            LaneScope::Run => &self.run_pattern,
+        };
+        if text.is_empty() {
+            return Err(Error::invalid_config(
+                "this tracker has no lane (it was imported without one)",
+            ));
+        }
+        LanePattern::parse(text)
+    }
+
+    /// What a caller means by `"test"`, `"worker"`, `"run"` or a LIKE pattern: the pattern,
+    /// which must lie within this lane's run (a sweep of another run goes through the run
+    /// registry, which checks the run is dead).
+    pub fn resolve_pattern(&self, scope_or_pattern: &str) -> Result<LanePattern> {
+        if let Ok(scope) = LaneScope::parse(scope_or_pattern) {
+            return self.pattern(scope);
+        }
+        let pattern = LanePattern::parse(scope_or_pattern)?;
+        let run = self.pattern(LaneScope::Run)?;
+        if !pattern.is_within(&run) {
+            return Err(Error::invalid_config(format!(
+                "pattern {scope_or_pattern:?} is not within this run's lane {run}: pattern cleanup deletes this run's lanes only (sweep another run with RunRegistry.sweep)"
+            )));
+        }
+        Ok(pattern)
+    }
 }
 
 /// The exported form of a tracker (`version` 1).
@@ -51,6 +115,10 @@ pub struct TrackerExport {
 pub struct ResourceTracker {
     lane: LaneInfo,
     rows: Mutex<(Vec<TrackedRow>, HashSet<TrackedRow>)>,
+    /// Background writes about these rows (journal entries of rows tracked by hand), each
+    /// resolving to whether it succeeded.
+    background: Mutex<Vec<JoinHandle<bool>>>,
+    background_failures: AtomicU32,
 }
 
 impl ResourceTracker {
@@ -58,7 +126,7 @@ impl ResourceTracker {
     pub fn new(lane: LaneInfo) -> ResourceTracker {
         ResourceTracker {
             lane,
-            rows: Mutex::new((Vec::new(), HashSet::new())),
+            ..Default::default()
         }
     }
 
@@ -107,6 +175,26 @@ impl ResourceTracker {
         let (list, set) = &mut *guard;
         list.retain(|r| !gone.contains(r));
         set.retain(|r| !gone.contains(r));
+    }
+
+    /// Keeps a background write about this tracker's rows, for [`ResourceTracker::settle`].
+    pub fn defer(&self, write: JoinHandle<bool>) {
+        self.background
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(write);
+    }
+
+    /// Waits for every deferred write; returns how many failed since the last call.
+    pub async fn settle(&self) -> u32 {
+        let writes: Vec<_> =
+            std::mem::take(&mut *self.background.lock().unwrap_or_else(|p| p.into_inner()));
+        for write in writes {
+            if !write.await.unwrap_or(false) {
+                self.background_failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        self.background_failures.swap(0, Ordering::Relaxed)
     }
 
     /// Forgets every row.
@@ -201,7 +289,7 @@ pub fn check_row(graph: &SchemaGraph, table: &str, key: &Value) -> Result<Tracke
         out.push(key_text(value, column).map_err(&bad)?);
     }
     Ok(TrackedRow {
-        table: t.display_name(),
+        table: t.table_name(),
         key: out,
     })
 }
@@ -250,14 +338,17 @@ fn truncate(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::schema_graph::tests::sample;
+    use crate::core::schema::tests::sample;
     use serde_json::json;
 
     #[test]
     fn tracks_checked_keys_once_and_round_trips_through_json() {
         let g = sample();
         let t = ResourceTracker::new(LaneInfo {
-            run_id: "r".into(),
+            id: LaneId {
+                run_id: "r".into(),
+                ..Default::default()
+            },
             ..Default::default()
         });
         let id = "0195f1c2-7b3a-7cde-8f00-0123456789ab";
@@ -267,7 +358,7 @@ mod tests {
         assert_eq!(t.count(), 2);
         let back = ResourceTracker::import(&t.export()).unwrap();
         assert_eq!(back.list(), t.list());
-        assert_eq!(back.lane().run_id, "r");
+        assert_eq!(back.lane().id.run_id, "r");
     }
 
     #[test]

@@ -1,9 +1,8 @@
 //! Property tests: over many random inputs (with `%`, `_`, `\`, quotes and unicode), lane names
 //! are unique and each lane's LIKE pattern matches exactly its own names.
 
-use pglane::core::naming::{
-    escape_like, like_matches, Lane, LaneScope, NameFormat, DEFAULT_EMAIL_DOMAIN,
-};
+use pglane::core::lane::naming::{Lane, LaneScope, NameFormat, DEFAULT_EMAIL_DOMAIN};
+use pglane::core::lane::pattern::{escape_like, like_matches};
 use proptest::prelude::*;
 use std::collections::HashSet;
 
@@ -56,17 +55,17 @@ proptest! {
         let a = lane(&run_a, wa, ta);
         let other = lane(&run_b, wb, tb);
         for value in [a.name(&b).unwrap(), a.slug(&b).unwrap(), a.email(&b).unwrap()] {
-            prop_assert!(like_matches(&a.like_pattern(LaneScope::Test), &value));
-            prop_assert!(like_matches(&a.like_pattern(LaneScope::Worker), &value));
-            prop_assert!(like_matches(&a.like_pattern(LaneScope::Run), &value));
+            prop_assert!(like_matches(a.pattern(LaneScope::Test).as_str(), &value));
+            prop_assert!(like_matches(a.pattern(LaneScope::Worker).as_str(), &value));
+            prop_assert!(like_matches(a.pattern(LaneScope::Run).as_str(), &value));
         }
         let same_test = run_a == run_b && wa == wb && ta == tb;
         let same_worker = run_a == run_b && wa == wb;
         let same_run = run_a == run_b;
         for value in [other.name(&b).unwrap(), other.slug(&b).unwrap(), other.email(&b).unwrap()] {
-            prop_assert_eq!(like_matches(&a.like_pattern(LaneScope::Test), &value), same_test);
-            prop_assert_eq!(like_matches(&a.like_pattern(LaneScope::Worker), &value), same_worker);
-            prop_assert_eq!(like_matches(&a.like_pattern(LaneScope::Run), &value), same_run);
+            prop_assert_eq!(like_matches(a.pattern(LaneScope::Test).as_str(), &value), same_test);
+            prop_assert_eq!(like_matches(a.pattern(LaneScope::Worker).as_str(), &value), same_worker);
+            prop_assert_eq!(like_matches(a.pattern(LaneScope::Run).as_str(), &value), same_run);
         }
     }
 

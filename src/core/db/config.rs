@@ -122,6 +122,21 @@ pub struct DbConfig {
     pub pooler: PoolerMode,
 }
 
+/// Settings a caller gives on top of a URL or the environment (`Db.connect(url, options)`).
+#[derive(Debug, Clone, Default)]
+pub struct DbOverrides {
+    /// Connections per process.
+    pub pool_size: Option<u32>,
+    /// Time allowed to open a connection, in ms.
+    pub connect_timeout_ms: Option<u32>,
+    /// Time allowed for one operation, in ms.
+    pub statement_timeout_ms: Option<u32>,
+    /// `application_name` of pglane's sessions.
+    pub application_name: Option<String>,
+    /// `auto`, `none` or `transaction`.
+    pub pooler: Option<String>,
+}
+
 impl fmt::Debug for DbConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("DbConfig")
@@ -320,6 +335,26 @@ impl DbConfig {
             cfg.pooler = PoolerMode::parse(&v)?;
         }
         cfg.finish()
+    }
+
+    /// These settings with `overrides` on top, checked again.
+    pub fn with_overrides(mut self, overrides: DbOverrides) -> Result<DbConfig> {
+        if let Some(n) = overrides.pool_size {
+            self.pool_size = n as usize;
+        }
+        if let Some(ms) = overrides.connect_timeout_ms {
+            self.connect_timeout = Duration::from_millis(ms.into());
+        }
+        if let Some(ms) = overrides.statement_timeout_ms {
+            self.statement_timeout = Duration::from_millis(ms.into());
+        }
+        if let Some(name) = overrides.application_name {
+            self.application_name = name;
+        }
+        if let Some(p) = overrides.pooler {
+            self.pooler = PoolerMode::parse(&p)?;
+        }
+        self.finish()
     }
 
     /// Applies defaults that depend on other fields and checks what can be checked offline.

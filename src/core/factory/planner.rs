@@ -1,69 +1,24 @@
-//! The factory engine: turns a factory call into one SQL statement (a chain of
-//! `insert ... returning *` CTEs, parents before children), sends it in one round trip, tracks
-//! every inserted row, and returns the rows as the database stored them.
-//!
-//! Values pglane can compute (lane names, UUIDs, parameters, bcrypt hashes) are sent as
-//! parameters; values only the database knows (serial keys, defaults) are referenced from the
-//! CTE that inserted them. A multi-row factory is therefore atomic: one statement.
+//! The factory planner: turns a factory call into the rows to insert, parents before children,
+//! in memory. Values pglane can compute (lane names, UUIDs, parameters, bcrypt hashes) are kept
+//! as values; values only the database knows (serial keys, defaults) are references to the
+//! row that will insert them. [`super::sql`] turns the plan into one statement.
 
-use crate::core::db::{Conn, Db};
+use super::definition::{FactoryDef, FactoryRegistry, StepDef};
+use super::template::{bcrypt_hash, now_rfc3339, parse_template, random_token, token_length, Part};
+use super::FactoryCall;
 use crate::core::error::{Error, ErrorCode, Result};
-use crate::core::factory_def::{FactoryDef, FactoryRegistry, StepDef};
-use crate::core::naming::Lane;
-use crate::core::schema_graph::{quote_ident, SchemaGraph, TableId};
-use crate::core::tracker::{ResourceTracker, TrackedRow};
+use crate::core::lane::{LaneId, WorkerContext};
+use crate::core::runs::journal;
+use crate::core::schema::{SchemaGraph, TableId};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
-use std::sync::Mutex;
-use tokio_postgres::types::{ToSql, Type};
 
-/// Associations, steps and after-steps nest at most this deep.
 const MAX_DEPTH: usize = 24;
-
-/// What a factory call is made in: the lane (for names) and its counters.
-pub struct FactoryScope<'a> {
-    /// The test's lane.
-    pub lane: &'a Lane,
-    /// Run id, worker id and test index, for `{{run}}`, `{{worker}}`, `{{test}}`.
-    pub run_id: &'a str,
-    /// Worker id.
-    pub worker_id: u32,
-    /// Test index.
-    pub test_index: u32,
-    /// Per-factory sequence counters of the lane.
-    pub sequences: &'a Sequences,
-}
-
-/// Per-factory counters behind `{{seq}}`, starting at 1.
-#[derive(Debug, Default)]
-pub struct Sequences(Mutex<HashMap<String, u64>>);
-
-impl Sequences {
-    fn next(&self, factory: &str) -> u64 {
-        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        let n = map.entry(factory.to_string()).or_insert(0);
-        *n += 1;
-        *n
-    }
-}
-
-/// A factory call.
-#[derive(Debug, Clone, Default)]
-pub struct FactoryCall {
-    /// Factory name.
-    pub factory: String,
-    /// Caller attributes: columns, parameters, associations, or (for a steps factory) steps.
-    pub attrs: Map<String, Value>,
-    /// Traits to apply.
-    pub traits: Vec<String>,
-    /// How many to create (`createList`); results come back as an array when set.
-    pub count: Option<usize>,
-}
 
 /// A value being planned.
 #[derive(Debug, Clone)]
-enum Val {
+pub(super) enum Val {
     Text(String),
     Json(Value),
     Null,
@@ -111,13 +66,13 @@ struct Attr {
 }
 
 #[derive(Debug)]
-struct PlannedRow {
-    table: TableId,
-    values: Vec<(String, Val)>,
+pub(super) struct PlannedRow {
+    pub(super) table: TableId,
+    pub(super) values: Vec<(String, Val)>,
 }
 
 #[derive(Debug)]
-enum Shape {
+pub(super) enum Shape {
     Row {
         row: usize,
         extras: Vec<(String, Shape)>,
@@ -136,17 +91,18 @@ impl Shape {
     }
 }
 
-/// A planned factory call: the statement, its parameters, and how to read the result.
+/// A planned factory call: the rows to insert, and how to assemble the result from them.
 pub struct Plan {
-    rows: Vec<PlannedRow>,
-    shape: Shape,
-    journal: Option<(String, u32, u32)>,
+    pub(super) rows: Vec<PlannedRow>,
+    pub(super) shape: Shape,
+    /// The lane whose journal the statement writes, when the journal exists.
+    pub(super) journal: Option<LaneId>,
 }
 
 struct Planner<'a> {
     registry: &'a FactoryRegistry,
     graph: &'a SchemaGraph,
-    scope: &'a FactoryScope<'a>,
+    ctx: &'a WorkerContext,
     rows: Vec<PlannedRow>,
     depth: usize,
     now: String,
@@ -189,7 +145,7 @@ impl<'a> Planner<'a> {
             ));
         }
         let def = self.merged(name, traits)?;
-        let seq = self.scope.sequences.next(name);
+        let seq = self.ctx.sequences().next(name);
         let mut env = Env {
             factory: name.to_string(),
             seq,
@@ -501,7 +457,7 @@ impl<'a> Planner<'a> {
 
     /// `name`/`email`/`slug`/`bcrypt` applied to text; `None` for helpers that take no text.
     fn helper_on_text(&self, helper: &str, text: &str, factory: &str) -> Result<Option<Val>> {
-        let lane = self.scope.lane;
+        let lane = self.ctx.lane();
         Ok(Some(match helper {
             "name" => Val::Text(
                 lane.name(text)
@@ -633,9 +589,9 @@ impl<'a> Planner<'a> {
             "uuid" => Val::Text(uuid::Uuid::now_v7().to_string()),
             "seq" => Val::Json(Value::from(env.seq)),
             "now" => Val::Text(self.now.clone()),
-            "run" => Val::Text(self.scope.run_id.to_string()),
-            "worker" => Val::Json(Value::from(self.scope.worker_id)),
-            "test" => Val::Json(Value::from(self.scope.test_index)),
+            "run" => Val::Text(self.ctx.run_id().to_string()),
+            "worker" => Val::Json(Value::from(self.ctx.worker_id())),
+            "test" => Val::Json(Value::from(self.ctx.test_index())),
             _ => {
                 if let Some((row_name, column)) = p.split_once('.') {
                     let row = *env.rows.get(row_name).ok_or_else(|| {
@@ -657,100 +613,18 @@ impl<'a> Planner<'a> {
     }
 }
 
-#[derive(Debug)]
-enum Part {
-    Text(String),
-    Placeholder(String),
-}
-
-fn parse_template(s: &str) -> std::result::Result<Vec<Part>, String> {
-    let mut parts = Vec::new();
-    let mut rest = s;
-    while let Some(start) = rest.find("{{") {
-        if start > 0 {
-            parts.push(Part::Text(rest[..start].to_string()));
-        }
-        let after = &rest[start + 2..];
-        let end = after
-            .find("}}")
-            .ok_or_else(|| format!("unclosed {{{{ in {s:?}"))?;
-        parts.push(Part::Placeholder(after[..end].to_string()));
-        rest = &after[end + 2..];
-    }
-    if !rest.is_empty() || parts.is_empty() {
-        parts.push(Part::Text(rest.to_string()));
-    }
-    Ok(parts)
-}
-
-/// bcrypt with the cost from `PGLANE_BCRYPT_COST` (default 4: fast, and any bcrypt verifier,
-/// Supabase Auth included, accepts it), in the `$2a$` form Supabase stores.
-pub fn bcrypt_hash(password: &str) -> Result<String> {
-    let cost = std::env::var("PGLANE_BCRYPT_COST")
-        .ok()
-        .and_then(|v| v.parse::<u32>().ok())
-        .unwrap_or(4)
-        .clamp(4, 31);
-    bcrypt::hash_with_result(password, cost)
-        .map(|h| h.format_for_version(bcrypt::Version::TwoA))
-        .map_err(|e| Error::internal(format!("bcrypt failed: {e}")))
-}
-
-fn token_length(arg: &Value) -> Option<usize> {
-    arg.as_u64()
-        .filter(|n| (1..=255).contains(n))
-        .map(|n| n as usize)
-}
-
-/// `len` random characters of `[a-z0-9]` from the OS-seeded CSPRNG: the form Supabase Auth gives
-/// refresh tokens (12 characters), usable for any secret token column.
-pub fn random_token(len: usize) -> String {
-    use rand::Rng;
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
-    let mut rng = rand::thread_rng();
-    (0..len)
-        .map(|_| ALPHABET[rng.gen_range(0..ALPHABET.len())] as char)
-        .collect()
-}
-
-/// Now, as an RFC 3339 UTC timestamp with microseconds.
-fn now_rfc3339() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let secs = now.as_secs() as i64;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:06}Z",
-        rem / 3600,
-        (rem % 3600) / 60,
-        rem % 60,
-        now.subsec_micros()
-    )
-}
-
 impl Plan {
     /// Plans a call without touching the database.
     pub fn new(
         registry: &FactoryRegistry,
         graph: &SchemaGraph,
-        scope: &FactoryScope<'_>,
+        ctx: &WorkerContext,
         call: &FactoryCall,
     ) -> Result<Plan> {
         let mut planner = Planner {
             registry,
             graph,
-            scope,
+            ctx,
             rows: Vec::new(),
             depth: 0,
             now: now_rfc3339(),
@@ -784,10 +658,7 @@ impl Plan {
         };
         // When the run registry's schema exists, the statement also journals the keys it inserts
         // (crash safety: a killed worker's rows can be found without its memory).
-        let journal = graph
-            .resolve("pglane.journal")
-            .ok()
-            .map(|_| (scope.run_id.to_string(), scope.worker_id, scope.test_index));
+        let journal = journal::exists(graph).then(|| ctx.id().clone());
         Ok(Plan {
             rows: planner.rows,
             shape,
@@ -795,102 +666,12 @@ impl Plan {
         })
     }
 
-    /// Rows the statement inserts.
-    pub fn row_count(&self) -> usize {
-        self.rows.len()
-    }
-
-    /// The statement and its parameters (all text, cast to each column's type).
-    pub fn sql(&self, graph: &SchemaGraph) -> (String, Vec<Option<String>>) {
-        let mut params: Vec<Option<String>> = Vec::new();
-        let mut sql = String::from("with ");
-        for (i, row) in self.rows.iter().enumerate() {
-            let table = &graph.tables[row.table];
-            if i > 0 {
-                sql.push_str(",\n");
-            }
-            if row.values.is_empty() {
-                let _ = write!(
-                    sql,
-                    "c{i} as (insert into {} default values returning *)",
-                    table.sql_name()
-                );
-                continue;
-            }
-            let cols: Vec<String> = row.values.iter().map(|(c, _)| quote_ident(c)).collect();
-            let mut exprs = Vec::with_capacity(row.values.len());
-            for (column, val) in &row.values {
-                let ty = table
-                    .column(column)
-                    .map(|c| c.type_sql.as_str())
-                    .unwrap_or("text");
-                exprs.push(match val {
-                    Val::Ref { row, column } => {
-                        format!("(select {} from c{row})", quote_ident(column))
-                    }
-                    Val::Null => format!("null::{ty}"),
-                    v => {
-                        params.push(Some(param_text(v, ty)));
-                        format!("${}::{ty}", params.len())
-                    }
-                });
-            }
-            let _ = write!(
-                sql,
-                "c{i} as (insert into {} ({}) values ({}) returning *)",
-                table.sql_name(),
-                cols.join(", "),
-                exprs.join(", ")
-            );
-        }
-        if let Some((run_id, worker, test)) = &self.journal {
-            let mut entries = Vec::new();
-            for (i, row) in self.rows.iter().enumerate() {
-                let table = &graph.tables[row.table];
-                if table.pk.is_empty() {
-                    continue;
-                }
-                params.push(Some(table.display_name()));
-                let key: Vec<String> = table
-                    .pk
-                    .iter()
-                    .map(|c| format!("r.{}::text", quote_ident(&c.name)))
-                    .collect();
-                entries.push(format!(
-                    "(${}::text, (select array[{}] from c{i} r))",
-                    params.len(),
-                    key.join(", ")
-                ));
-            }
-            if !entries.is_empty() {
-                params.push(Some(run_id.clone()));
-                let run = params.len();
-                params.push(Some(worker.to_string()));
-                params.push(Some(test.to_string()));
-                let _ = write!(
-                    sql,
-                    ",\njournal as (insert into pglane.journal (run_id, worker_id, test_index, table_name, key) \
-                     select ${run}::text, ${}::int4, ${}::int4, v.t, v.k from (values {}) v(t, k) where v.k is not null)",
-                    run + 1,
-                    run + 2,
-                    entries.join(", ")
-                );
-            }
-        }
-        let rows: Vec<String> = (0..self.rows.len())
-            .map(|i| format!("(select row_to_json(r) from c{i} r)"))
-            .collect();
-        let _ = write!(sql, "\nselect json_build_array({})::text", rows.join(", "));
-        (sql, params)
-    }
-
     /// The result without inserting (`build`): values pglane computed; database defaults absent.
-    pub fn built(&self, graph: &SchemaGraph) -> Value {
+    pub fn built(&self) -> Value {
         let rows: Vec<Value> = self
             .rows
             .iter()
             .map(|r| {
-                let _ = graph;
                 Value::Object(
                     r.values
                         .iter()
@@ -901,103 +682,11 @@ impl Plan {
             .collect();
         assemble(&self.shape, &rows)
     }
-
-    /// Inserts in one round trip, tracks every row that has a primary key, and returns the
-    /// rows as stored.
-    pub async fn execute(
-        &self,
-        conn: &Conn,
-        graph: &SchemaGraph,
-        tracker: Option<&ResourceTracker>,
-    ) -> Result<Value> {
-        if self.rows.is_empty() {
-            return Ok(assemble(&self.shape, &[]));
-        }
-        let (sql, params) = self.sql(graph);
-        let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
-            .iter()
-            .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
-            .collect();
-        let result = conn
-            .query(&sql, &typed)
-            .await
-            .map_err(|e| self.explain(e, graph))?;
-        let text: String = result
-            .first()
-            .map(|r| r.get(0))
-            .ok_or_else(|| Error::internal("factory statement returned no row"))?;
-        let rows: Vec<Value> = serde_json::from_str(&text)
-            .map_err(|e| Error::internal(format!("factory result: {e}")))?;
-        if let Some(tracker) = tracker {
-            for (planned, row) in self.rows.iter().zip(&rows) {
-                let table = &graph.tables[planned.table];
-                if table.pk.is_empty() {
-                    continue;
-                }
-                let key: Option<Vec<String>> = table
-                    .pk
-                    .iter()
-                    .map(|c| match row.get(&c.name) {
-                        Some(Value::String(s)) => Some(s.clone()),
-                        Some(Value::Null) | None => None,
-                        Some(v) => Some(v.to_string()),
-                    })
-                    .collect();
-                if let Some(key) = key {
-                    tracker.add(TrackedRow {
-                        table: table.display_name(),
-                        key,
-                    });
-                }
-            }
-        }
-        Ok(assemble(&self.shape, &rows))
-    }
-
-    fn explain(&self, e: Error, graph: &SchemaGraph) -> Error {
-        let tables: Vec<String> = self
-            .rows
-            .iter()
-            .map(|r| graph.tables[r.table].display_name())
-            .collect();
-        let mut unique = tables.clone();
-        unique.dedup();
-        e.context(format!(
-            "factory insert into {} failed, nothing was inserted",
-            unique.join(", ")
-        ))
-    }
 }
 
-fn param_text(v: &Val, ty: &str) -> String {
-    match v {
-        Val::Text(s) => s.clone(),
-        Val::Json(j) if ty == "json" || ty == "jsonb" => j.to_string(),
-        Val::Json(Value::Array(items)) if ty.ends_with("[]") => pg_array_literal(items),
-        Val::Json(Value::String(s)) => s.clone(),
-        Val::Json(j) => j.to_string(),
-        Val::Null | Val::Ref { .. } => String::new(),
-    }
-}
-
-/// `{"a","b\"c"}` for a JSON array (nested arrays become nested literals).
-fn pg_array_literal(items: &[Value]) -> String {
-    let inner: Vec<String> = items
-        .iter()
-        .map(|i| match i {
-            Value::Null => "NULL".to_string(),
-            Value::Array(a) => pg_array_literal(a),
-            Value::String(s) => format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\"")),
-            other => format!(
-                "\"{}\"",
-                other.to_string().replace('\\', "\\\\").replace('"', "\\\"")
-            ),
-        })
-        .collect();
-    format!("{{{}}}", inner.join(","))
-}
-
-fn assemble(shape: &Shape, rows: &[Value]) -> Value {
+/// The call's result from the rows as stored: a row with its associations and after-steps, a
+/// steps object, or a list.
+pub(super) fn assemble(shape: &Shape, rows: &[Value]) -> Value {
     match shape {
         Shape::Row { row, extras } => {
             let mut v = rows.get(*row).cloned().unwrap_or(Value::Null);
@@ -1019,75 +708,5 @@ fn assemble(shape: &Shape, rows: &[Value]) -> Value {
         ),
         Shape::List(items) => Value::Array(items.iter().map(|s| assemble(s, rows)).collect()),
         Shape::Skipped => Value::Null,
-    }
-}
-
-/// Creates rows with a factory: one statement, one round trip; every row is tracked.
-pub async fn create(
-    db: &Db,
-    registry: &FactoryRegistry,
-    scope: &FactoryScope<'_>,
-    tracker: &ResourceTracker,
-    call: &FactoryCall,
-) -> Result<Value> {
-    let graph = db.schema().await?;
-    let plan = match Plan::new(registry, &graph, scope, call) {
-        Err(e) if e.code() == ErrorCode::FactoryDefinition => {
-            // A table may have been created since the schema was read.
-            let fresh = db.refresh_schema().await?;
-            let plan = Plan::new(registry, &fresh, scope, call)?;
-            let conn = db.conn().await?;
-            return plan.execute(&conn, &fresh, Some(tracker)).await;
-        }
-        other => other?,
-    };
-    let conn = db.conn().await?;
-    plan.execute(&conn, &graph, Some(tracker)).await
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn templates_split_into_text_and_placeholders() {
-        let parts = parse_template("org-{{seq}}-{{ run }}").unwrap();
-        assert_eq!(parts.len(), 4);
-        assert!(parse_template("{{open").is_err());
-        assert!(
-            matches!(parse_template("plain").unwrap().as_slice(), [Part::Text(t)] if t == "plain")
-        );
-    }
-
-    #[test]
-    fn array_literals_quote_their_items() {
-        assert_eq!(
-            pg_array_literal(&[Value::from("a"), Value::from("b\"c"), Value::Null]),
-            r#"{"a","b\"c",NULL}"#
-        );
-    }
-
-    #[test]
-    fn now_is_rfc3339() {
-        let n = now_rfc3339();
-        assert_eq!(n.len(), 27, "{n}");
-        assert!(n.ends_with('Z') && n.as_bytes()[10] == b'T');
-    }
-
-    #[test]
-    fn random_tokens_have_the_length_and_alphabet_asked_for() {
-        let a = random_token(12);
-        assert_eq!(a.len(), 12);
-        assert!(a
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
-        assert_ne!(a, random_token(12));
-    }
-
-    #[test]
-    fn bcrypt_hashes_verify() {
-        let h = bcrypt_hash("s3cret").unwrap();
-        assert!(h.starts_with("$2a$04$"));
-        assert!(bcrypt::verify("s3cret", &h).unwrap());
     }
 }

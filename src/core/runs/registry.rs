@@ -9,20 +9,17 @@
 //! - `pglane.meta`: marks the database as a test database. Sweeps (which delete whole lanes)
 //!   refuse a database that is not marked, unless the caller opts in.
 
-use crate::core::cleanup::{self, CleanupOptions, CleanupReport};
-use crate::core::cleanup_plan::{CleanupPlan, Seed};
+use super::journal;
+use crate::core::cleanup::seeds::{lane_columns_present, LaneColumns, Seeds};
+use crate::core::cleanup::{execute, CleanupOptions, CleanupReport, TableCount};
+use crate::core::db::catalog::Freshness;
 use crate::core::db::Db;
 use crate::core::error::{Error, ErrorCode, Result};
-use crate::core::naming::check_lane_pattern;
-use crate::core::schema_graph::TableId;
-use std::collections::BTreeMap;
-use std::time::Duration;
+use crate::core::lane::LanePattern;
 use tokio_postgres::types::Type;
 
-/// Creates the `pglane` schema if needed (serialised by an advisory lock; one round trip).
-pub const SCHEMA_SQL: &str = r#"
-begin;
-select pg_advisory_xact_lock(7095312440219086102);
+/// The `pglane` schema's meta and run tables.
+const REGISTRY_DDL: &str = r#"
 create schema if not exists pglane;
 create table if not exists pglane.meta (key text primary key, value text not null);
 create table if not exists pglane.runs (
@@ -33,18 +30,10 @@ create table if not exists pglane.runs (
   started_at timestamptz not null default now(),
   heartbeat_at timestamptz not null default now()
 );
-create table if not exists pglane.journal (
-  id bigserial primary key,
-  run_id text not null,
-  worker_id int not null,
-  test_index int not null,
-  table_name text not null,
-  key text[] not null,
-  created_at timestamptz not null default now()
-);
-create index if not exists journal_run_idx on pglane.journal (run_id);
-commit;
 "#;
+
+/// Serialises concurrent set-ups of the schema (a transaction-scoped advisory lock).
+const SCHEMA_LOCK_SQL: &str = "select pg_advisory_xact_lock(7095312440219086102);";
 
 /// A registered run.
 #[derive(Debug, Clone)]
@@ -61,10 +50,13 @@ pub struct RunInfo {
     pub idle_seconds: f64,
 }
 
-/// Creates the schema.
+/// Creates the `pglane` schema if needed (serialised by an advisory lock; one round trip).
 pub async fn ensure_schema(db: &Db) -> Result<()> {
-    db.conn().await?.batch(SCHEMA_SQL).await?;
-    Ok(())
+    let sql = format!(
+        "begin;\n{SCHEMA_LOCK_SQL}\n{REGISTRY_DDL}\n{}\ncommit;",
+        journal::DDL
+    );
+    db.conn().await?.batch(&sql).await
 }
 
 /// Marks the database as a test database (sweeps may run on it).
@@ -98,7 +90,7 @@ pub async fn register_run(
     pid: i32,
     lane_pattern: &str,
 ) -> Result<()> {
-    check_lane_pattern(lane_pattern)?;
+    LanePattern::parse(lane_pattern)?;
     let conn = db.conn().await?;
     let (r, h, p) = (
         run_id.to_string(),
@@ -161,7 +153,7 @@ pub async fn runs(db: &Db) -> Result<Vec<RunInfo>> {
 pub async fn sweep_run(
     db: &Db,
     run: &RunInfo,
-    lane_columns: &[(String, Vec<String>)],
+    lane_columns: &LaneColumns,
     allow_unmarked: bool,
 ) -> Result<CleanupReport> {
     if !allow_unmarked && !is_test_database(db).await? {
@@ -175,30 +167,20 @@ pub async fn sweep_run(
             ),
         ));
     }
-    check_lane_pattern(&run.lane_pattern)?;
-    let graph = db.refresh_schema().await?;
-    let conn = db.conn().await?;
-    let keys = journal_keys(&conn, &graph, &run.run_id).await?;
-    let mut seeds: Vec<(TableId, Seed)> =
-        keys.into_iter().map(|(t, k)| (t, Seed::Keys(k))).collect();
-    for (table, columns) in lane_columns {
-        if let Ok(t) = graph.resolve(table) {
-            if columns.iter().all(|c| graph.tables[t].column(c).is_some()) {
-                seeds.push((
-                    t,
-                    Seed::Like {
-                        columns: columns.clone(),
-                        pattern: run.lane_pattern.clone(),
-                    },
-                ));
-            }
-        }
+    let pattern = LanePattern::parse(&run.lane_pattern)?;
+    let (graph, _) = db.graph_for(Freshness::Fresh).await?;
+    let keys = journal::keys_of_run(&db.conn().await?, &graph, &run.run_id).await?;
+    let columns = lane_columns_present(&graph, lane_columns);
+    let seeds = if columns.is_empty() {
+        Seeds::default()
+    } else {
+        Seeds::from_lane(&graph, &pattern, &columns)?
     }
-    drop(conn);
+    .with_keys(keys);
     let report = if seeds.is_empty() {
         CleanupReport::default()
     } else {
-        cleanup::plan_and_execute(db, &graph, &seeds, CleanupOptions::default()).await?
+        execute::plan_and_run(db, &graph, &seeds, CleanupOptions::default().for_lane()).await?
     };
     if report.failures.is_empty() {
         forget_run(db, &run.run_id).await?;
@@ -214,7 +196,7 @@ pub async fn forget_run(db: &Db, run_id: &str) -> Result<()> {
     let p: [(&(dyn tokio_postgres::types::ToSql + Sync), Type); 1] = [(&r, Type::TEXT)];
     conn.run(1, async {
         let (a, b) = tokio::join!(
-            c.query_typed("delete from pglane.journal where run_id = $1", &p),
+            c.query_typed(journal::FORGET_RUN_SQL, &p),
             c.query_typed("delete from pglane.runs where run_id = $1", &p),
         );
         a?;
@@ -224,103 +206,57 @@ pub async fn forget_run(db: &Db, run_id: &str) -> Result<()> {
     .await
 }
 
-/// Runs whose heartbeat is older than `ttl`.
-pub async fn expired_runs(db: &Db, ttl: Duration) -> Result<Vec<RunInfo>> {
+/// The registered run `run_id`, or `PGLANE_INVALID_CONFIG` when there is none.
+pub async fn find_run(db: &Db, run_id: &str) -> Result<RunInfo> {
+    runs(db)
+        .await?
+        .into_iter()
+        .find(|r| r.run_id == run_id)
+        .ok_or_else(|| Error::invalid_config(format!("no run {run_id:?} is registered")))
+}
+
+/// Runs whose heartbeat is older than `ttl_seconds` (a finite number of seconds, 0 or more).
+pub async fn expired_runs(db: &Db, ttl_seconds: f64) -> Result<Vec<RunInfo>> {
+    if !ttl_seconds.is_finite() || ttl_seconds < 0.0 {
+        return Err(Error::invalid_config(format!(
+            "a heartbeat time-to-live must be a finite number of seconds, 0 or more; got {ttl_seconds}"
+        )));
+    }
     Ok(runs(db)
         .await?
         .into_iter()
-        .filter(|r| r.idle_seconds > ttl.as_secs_f64())
+        .filter(|r| r.idle_seconds > ttl_seconds)
         .collect())
-}
-
-/// The journaled keys of a run, per table (tables that no longer exist are skipped).
-async fn journal_keys(
-    conn: &crate::core::db::Conn,
-    graph: &crate::core::schema_graph::SchemaGraph,
-    run_id: &str,
-) -> Result<BTreeMap<TableId, Vec<Vec<String>>>> {
-    let rid = run_id.to_string();
-    let rows = conn
-        .query(
-            "select table_name, key from pglane.journal where run_id = $1",
-            &[(&rid, Type::TEXT)],
-        )
-        .await?;
-    let mut keys: BTreeMap<TableId, Vec<Vec<String>>> = BTreeMap::new();
-    for row in &rows {
-        let table: String = row.get(0);
-        if let Ok(t) = graph.resolve(&table) {
-            keys.entry(t).or_default().push(row.get(1));
-        }
-    }
-    Ok(keys)
 }
 
 /// Rows a run still has: per table, by journal keys and lane columns.
 pub async fn leftovers(
     db: &Db,
     run: &RunInfo,
-    lane_columns: &[(String, Vec<String>)],
-) -> Result<Vec<cleanup::TableCount>> {
+    lane_columns: &LaneColumns,
+) -> Result<Vec<TableCount>> {
+    let pattern = LanePattern::parse(&run.lane_pattern)?;
+    let (graph, _) = db.graph_for(Freshness::Cached).await?;
     let mut found = if lane_columns.is_empty() {
         Vec::new()
     } else {
-        cleanup::find_leaks(db, &run.lane_pattern, lane_columns).await?
+        execute::count_left(
+            db,
+            &graph,
+            &Seeds::from_lane(&graph, &pattern, lane_columns)?,
+        )
+        .await?
     };
-    let conn = db.conn().await?;
-    let graph = db.schema().await?;
-    let keys = journal_keys(&conn, &graph, &run.run_id).await?;
+    let keys = journal::keys_of_run(&db.conn().await?, &graph, &run.run_id).await?;
     if keys.is_empty() {
         return Ok(found);
     }
-    let seeds: Vec<(TableId, Seed)> = keys.into_iter().map(|(t, k)| (t, Seed::Keys(k))).collect();
-    let plan = CleanupPlan::build(&graph, &seeds, false, false)?;
-    if let Some(sql) = plan.verify_sql() {
-        let counts = cleanup::counts_of(&conn, &sql, &plan.params).await?;
-        for (t, n) in plan.seeded.iter().zip(counts) {
-            if n == 0 {
-                continue;
-            }
-            let name = graph.tables[*t].display_name();
-            match found.iter_mut().find(|c| c.table == name) {
-                Some(c) => c.rows = c.rows.max(n),
-                None => found.push(cleanup::TableCount {
-                    table: name,
-                    rows: n,
-                }),
-            }
+    let by_keys = execute::count_left(db, &graph, &Seeds::default().with_keys(keys)).await?;
+    for c in by_keys {
+        match found.iter_mut().find(|f| f.table == c.table) {
+            Some(f) => f.rows = f.rows.max(c.rows),
+            None => found.push(c),
         }
     }
     Ok(found)
-}
-
-/// Journals a row tracked by hand (one round trip), so a crash cannot lose it. Does nothing
-/// when the database has no run registry (no global setup ran).
-pub async fn journal_row(
-    db: &Db,
-    lane: &crate::core::tracker::LaneInfo,
-    row: &crate::core::tracker::TrackedRow,
-) -> Result<()> {
-    let has_journal = match db.cached_schema() {
-        Some(g) => g.resolve("pglane.journal").is_ok(),
-        None => false,
-    };
-    if !has_journal || lane.run_id.is_empty() {
-        return Ok(());
-    }
-    let (worker, test) = (lane.worker_id as i32, lane.test_index as i32);
-    db.conn()
-        .await?
-        .query(
-            "insert into pglane.journal (run_id, worker_id, test_index, table_name, key) values ($1, $2, $3, $4, $5)",
-            &[
-                (&lane.run_id, Type::TEXT),
-                (&worker, Type::INT4),
-                (&test, Type::INT4),
-                (&row.table, Type::TEXT),
-                (&row.key, Type::TEXT_ARRAY),
-            ],
-        )
-        .await?;
-    Ok(())
 }

@@ -16,6 +16,8 @@
 
 use crate::core::db::{Conn, Db};
 use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::fnv::fnv1a_64;
+use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
 use tokio_postgres::types::{ToSql, Type};
@@ -37,16 +39,27 @@ pub enum LockKey {
 impl LockKey {
     /// The stable key of a string in a namespace.
     pub fn hashed(namespace: &str, key: &str) -> LockKey {
-        let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in namespace
-            .bytes()
-            .chain(std::iter::once(0))
-            .chain(key.bytes())
-        {
-            hash ^= u64::from(b);
-            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        LockKey::Single(fnv1a_64([namespace.as_bytes(), &[0], key.as_bytes()]) as i64)
+    }
+
+    /// A key as JS gives it: a non-empty string (hashed in `namespace`) or a pair of 32-bit
+    /// integers. Returns the name it is reported under and the key.
+    pub fn from_json(namespace: &str, key: &Value) -> Result<(String, LockKey)> {
+        match key {
+            Value::String(s) if !s.is_empty() => Ok((s.clone(), LockKey::hashed(namespace, s))),
+            Value::Array(pair) if pair.len() == 2 => {
+                let part = |v: &Value| v.as_i64().and_then(|n| i32::try_from(n).ok());
+                match (part(&pair[0]), part(&pair[1])) {
+                    (Some(a), Some(b)) => Ok((format!("{a},{b}"), LockKey::Pair(a, b))),
+                    _ => Err(Error::invalid_config(format!(
+                        "lock key {key} must be two 32-bit integers"
+                    ))),
+                }
+            }
+            other => Err(Error::invalid_config(format!(
+                "lock key {other} must be a non-empty string or a pair of 32-bit integers"
+            ))),
         }
-        LockKey::Single(hash as i64)
     }
 
     fn args(&self) -> (&'static str, Vec<KeyParam>) {
@@ -155,6 +168,19 @@ impl LockHolder {
         }
     }
 
+    /// The scope asked for (`session`, `transaction`, or `auto`: session, or transaction through
+    /// a transaction-mode pooler), or `default` when none was.
+    pub async fn resolve_scope(&self, requested: Option<&str>, default: &str) -> Result<LockScope> {
+        match requested.unwrap_or(default) {
+            "auto" => Ok(if self.db.is_transaction_pooler().await? {
+                LockScope::Transaction
+            } else {
+                LockScope::Session
+            }),
+            s => LockScope::parse(s),
+        }
+    }
+
     async fn check_scope(&self, scope: LockScope, name: &str) -> Result<()> {
         if scope == LockScope::Session && self.db.is_transaction_pooler().await? {
             return Err(lock_error(
@@ -244,7 +270,7 @@ impl LockHolder {
             Ok((a, b, c)) => {
                 let err = a.err().or(b.err()).or(c.err()).expect("one failed");
                 let _ = conn.batch(undo).await;
-                Err(crate::core::db::query_error(self.db.config(), &err))
+                Err(crate::core::db::errors::query_error(self.db.config(), &err))
             }
             Err(e) => Err(e),
         };
@@ -414,6 +440,29 @@ impl LockHolder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_from_js_are_strings_or_pairs_of_32_bit_integers() {
+        let (name, key) = LockKey::from_json("pglane", &serde_json::json!("job:a")).unwrap();
+        assert_eq!(
+            (name.as_str(), key),
+            ("job:a", LockKey::hashed("pglane", "job:a"))
+        );
+        let (name, key) = LockKey::from_json("pglane", &serde_json::json!([1, -2])).unwrap();
+        assert_eq!((name.as_str(), key), ("1,-2", LockKey::Pair(1, -2)));
+        for bad in [
+            serde_json::json!(""),
+            serde_json::json!([1]),
+            serde_json::json!([1, 3_000_000_000i64]),
+            serde_json::json!(7),
+        ] {
+            assert_eq!(
+                LockKey::from_json("pglane", &bad).unwrap_err().code(),
+                ErrorCode::InvalidConfig,
+                "{bad}"
+            );
+        }
+    }
 
     #[test]
     fn string_keys_are_stable_and_namespaced() {

@@ -2,20 +2,18 @@
 //! that cannot be broken by nulling or deferring, a self-reference, a composite foreign key,
 //! tables in two schemas, a quoted mixed-case table, ON DELETE RESTRICT, CASCADE and SET NULL.
 
+use crate::support::{db, SchemaGuard};
 use pglane::core::cleanup::{cleanup_pattern, cleanup_tracked, find_leaks, CleanupOptions};
+use pglane::core::db::catalog::Freshness;
 use pglane::core::db::Db;
-use pglane::core::db_config::DbConfig;
-use pglane::core::tracker::{LaneInfo, ResourceTracker};
+use pglane::core::lane::tracker::{LaneInfo, ResourceTracker};
+use pglane::core::lane::LanePattern;
 use pglane::core::ErrorCode;
 use serde_json::json;
 use tokio_postgres::types::Type;
 
-fn db() -> Db {
-    let env = |k: &str| std::env::var(k).ok();
-    Db::new(DbConfig::from_env(&env).expect(
-        "these tests need a database: run `npm test`, or set DATABASE_URL to a PostgreSQL 13+ server",
-    ))
-    .unwrap()
+fn lane(pattern: &str) -> LanePattern {
+    LanePattern::parse(pattern).unwrap()
 }
 
 fn schema_sql(s: &str, s2: &str) -> String {
@@ -71,7 +69,7 @@ select 1"#
 /// A tracker holding one org and one tag, checked against the schema graph as it is now.
 async fn track_org_and_tag(db: &Db, s: &str, org: uuid::Uuid, tag: i32) -> ResourceTracker {
     let tracker = ResourceTracker::new(LaneInfo::default());
-    let graph = db.refresh_schema().await.unwrap();
+    let (graph, _) = db.graph_for(Freshness::Fresh).await.unwrap();
     tracker
         .track(&graph, &format!("{s}.orgs"), &json!(org.to_string()))
         .unwrap();
@@ -91,33 +89,18 @@ fn names() -> (String, String) {
     (format!("hostile_{tag}"), format!("hostile_{tag}_two"))
 }
 
-async fn setup() -> (Db, String, String) {
+/// Creates the hostile schemas; they are dropped when the returned guard goes.
+async fn setup() -> (Db, String, String, SchemaGuard) {
     let db = db();
     let (s, s2) = names();
-    db.conn()
-        .await
-        .unwrap()
-        .batch(&schema_sql(&s, &s2))
-        .await
-        .unwrap();
-    db.refresh_schema().await.unwrap();
-    (db, s, s2)
-}
-
-async fn teardown(db: &Db, s: &str, s2: &str) {
-    db.conn()
-        .await
-        .unwrap()
-        .batch(&format!(
-            "drop schema {s} cascade; drop schema {s2} cascade"
-        ))
-        .await
-        .unwrap();
+    let guard = SchemaGuard::new(&[&s, &s2]);
+    db.execute_script(&schema_sql(&s, &s2)).await.unwrap();
+    (db, s, s2, guard)
 }
 
 #[tokio::test]
 async fn deletes_the_whole_closure_of_a_tracked_org_in_one_round_trip_and_spares_the_other_lane() {
-    let (db, s, s2) = setup().await;
+    let (db, s, s2, _schemas) = setup().await;
     let (mine, theirs) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
     insert_lane(&db, &s, &s2, mine, "lane-a-org", 100).await;
     insert_lane(&db, &s, &s2, theirs, "lane-b-org", 200).await;
@@ -205,12 +188,11 @@ async fn deletes_the_whole_closure_of_a_tracked_org_in_one_round_trip_and_spares
         .await
         .unwrap();
     assert_eq!((again.round_trips, again.total_deleted), (0, 0));
-    teardown(&db, &s, &s2).await;
 }
 
 #[tokio::test]
 async fn tracked_rows_already_gone_cost_one_more_statement_and_still_verify() {
-    let (db, s, s2) = setup().await;
+    let (db, s, s2, _schemas) = setup().await;
     let org = uuid::Uuid::now_v7();
     insert_lane(&db, &s, &s2, org, "lane-gone-org", 800).await;
     // Tag 77 was deleted by the test itself (or never inserted): the delete statement cannot
@@ -224,12 +206,11 @@ async fn tracked_rows_already_gone_cost_one_more_statement_and_still_verify() {
     assert_eq!(report.statements, 2);
     assert_eq!(report.total_deleted, 10);
     assert_eq!(tracker.count(), 0);
-    teardown(&db, &s, &s2).await;
 }
 
 #[tokio::test]
 async fn without_dependents_a_restricted_parent_fails_and_is_reported_while_the_rest_goes() {
-    let (db, s, s2) = setup().await;
+    let (db, s, s2, _schemas) = setup().await;
     let mine = uuid::Uuid::now_v7();
     insert_lane(&db, &s, &s2, mine, "lane-a-org", 300).await;
     db.conn()
@@ -268,12 +249,11 @@ async fn without_dependents_a_restricted_parent_fails_and_is_reported_while_the_
         count(&db, &format!("select count(*) from {s}.orgs")).await,
         0
     );
-    teardown(&db, &s, &s2).await;
 }
 
 #[tokio::test]
 async fn a_failing_trigger_is_reported_with_its_table_and_message() {
-    let (db, s, s2) = setup().await;
+    let (db, s, s2, _schemas) = setup().await;
     let mine = uuid::Uuid::now_v7();
     insert_lane(&db, &s, &s2, mine, "lane-a-org", 400).await;
     db.conn()
@@ -306,25 +286,31 @@ async fn a_failing_trigger_is_reported_with_its_table_and_message() {
         0,
         "children of the failing table still went"
     );
-    teardown(&db, &s, &s2).await;
 }
 
 #[tokio::test]
 async fn pattern_cleanup_removes_a_lane_by_name_and_leak_check_lists_what_is_left() {
-    let (db, s, s2) = setup().await;
+    let (db, s, s2, _schemas) = setup().await;
     insert_lane(&db, &s, &s2, uuid::Uuid::now_v7(), "run1-w1-3-acme", 500).await;
     insert_lane(&db, &s, &s2, uuid::Uuid::now_v7(), "run1-w1-30-acme", 600).await;
     insert_lane(&db, &s, &s2, uuid::Uuid::now_v7(), "run1-w10-3-acme", 700).await;
     let columns = vec![(format!("{s}.orgs"), vec!["name".to_string()])];
-    let leaks = find_leaks(&db, "run1-w1-3-%", &columns).await.unwrap();
-    assert_eq!(leaks.len(), 1);
-    assert_eq!(leaks[0].rows, 1);
-    let report = cleanup_pattern(&db, "run1-w1-3-%", &columns, CleanupOptions::default())
+    let leaks = find_leaks(&db, &lane("run1-w1-3-%"), &columns)
         .await
         .unwrap();
+    assert_eq!(leaks.len(), 1);
+    assert_eq!(leaks[0].rows, 1);
+    let report = cleanup_pattern(
+        &db,
+        &lane("run1-w1-3-%"),
+        &columns,
+        CleanupOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(report.verified, Some(true));
     assert_eq!(report.total_deleted, 10);
-    assert!(find_leaks(&db, "run1-w1-3-%", &columns)
+    assert!(find_leaks(&db, &lane("run1-w1-3-%"), &columns)
         .await
         .unwrap()
         .is_empty());
@@ -333,7 +319,7 @@ async fn pattern_cleanup_removes_a_lane_by_name_and_leak_check_lists_what_is_lef
         2,
         "neighbour lanes survive"
     );
-    let worker = cleanup_pattern(&db, "run1-w1-%", &columns, CleanupOptions::default())
+    let worker = cleanup_pattern(&db, &lane("run1-w1-%"), &columns, CleanupOptions::default())
         .await
         .unwrap();
     assert_eq!(
@@ -348,14 +334,13 @@ async fn pattern_cleanup_removes_a_lane_by_name_and_leak_check_lists_what_is_lef
         .await,
         1
     );
-    teardown(&db, &s, &s2).await;
 }
 
 #[tokio::test]
 async fn unknown_tables_and_bad_keys_fail_at_once() {
-    let (db, s, s2) = setup().await;
+    let (db, s, _s2, _schemas) = setup().await;
     let tracker = ResourceTracker::new(LaneInfo::default());
-    let graph = db.schema().await.unwrap();
+    let (graph, _) = db.graph_for(Freshness::Cached).await.unwrap();
     assert_eq!(
         tracker
             .track(&graph, &format!("{s}.nope"), &json!(1))
@@ -384,14 +369,14 @@ async fn unknown_tables_and_bad_keys_fail_at_once() {
             &json!({"region": "eu", "no": 5}),
         )
         .unwrap();
-    teardown(&db, &s, &s2).await;
 }
 
 #[tokio::test]
 async fn pattern_cleanup_reads_the_catalog_again_when_a_table_created_since_holds_references() {
-    let (db, s, s2) = setup().await;
+    let (db, s, s2, _schemas) = setup().await;
     insert_lane(&db, &s, &s2, uuid::Uuid::now_v7(), "run9-w2-1-late", 900).await;
-    db.schema().await.unwrap(); // the process's graph, read before the new table exists
+    // The process's graph, read before the new table exists.
+    db.graph_for(Freshness::Cached).await.unwrap();
     db.conn()
         .await
         .unwrap()
@@ -402,9 +387,14 @@ async fn pattern_cleanup_reads_the_catalog_again_when_a_table_created_since_hold
         .await
         .unwrap();
     let columns = vec![(format!("{s}.orgs"), vec!["name".to_string()])];
-    let report = cleanup_pattern(&db, "run9-w2-1-%", &columns, CleanupOptions::default())
-        .await
-        .unwrap();
+    let report = cleanup_pattern(
+        &db,
+        &lane("run9-w2-1-%"),
+        &columns,
+        CleanupOptions::default(),
+    )
+    .await
+    .unwrap();
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(report.verified, Some(true));
     assert!(
@@ -423,5 +413,4 @@ async fn pattern_cleanup_reads_the_catalog_again_when_a_table_created_since_hold
         count(&db, &format!("select count(*) from {s}.orgs")).await,
         0
     );
-    teardown(&db, &s, &s2).await;
 }

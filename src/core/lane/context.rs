@@ -1,9 +1,9 @@
 //! The worker context: who is running (run, worker process, test, retry) and the lane names
 //! that follow from it.
 
+use super::naming::{self, Lane, LaneScope, NameFormat};
+use super::{LaneId, LanePattern};
 use crate::core::error::Result;
-use crate::core::factory::Sequences;
-use crate::core::naming::{self, Lane, LaneScope, NameFormat};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::{Mutex, OnceLock};
@@ -58,13 +58,25 @@ pub fn process_run_id() -> &'static str {
     &process().run_id
 }
 
+/// Per-factory counters behind `{{seq}}`, starting at 1: one set per test's context.
+#[derive(Debug, Default)]
+pub struct Sequences(Mutex<HashMap<String, u64>>);
+
+impl Sequences {
+    /// The next number of `factory`'s sequence.
+    pub fn next(&self, factory: &str) -> u64 {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let n = map.entry(factory.to_string()).or_insert(0);
+        *n += 1;
+        *n
+    }
+}
+
 /// One test's view of its lane.
 #[derive(Debug, Clone)]
 pub struct WorkerContext {
     identity: TestIdentity,
-    worker_id: u32,
-    test_index: u32,
-    run_id: String,
+    id: LaneId,
     lane: Lane,
     sequences: Arc<Sequences>,
 }
@@ -99,25 +111,31 @@ impl WorkerContext {
         let lane = Lane::new(&format, &run_id, worker_id, test_index, &domain)?;
         Ok(WorkerContext {
             identity,
-            worker_id,
-            test_index,
-            run_id,
+            id: LaneId {
+                run_id,
+                worker_id,
+                test_index,
+            },
             lane,
             sequences: Arc::new(Sequences::default()),
         })
     }
 
+    /// Run, worker and test of this lane.
+    pub fn id(&self) -> &LaneId {
+        &self.id
+    }
     /// The worker id used in names (Playwright's `workerIndex`).
     pub fn worker_id(&self) -> u32 {
-        self.worker_id
+        self.id.worker_id
     }
     /// This test's index within its worker process.
     pub fn test_index(&self) -> u32 {
-        self.test_index
+        self.id.test_index
     }
     /// The run id.
     pub fn run_id(&self) -> &str {
-        &self.run_id
+        &self.id.run_id
     }
     /// What the test runner said about the test.
     pub fn identity(&self) -> &TestIdentity {
@@ -132,20 +150,9 @@ impl WorkerContext {
         &self.sequences
     }
 
-    /// What factories need to know about the lane.
-    pub fn factory_scope(&self) -> crate::core::factory::FactoryScope<'_> {
-        crate::core::factory::FactoryScope {
-            lane: &self.lane,
-            run_id: &self.run_id,
-            worker_id: self.worker_id,
-            test_index: self.test_index,
-            sequences: &self.sequences,
-        }
-    }
-
     /// The LIKE pattern of a scope.
-    pub fn like_pattern(&self, scope: LaneScope) -> String {
-        self.lane.like_pattern(scope)
+    pub fn pattern(&self, scope: LaneScope) -> LanePattern {
+        self.lane.pattern(scope)
     }
 }
 

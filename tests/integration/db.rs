@@ -1,18 +1,10 @@
-//! The database layer against a real PostgreSQL (`DATABASE_URL` or `PGLANE_DATABASE_URL`, which
-//! `npm test` sets to an embedded server).
+//! The database layer against a real PostgreSQL.
 
+use crate::support::config;
 use pglane::core::db::Db;
-use pglane::core::db_config::DbConfig;
 use pglane::core::ErrorCode;
 use std::time::{Duration, Instant};
 use tokio_postgres::types::Type;
-
-fn config() -> DbConfig {
-    let env = |k: &str| std::env::var(k).ok();
-    DbConfig::from_env(&env).expect(
-        "these tests need a database: run `npm test`, or set DATABASE_URL to a PostgreSQL 13+ server",
-    )
-}
 
 #[tokio::test]
 async fn one_unnamed_statement_is_one_round_trip_and_leaves_no_prepared_statement() {

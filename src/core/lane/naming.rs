@@ -1,11 +1,13 @@
-//! Lane names: run ids, the `{run}-w{worker}-{test}-{name}` format, slugs, emails and LIKE
-//! patterns that match exactly one lane's names.
+//! Lane names: run ids, the `{run}-w{worker}-{test}-{name}` format, slugs, emails, and the
+//! LIKE patterns ([`LanePattern`]) that match exactly one lane's names.
 //!
 //! A lane is the data of one test (or one worker, or one run). Every name pglane makes starts
 //! with the lane's prefix, and the separators after the run id, the worker id and the test index
 //! can never occur inside those values, so the prefix of one lane is never a prefix of another's.
 
+use super::pattern::LanePattern;
 use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::fnv::fnv1a_64;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Longest base name accepted by `name()`, in characters.
@@ -57,50 +59,6 @@ pub fn validate_run_id(run_id: &str) -> Result<()> {
             "run id {run_id:?} must be 4 to 32 characters of 0-9 and a-z (PGLANE_RUN_ID)"
         )))
     }
-}
-
-/// Escapes `\`, `%` and `_` so that `s` matches itself literally in a LIKE pattern
-/// (Postgres' default escape character is the backslash).
-pub fn escape_like(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 4);
-    for c in s.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// Length in characters of the literal text a LIKE pattern starts with (before its first
-/// unescaped `%` or `_`).
-pub fn literal_prefix_len(pattern: &str) -> usize {
-    let mut n = 0;
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '%' | '_' => break,
-            // An escape counts as the literal character it escapes.
-            '\\' if chars.next().is_none() => break,
-            _ => {}
-        }
-        n += 1;
-    }
-    n
-}
-
-/// Shortest literal prefix a destructive pattern may have: a run prefix is 12 characters, so
-/// anything shorter cannot be a pglane lane.
-pub const MIN_LANE_PREFIX: usize = 8;
-
-/// Refuses patterns that could match outside a lane (`%`, `a%`, ...).
-pub fn check_lane_pattern(pattern: &str) -> Result<()> {
-    if literal_prefix_len(pattern) < MIN_LANE_PREFIX {
-        return Err(Error::invalid_config(format!(
-            "pattern {pattern:?} is too broad: a lane pattern starts with at least {MIN_LANE_PREFIX} literal characters (use ctx.testPattern(), workerPattern() or runPattern())"
-        )));
-    }
-    Ok(())
 }
 
 /// Checks a base name: not empty, at most [`MAX_BASE_CHARS`] characters, no control characters.
@@ -159,7 +117,7 @@ pub fn slugify(base: &str) -> String {
         slug.pop();
     }
     if slug != base {
-        let hash = format!("{:06x}", fnv1a(base.as_bytes()) & 0xff_ffff);
+        let hash = format!("{:06x}", fnv1a_64([base.as_bytes()]) & 0xff_ffff);
         if slug.is_empty() {
             slug = hash;
         } else {
@@ -168,15 +126,6 @@ pub fn slugify(base: &str) -> String {
         }
     }
     slug
-}
-
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    hash
 }
 
 /// A parsed name format: literal text around `{run}`, `{worker}`, `{test}` and `{name}`, which
@@ -312,11 +261,9 @@ impl Lane {
         }
     }
 
-    /// A LIKE pattern that matches exactly the names, slugs and emails of `scope`.
-    pub fn like_pattern(&self, scope: LaneScope) -> String {
-        let mut pattern = escape_like(self.prefix(scope));
-        pattern.push('%');
-        pattern
+    /// The LIKE pattern that matches exactly the names, slugs and emails of `scope`.
+    pub fn pattern(&self, scope: LaneScope) -> LanePattern {
+        LanePattern::of_prefix(self.prefix(scope))
     }
 
     /// `{test prefix}{base}`, e.g. `0ab3k9x2q1-w3-7-Alice`.
@@ -341,7 +288,7 @@ impl Lane {
         let mut slug = slugify(base);
         let room = MAX_EMAIL_LOCAL.saturating_sub(self.test_prefix.len());
         if slug.len() > room {
-            let hash = format!("{:08x}", fnv1a(base.as_bytes()) & 0xffff_ffff);
+            let hash = format!("{:08x}", fnv1a_64([base.as_bytes()]) & 0xffff_ffff);
             if room < hash.len() + 1 {
                 return Err(Error::new(
                     ErrorCode::InvalidName,
@@ -376,26 +323,10 @@ fn validate_email_domain(domain: &str) -> Result<()> {
     }
 }
 
-/// Does `text` match the LIKE `pattern` (with `\` as escape), as Postgres would?
-/// Used by tests to check patterns without a database.
-pub fn like_matches(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    fn go(p: &[char], t: &[char]) -> bool {
-        match p.first() {
-            None => t.is_empty(),
-            Some('%') => (0..=t.len()).any(|i| go(&p[1..], &t[i..])),
-            Some('_') => !t.is_empty() && go(&p[1..], &t[1..]),
-            Some('\\') if p.len() > 1 => t.first() == Some(&p[1]) && go(&p[2..], &t[1..]),
-            Some(c) => t.first() == Some(c) && go(&p[1..], &t[1..]),
-        }
-    }
-    go(&p, &t)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::core::lane::pattern::like_matches;
 
     fn lane(run: &str, w: u32, t: u32) -> Lane {
         Lane::new(&NameFormat::default(), run, w, t, DEFAULT_EMAIL_DOMAIN).unwrap()
@@ -410,9 +341,9 @@ mod tests {
             .unwrap()
             .starts_with("abc123xyz0-w3-7-acme-corp-"));
         assert_eq!(l.email("bob").unwrap(), "abc123xyz0-w3-7-bob@pglane.test");
-        assert_eq!(l.like_pattern(LaneScope::Test), "abc123xyz0-w3-7-%");
-        assert_eq!(l.like_pattern(LaneScope::Worker), "abc123xyz0-w3-%");
-        assert_eq!(l.like_pattern(LaneScope::Run), "abc123xyz0-w%");
+        assert_eq!(l.pattern(LaneScope::Test).as_str(), "abc123xyz0-w3-7-%");
+        assert_eq!(l.pattern(LaneScope::Worker).as_str(), "abc123xyz0-w3-%");
+        assert_eq!(l.pattern(LaneScope::Run).as_str(), "abc123xyz0-w%");
     }
 
     #[test]
@@ -422,10 +353,13 @@ mod tests {
         let c = lane("abc123xyz0", 12, 2);
         let name_b = b.name("x").unwrap();
         let name_c = c.name("x").unwrap();
-        assert!(!like_matches(&a.like_pattern(LaneScope::Test), &name_b));
-        assert!(!like_matches(&a.like_pattern(LaneScope::Worker), &name_c));
+        assert!(!like_matches(a.pattern(LaneScope::Test).as_str(), &name_b));
+        assert!(!like_matches(
+            a.pattern(LaneScope::Worker).as_str(),
+            &name_c
+        ));
         assert!(like_matches(
-            &a.like_pattern(LaneScope::Worker),
+            a.pattern(LaneScope::Worker).as_str(),
             &a.name("%").unwrap()
         ));
     }
@@ -486,22 +420,5 @@ mod tests {
             let err = NameFormat::parse(bad).unwrap_err();
             assert_eq!(err.code(), ErrorCode::InvalidConfig, "{bad}");
         }
-    }
-
-    #[test]
-    fn broad_patterns_are_refused() {
-        assert!(check_lane_pattern("%").is_err());
-        assert!(check_lane_pattern("abc%").is_err());
-        assert!(check_lane_pattern(r"\%\%\%\%\_\_\_\_%").is_ok());
-        assert!(check_lane_pattern(r"\%\%\%\%%").is_err());
-        assert!(check_lane_pattern("abc123xyz0-w%").is_ok());
-        assert_eq!(literal_prefix_len("ab_cd"), 2);
-    }
-
-    #[test]
-    fn escape_like_escapes_the_three_specials() {
-        assert_eq!(escape_like(r"a%b_c\d"), r"a\%b\_c\\d");
-        assert!(like_matches(&escape_like("50%_off"), "50%_off"));
-        assert!(!like_matches(&escape_like("50%_off"), "50%Xoff"));
     }
 }

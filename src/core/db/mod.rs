@@ -1,16 +1,23 @@
 //! The database layer every other part uses: a small pool per process, TLS per `sslmode`,
 //! unnamed statements only (one round trip each, and safe behind transaction-mode poolers),
-//! a client-side statement timeout that cancels on the server, a round-trip counter, and the
-//! one place where connection and query errors get their codes.
+//! a client-side statement timeout that cancels on the server, a round-trip counter, the
+//! schema graph read from the catalog and cached ([`catalog`]), and the one place where
+//! connection and query errors get their codes ([`errors`]).
 
-use crate::core::db_config::{DbConfig, SslMode};
+pub mod catalog;
+pub mod config;
+pub mod errors;
+pub mod tls;
+
 use crate::core::error::{Error, ErrorCode, Result};
-use crate::core::schema_graph::SchemaGraph;
-use crate::core::tls::make_connector;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, PoolError, RecyclingMethod, Runtime};
+use crate::core::schema::SchemaGraph;
+use config::{DbConfig, DbOverrides, SslMode};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use errors::{pool_error, query_error};
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use tls::make_connector;
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 use tokio_postgres_rustls::MakeRustlsConnect;
@@ -30,7 +37,7 @@ struct DbInner {
     pool: Pool,
     tls: MakeRustlsConnect,
     round_trips: AtomicU64,
-    schema: std::sync::RwLock<Option<Arc<SchemaGraph>>>,
+    graph: std::sync::RwLock<Option<Arc<SchemaGraph>>>,
     pooler: tokio::sync::OnceCell<bool>,
 }
 
@@ -61,7 +68,14 @@ impl Db {
         let tls = make_connector(&config)?;
         let mut pg = tokio_postgres::Config::new();
         if config.is_unix_socket() {
+            // Unix sockets exist only on Unix; elsewhere the path is an error of the settings.
+            #[cfg(unix)]
             pg.host_path(&config.host);
+            #[cfg(not(unix))]
+            return Err(Error::invalid_config(format!(
+                "host {:?} is a Unix socket directory, which this platform does not have: use a host name",
+                config.host
+            )));
         } else {
             pg.host(&config.host);
         }
@@ -99,7 +113,7 @@ impl Db {
                 pool,
                 tls,
                 round_trips: AtomicU64::new(0),
-                schema: std::sync::RwLock::new(None),
+                graph: std::sync::RwLock::new(None),
                 pooler: tokio::sync::OnceCell::new(),
             }),
         })
@@ -129,33 +143,8 @@ impl Db {
                 db: self.clone(),
                 round_trips: AtomicU64::new(0),
             }),
-            Err(e) => Err(self.pool_error(e)),
+            Err(e) => Err(pool_error(&self.inner.config, e)),
         }
-    }
-
-    /// The schema graph, read once and cached (one round trip the first time).
-    pub async fn schema(&self) -> Result<Arc<SchemaGraph>> {
-        if let Some(g) = self.cached_schema() {
-            return Ok(g);
-        }
-        self.refresh_schema().await
-    }
-
-    /// The cached schema graph, if it was read already.
-    pub fn cached_schema(&self) -> Option<Arc<SchemaGraph>> {
-        self.inner
-            .schema
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
-    }
-
-    /// Reads the schema graph again (after tables were created or changed).
-    pub async fn refresh_schema(&self) -> Result<Arc<SchemaGraph>> {
-        let conn = self.conn().await?;
-        let graph = Arc::new(SchemaGraph::load(&conn).await?);
-        *self.inner.schema.write().unwrap_or_else(|p| p.into_inner()) = Some(graph.clone());
-        Ok(graph)
     }
 
     /// Is a transaction-mode pooler in front (no session state survives a transaction)?
@@ -181,6 +170,14 @@ impl Db {
             })
             .await
             .copied()
+    }
+
+    /// Runs a SQL script (several statements, no parameters) with the simple query protocol,
+    /// e.g. a schema file, then reads the schema graph again: the script may have changed it.
+    /// Not for values: pglane never pastes values into SQL.
+    pub async fn execute_script(&self, sql: &str) -> Result<()> {
+        self.conn().await?.batch(sql).await?;
+        self.graph_for(catalog::Freshness::Fresh).await.map(|_| ())
     }
 
     /// Closes the pool: open connections are dropped as they come back.
@@ -212,36 +209,6 @@ impl Db {
             database: row.get(5),
             user: row.get(6),
         })
-    }
-
-    fn pool_error(&self, e: PoolError) -> Error {
-        let cfg = &self.inner.config;
-        match e {
-            PoolError::Backend(pg) => classify_connect_error(cfg, &pg),
-            PoolError::Timeout(deadpool_postgres::TimeoutType::Wait) => Error::new(
-                ErrorCode::DbTimeout,
-                format!(
-                    "all {} connections of this process's pool to {} stayed busy for {} ms; \
-                     raise PGLANE_POOL_SIZE or release held locks",
-                    cfg.pool_size,
-                    cfg.describe(),
-                    cfg.statement_timeout.as_millis()
-                ),
-            ),
-            PoolError::Timeout(_) => Error::new(
-                ErrorCode::DbUnreachable,
-                format!(
-                    "could not connect to {} within {} ms: check the host, the port and that the server is running",
-                    cfg.describe(),
-                    cfg.connect_timeout.as_millis()
-                ),
-            ),
-            PoolError::Closed => Error::new(
-                ErrorCode::DbConnectionLost,
-                format!("the connection pool to {} was closed", cfg.describe()),
-            ),
-            other => Error::internal(cfg.redact(&format!("connection pool failed: {other}"))),
-        }
     }
 }
 
@@ -319,181 +286,20 @@ impl Conn {
         &self.client
     }
 
+    /// The settings of the database this connection came from.
+    pub fn config(&self) -> &DbConfig {
+        &self.db.inner.config
+    }
+
     /// Round trips made on this connection since it was taken from the pool.
     pub fn round_trips(&self) -> u64 {
         self.round_trips.load(Ordering::Relaxed)
-    }
-
-    /// The handle this connection came from.
-    pub fn db(&self) -> &Db {
-        &self.db
     }
 
     /// Drops this connection instead of returning it to the pool (after a broken transaction).
     pub fn discard(self) {
         let _ = deadpool_postgres::Object::take(self.client);
     }
-}
-
-/// Maps an error from a query on an open connection.
-pub fn query_error(cfg: &DbConfig, e: &tokio_postgres::Error) -> Error {
-    if let Some(db) = e.as_db_error() {
-        let state = db.code().code();
-        let mut message = db.message().to_string();
-        if let Some(detail) = db.detail() {
-            message.push_str(" (");
-            message.push_str(detail);
-            message.push(')');
-        }
-        let mut place = Vec::new();
-        if let (Some(schema), Some(table)) = (db.schema(), db.table()) {
-            place.push(format!("table {schema}.{table}"));
-        }
-        if let Some(c) = db.constraint() {
-            place.push(format!("constraint {c}"));
-        }
-        if !place.is_empty() {
-            message = format!("{message} [{}]", place.join(", "));
-        }
-        return Error::new(ErrorCode::from_sqlstate(state), cfg.redact(&message))
-            .with_sqlstate(state);
-    }
-    if e.is_closed() || source_io_error(e).is_some() {
-        return Error::new(
-            ErrorCode::DbConnectionLost,
-            format!(
-                "the connection to {} was lost: {}",
-                cfg.describe(),
-                cfg.redact(&e.to_string())
-            ),
-        );
-    }
-    Error::new(ErrorCode::DbQuery, cfg.redact(&e.to_string()))
-}
-
-fn source_io_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a std::io::Error> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            return Some(io);
-        }
-        cur = err.source();
-    }
-    None
-}
-
-fn source_tls_error(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = cur {
-        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
-            return Some(tls.to_string());
-        }
-        if let Some(io) = err.downcast_ref::<std::io::Error>() {
-            if let Some(inner) = io.get_ref() {
-                if let Some(tls) = inner.downcast_ref::<rustls::Error>() {
-                    return Some(tls.to_string());
-                }
-            }
-        }
-        cur = err.source();
-    }
-    None
-}
-
-/// Maps an error from opening a connection to a code and a message that names host, port and
-/// database and says what to check. The password never appears.
-pub fn classify_connect_error(cfg: &DbConfig, e: &tokio_postgres::Error) -> Error {
-    let target = cfg.describe();
-    let (code, message) = if let Some(db) = e.as_db_error() {
-        let state = db.code().code();
-        let said = db.message();
-        match state {
-            "28P01" => (
-                ErrorCode::DbAuth,
-                format!("{target}: the server rejected the password for role {:?}: check the user and password in DATABASE_URL", cfg.user),
-            ),
-            "28000" if said.contains("no encryption") => (
-                ErrorCode::DbTls,
-                format!("{target}: the server accepts only encrypted connections ({said}): use sslmode=require or stricter"),
-            ),
-            "28000" => (
-                ErrorCode::DbAuth,
-                format!("{target}: the server refused role {:?} ({said}): check the role exists and pg_hba.conf lets it in", cfg.user),
-            ),
-            "3D000" => (
-                ErrorCode::DbNotFound,
-                format!("{target}: database {:?} does not exist: create it or fix the database name", cfg.dbname),
-            ),
-            "53300" => (
-                ErrorCode::DbTooManyConnections,
-                format!("{target}: no connection slot left ({said}): lower the worker count or PGLANE_POOL_SIZE, or raise max_connections"),
-            ),
-            "08P01" if said.contains("no more connections") || said.contains("max_client_conn") => (
-                ErrorCode::DbTooManyConnections,
-                format!("{target}: the pooler has no connection slot left ({said})"),
-            ),
-            // pgbouncer reports its own refusals as protocol violations.
-            "08P01" if said.contains("authentication failed") || said.starts_with("server login failed") => (
-                ErrorCode::DbAuth,
-                format!("{target}: the pooler rejected role {:?} ({said}): check the user and password", cfg.user),
-            ),
-            "08P01" if said.contains("no such database") => (
-                ErrorCode::DbNotFound,
-                format!("{target}: the pooler knows no database {:?} ({said})", cfg.dbname),
-            ),
-            s if s.starts_with("08") => (
-                ErrorCode::DbUnreachable,
-                format!("{target}: the server refused the connection: {said} (SQLSTATE {state})"),
-            ),
-            _ => (
-                ErrorCode::from_sqlstate(state),
-                format!("{target}: the server refused the connection: {said} (SQLSTATE {state})"),
-            ),
-        }
-    } else if let Some(tls) = source_tls_error(e) {
-        (
-            ErrorCode::DbTls,
-            format!("{target}: the TLS handshake failed: {tls}: check sslmode and sslrootcert (sslmode={})", cfg.sslmode.as_str()),
-        )
-    } else if e.to_string().starts_with("error performing TLS handshake") {
-        let why = std::error::Error::source(e)
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| e.to_string());
-        (
-            ErrorCode::DbTls,
-            format!("{target}: TLS failed: {why}: sslmode={} needs a server with TLS on; use sslmode=disable or prefer for a server without it", cfg.sslmode.as_str()),
-        )
-    } else if let Some(io) = source_io_error(e) {
-        let why = match io.kind() {
-            std::io::ErrorKind::ConnectionRefused => {
-                "the connection was refused: is the server running on that host and port?"
-                    .to_string()
-            }
-            std::io::ErrorKind::TimedOut => {
-                "the connection timed out: check the host, port and firewall".to_string()
-            }
-            _ => format!("{io}: check the host and port"),
-        };
-        (
-            ErrorCode::DbUnreachable,
-            format!("could not reach {target}: {why}"),
-        )
-    } else if e.to_string().contains("timeout") {
-        (
-            ErrorCode::DbUnreachable,
-            format!("could not reach {target} within {} ms: check the host, the port and that the server is running", cfg.connect_timeout.as_millis()),
-        )
-    } else {
-        (
-            ErrorCode::DbUnreachable,
-            format!("could not connect to {target}: {e}"),
-        )
-    };
-    let mut err = Error::new(code, cfg.redact(&message));
-    if let Some(db) = e.as_db_error() {
-        err = err.with_sqlstate(db.code().code());
-    }
-    err
 }
 
 /// The process's default database: built once from the environment
@@ -508,4 +314,21 @@ pub fn default_db() -> Result<Db> {
     let db = Db::new(DbConfig::from_env(&env)?)?;
     *slot = Some(db.clone());
     Ok(db)
+}
+
+/// A handle for `url` (or the environment's settings when `None`) with `overrides` on top;
+/// with neither, the process's shared default handle.
+pub fn connect(url: Option<&str>, overrides: Option<DbOverrides>) -> Result<Db> {
+    let Some(overrides) = overrides else {
+        return match url {
+            None => default_db(),
+            Some(u) => Db::new(DbConfig::from_url(u)?),
+        };
+    };
+    let env = |k: &str| std::env::var(k).ok();
+    let config = match url {
+        Some(u) => DbConfig::from_url(u)?,
+        None => DbConfig::from_env(&env)?,
+    };
+    Db::new(config.with_overrides(overrides)?)
 }

@@ -1,0 +1,236 @@
+//! Which rows go, in which order: from the seeded tables to the closure of tables whose rows
+//! reference them, grouped parents first (a cycle of tables is one group), with the tables the
+//! cleanup must walk itself told apart from those `ON DELETE CASCADE` empties anyway.
+//!
+//! This is plain data computed from the schema graph; [`super::sql`] turns it into statements.
+
+use crate::core::schema::{ForeignKey, OnDelete, SchemaGraph, TableId};
+use std::collections::VecDeque;
+
+/// Which rows besides the seeded ones a cleanup deletes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dependents {
+    /// The seeded rows only.
+    Skip,
+    /// Every row that references them through a NO ACTION, RESTRICT or CASCADE foreign key
+    /// (SET NULL and SET DEFAULT children stay: the schema says they outlive their parent);
+    /// rows an `ON DELETE CASCADE` removes anyway are left to Postgres, unless something
+    /// below them must be deleted by hand (a NO ACTION or RESTRICT child, a cycle).
+    LeaveCascades,
+    /// Like [`Dependents::LeaveCascades`], but every table is walked and its rows deleted
+    /// and counted by pglane's statement.
+    DeleteAll,
+}
+
+/// The closure of some seeded tables.
+#[derive(Debug, Clone)]
+pub struct Closure {
+    /// Tables the cleanup walks, grouped into components (a cycle is one group), parents
+    /// first.
+    pub groups: Vec<Vec<TableId>>,
+    /// Foreign keys (indexes into [`SchemaGraph::fks`]) through which a walked child finds
+    /// its rows from its parent's.
+    pub edges: Vec<usize>,
+    /// Tables in a cycle of the closure (walked with a recursive query).
+    pub in_cycle: Vec<bool>,
+    /// Tables of the closure left to Postgres: every row of them that goes, goes through an
+    /// `ON DELETE CASCADE` from a row the cleanup deletes, and nothing below them needs
+    /// deleting by hand.
+    pub cascaded: Vec<TableId>,
+}
+
+impl Closure {
+    /// The closure of `seeded` tables in `graph`.
+    pub fn of(graph: &SchemaGraph, seeded: &[TableId], dependents: Dependents) -> Closure {
+        let n = graph.tables.len();
+        let include = dependents != Dependents::Skip;
+        let member = members(graph, seeded, include);
+        let goes = |fk: &ForeignKey| {
+            member[fk.child] && member[fk.parent] && fk.on_delete.child_goes_with_parent()
+        };
+        let closure_edges: Vec<usize> = if include {
+            (0..graph.fks.len())
+                .filter(|&i| goes(&graph.fks[i]))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let closure_groups = if include {
+            graph.components_parents_first(&member)
+        } else {
+            (0..n).filter(|t| member[*t]).map(|t| vec![t]).collect()
+        };
+        let mut in_cycle = vec![false; n];
+        if include {
+            for g in closure_groups.iter().filter(|g| graph.is_cyclic(g)) {
+                for &t in g {
+                    in_cycle[t] = true;
+                }
+            }
+        }
+        let walked = walked_tables(graph, &closure_edges, &in_cycle, dependents);
+        let cascade = |i: &usize| graph.fks[*i].on_delete == OnDelete::Cascade;
+        let planned = |t: TableId| {
+            seeded.contains(&t)
+                || walked[t]
+                || closure_edges
+                    .iter()
+                    .any(|i| graph.fks[*i].child == t && !cascade(i))
+        };
+        // A child finds its rows through a parent's deleted keys when the foreign key does not
+        // cascade, or when the child's own rows must be walked.
+        let edges = closure_edges
+            .iter()
+            .copied()
+            .filter(|i| {
+                let child = graph.fks[*i].child;
+                planned(child) && (!cascade(i) || walked[child])
+            })
+            .collect();
+        let groups = closure_groups
+            .iter()
+            .filter(|g| g.iter().any(|&t| planned(t)))
+            .cloned()
+            .collect();
+        let cascaded = closure_groups
+            .iter()
+            .flatten()
+            .copied()
+            .filter(|&t| !planned(t))
+            .collect();
+        Closure {
+            groups,
+            edges,
+            in_cycle,
+            cascaded,
+        }
+    }
+
+    /// The walked tables, parents first.
+    pub fn tables(&self) -> Vec<TableId> {
+        self.groups.iter().flatten().copied().collect()
+    }
+
+    /// Is there nothing to delete?
+    pub fn is_empty(&self) -> bool {
+        self.groups.is_empty()
+    }
+
+    /// The foreign keys of [`Closure::edges`] whose child is `table`.
+    pub fn edges_into<'g>(
+        &'g self,
+        graph: &'g SchemaGraph,
+        table: TableId,
+    ) -> impl Iterator<Item = &'g ForeignKey> + 'g {
+        self.edges
+            .iter()
+            .map(move |&i| &graph.fks[i])
+            .filter(move |fk| fk.child == table)
+    }
+}
+
+/// The seeded tables and, with dependents, every table reachable from them backwards over
+/// foreign keys whose child goes with its parent.
+fn members(graph: &SchemaGraph, seeded: &[TableId], include: bool) -> Vec<bool> {
+    let mut member = vec![false; graph.tables.len()];
+    let mut queue: VecDeque<TableId> = VecDeque::new();
+    for &t in seeded {
+        if !member[t] {
+            member[t] = true;
+            queue.push_back(t);
+        }
+    }
+    if !include {
+        return member;
+    }
+    while let Some(t) = queue.pop_front() {
+        for fk in graph.referenced_by(t) {
+            if fk.on_delete.child_goes_with_parent() && !member[fk.child] {
+                member[fk.child] = true;
+                queue.push_back(fk.child);
+            }
+        }
+    }
+    member
+}
+
+/// Tables whose rows the statement must enumerate: those with something below them to delete
+/// by hand (a NO ACTION or RESTRICT child, a cycle), or all of them for [`Dependents::DeleteAll`].
+fn walked_tables(
+    graph: &SchemaGraph,
+    closure_edges: &[usize],
+    in_cycle: &[bool],
+    dependents: Dependents,
+) -> Vec<bool> {
+    let all = dependents == Dependents::DeleteAll;
+    let mut walked: Vec<bool> = in_cycle.iter().map(|&c| c || all).collect();
+    loop {
+        let mut changed = false;
+        for fk in closure_edges.iter().map(|&i| &graph.fks[i]) {
+            let cascades = fk.on_delete == OnDelete::Cascade;
+            if !walked[fk.parent] && (!cascades || walked[fk.child]) {
+                walked[fk.parent] = true;
+                changed = true;
+            }
+        }
+        if !changed {
+            return walked;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::schema::tests::sample;
+
+    fn sorted(mut v: Vec<TableId>) -> Vec<TableId> {
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn the_closure_follows_cascade_restrict_and_no_action_children() {
+        let g = sample();
+        let c = Closure::of(&g, &[0], Dependents::DeleteAll);
+        assert_eq!(sorted(c.tables()), vec![0, 1, 2]);
+        assert_eq!(c.tables()[0], 0, "parents first");
+        assert!(c.cascaded.is_empty());
+    }
+
+    #[test]
+    fn cascading_children_are_left_to_postgres_unless_counted() {
+        let g = sample();
+        // members cascade from orgs and nothing below them needs deleting by hand.
+        let lean = Closure::of(&g, &[1], Dependents::LeaveCascades);
+        assert_eq!(lean.tables(), vec![1]);
+        assert_eq!(lean.cascaded, vec![2]);
+        let counted = Closure::of(&g, &[1], Dependents::DeleteAll);
+        assert_eq!(counted.tables(), vec![1, 2]);
+        assert!(counted.cascaded.is_empty());
+        // From users, members go by RESTRICT (by hand) and orgs by NO ACTION; members find
+        // their rows through users only: their cascade from orgs needs no edge.
+        let user = Closure::of(&g, &[0], Dependents::LeaveCascades);
+        assert_eq!(sorted(user.tables()), vec![0, 1, 2]);
+        let into_members: Vec<TableId> = user.edges_into(&g, 2).map(|fk| fk.parent).collect();
+        assert_eq!(into_members, vec![0]);
+    }
+
+    #[test]
+    fn without_dependents_only_seeded_tables_are_walked() {
+        let g = sample();
+        let c = Closure::of(&g, &[0], Dependents::Skip);
+        assert_eq!(c.tables(), vec![0]);
+        assert!(c.edges.is_empty() && c.cascaded.is_empty());
+    }
+
+    #[test]
+    fn cycles_and_self_references_are_one_group_each() {
+        let g = sample();
+        let c = Closure::of(&g, &[3, 5], Dependents::LeaveCascades);
+        assert!(c.groups.contains(&vec![3, 4]), "{:?}", c.groups);
+        assert!(c.groups.contains(&vec![5]), "{:?}", c.groups);
+        assert!(c.in_cycle[3] && c.in_cycle[4] && c.in_cycle[5]);
+        assert!(!c.in_cycle[0]);
+    }
+}

@@ -1,0 +1,248 @@
+//! Cleanup: delete a test's tracked rows, or a lane's rows by name, with every row that
+//! references them, in foreign-key order, verified, in as few round trips as possible.
+//!
+//! - [`seeds`]: where a cleanup starts (tracked keys, a lane's names).
+//! - [`closure`]: which tables' rows go, in which order, and what `ON DELETE CASCADE` takes.
+//! - [`sql`]: every statement cleanup sends.
+//! - [`plan`]: the delete, select (fallback) and count plans.
+//! - [`execute`]: running them, and the fallback.
+
+pub mod closure;
+pub mod execute;
+pub mod plan;
+pub mod seeds;
+pub mod sql;
+
+use crate::core::db::catalog::Freshness;
+use crate::core::db::Db;
+use crate::core::error::{ErrorCode, Result};
+use crate::core::lane::tracker::{ResourceTracker, TrackedRow};
+use crate::core::lane::LanePattern;
+use closure::Dependents;
+use plan::PlanOptions;
+use seeds::{LaneColumns, Seeds};
+use sql::Scale;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// How to clean up.
+#[derive(Debug, Clone, Copy)]
+pub struct CleanupOptions {
+    /// Prove afterwards that the seeded rows are gone (no extra round trip on success).
+    pub verify: bool,
+    /// Also delete rows that reference the seeded rows (rows the app created through its UI).
+    pub include_dependents: bool,
+    /// Delete (and count) every dependent row in pglane's statement, even those an
+    /// `ON DELETE CASCADE` would remove: exact per-table counts, at the cost of a larger
+    /// statement. Off by default: such tables are listed in `cascaded` instead.
+    pub count_dependents: bool,
+}
+
+impl Default for CleanupOptions {
+    fn default() -> Self {
+        CleanupOptions {
+            verify: true,
+            include_dependents: true,
+            count_dependents: false,
+        }
+    }
+}
+
+impl CleanupOptions {
+    /// The plan of a test's cleanup: its few tracked rows.
+    fn for_test(self) -> PlanOptions {
+        PlanOptions {
+            dependents: match (self.include_dependents, self.count_dependents) {
+                (false, _) => Dependents::Skip,
+                (true, false) => Dependents::LeaveCascades,
+                (true, true) => Dependents::DeleteAll,
+            },
+            scale: Scale::Test,
+            verify: self.verify,
+        }
+    }
+
+    /// The plan of a lane's cleanup by name, possibly thousands of rows: every dependent is
+    /// deleted by set in the statement, which beats Postgres' foreign-key triggers deleting
+    /// them parent by parent.
+    pub(crate) fn for_lane(self) -> PlanOptions {
+        PlanOptions {
+            dependents: if self.include_dependents {
+                Dependents::DeleteAll
+            } else {
+                Dependents::Skip
+            },
+            scale: Scale::Lane,
+            verify: self.verify,
+        }
+    }
+}
+
+/// Rows of one table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableCount {
+    /// `schema.table`.
+    pub table: String,
+    /// Row count.
+    pub rows: u64,
+}
+
+/// A group of tables whose rows could not be deleted.
+#[derive(Debug, Clone)]
+pub struct CleanupFailure {
+    /// `schema.table` of each table in the group (several for a cycle).
+    pub tables: Vec<String>,
+    /// Tracked keys of those tables (at most 20), as text values in key order.
+    pub keys: Vec<Vec<String>>,
+    /// pglane's code for the error.
+    pub code: ErrorCode,
+    /// Postgres' SQLSTATE.
+    pub sqlstate: Option<String>,
+    /// What Postgres said.
+    pub message: String,
+}
+
+/// What a cleanup did.
+#[derive(Debug, Clone, Default)]
+pub struct CleanupReport {
+    /// Rows deleted per table (tables with no row deleted are left out).
+    pub deleted: Vec<TableCount>,
+    /// Tables whose dependent rows Postgres deleted through `ON DELETE CASCADE` from rows the
+    /// cleanup deleted; their rows are not in `deleted` (ask for `count_dependents`).
+    pub cascaded: Vec<String>,
+    /// Sum of `deleted`.
+    pub total_deleted: u64,
+    /// Groups that failed (empty on success).
+    pub failures: Vec<CleanupFailure>,
+    /// `Some(true)` when verification proved the seeded rows gone, `None` when not asked.
+    pub verified: Option<bool>,
+    /// Seeded rows still present per table, when verification ran.
+    pub remaining: Vec<TableCount>,
+    /// Round trips to Postgres (pipelined statements count once).
+    pub round_trips: u64,
+    /// Statements sent.
+    pub statements: u64,
+    /// Wall time.
+    pub duration: Duration,
+    /// Whether the group-by-group fallback ran.
+    pub fallback: bool,
+}
+
+impl CleanupReport {
+    /// Adds a later pass's report; the later pass's failures and verification stand.
+    fn merge(&mut self, pass: CleanupReport) {
+        for c in pass.deleted {
+            match self.deleted.iter_mut().find(|d| d.table == c.table) {
+                Some(d) => d.rows += c.rows,
+                None => self.deleted.push(c),
+            }
+        }
+        self.total_deleted += pass.total_deleted;
+        for t in pass.cascaded {
+            if !self.cascaded.contains(&t) {
+                self.cascaded.push(t);
+            }
+        }
+        self.failures = pass.failures;
+        self.verified = pass.verified;
+        self.remaining = pass.remaining;
+        self.round_trips += pass.round_trips;
+        self.statements += pass.statements;
+        self.fallback |= pass.fallback;
+    }
+
+    /// Counts catalog reads made for this cleanup.
+    fn add_catalog_reads(&mut self, reads: u64) {
+        self.round_trips += reads;
+        self.statements += reads;
+    }
+}
+
+/// Deletes what `tracker` holds (and, by default, every row referencing it), then forgets the
+/// rows that are gone. With nothing tracked it sends nothing. If the connection breaks, nothing
+/// is half-deleted (one statement, or one transaction) and the tracker keeps its rows.
+pub async fn cleanup_tracked(
+    db: &Db,
+    tracker: &ResourceTracker,
+    options: CleanupOptions,
+) -> Result<CleanupReport> {
+    let started = Instant::now();
+    let rows = tracker.list();
+    if rows.is_empty() {
+        return Ok(CleanupReport::default());
+    }
+    let knows_all =
+        |g: &crate::core::schema::SchemaGraph| rows.iter().all(|r| g.find(&r.table).is_some());
+    let (graph, reads) = db.graph_for(Freshness::Knowing(&knows_all)).await?;
+    let (seeds, tables) = Seeds::from_tracked(&graph, &rows)?;
+    let mut report = execute::plan_and_run(db, &graph, &seeds, options.for_test()).await?;
+    report.add_catalog_reads(reads);
+
+    // Forget rows whose table has none of its tracked rows left.
+    let remaining: HashMap<&str, u64> = report
+        .remaining
+        .iter()
+        .map(|c| (c.table.as_str(), c.rows))
+        .collect();
+    let failed: Vec<&String> = report.failures.iter().flat_map(|f| &f.tables).collect();
+    let gone: Vec<TrackedRow> = rows
+        .into_iter()
+        .zip(tables)
+        .filter(|(_, t)| {
+            let name = graph.tables[*t].display_name();
+            remaining.get(name.as_str()).copied().unwrap_or(0) == 0 && !failed.contains(&&name)
+        })
+        .map(|(r, _)| r)
+        .collect();
+    tracker.remove(&gone);
+    report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// Deletes every row whose lane columns match `pattern`, plus, by default, every row
+/// referencing them.
+///
+/// It plans with the schema graph the process read already; when a table is unknown to it, or
+/// a group fails (a table created since could hold references), it reads the catalog again and
+/// goes once more over what is left.
+pub async fn cleanup_pattern(
+    db: &Db,
+    pattern: &LanePattern,
+    lane_columns: &LaneColumns,
+    options: CleanupOptions,
+) -> Result<CleanupReport> {
+    let started = Instant::now();
+    let knows_all = |g: &crate::core::schema::SchemaGraph| {
+        lane_columns.iter().all(|(t, _)| g.resolve(t).is_ok())
+    };
+    let (mut graph, mut reads) = db.graph_for(Freshness::Knowing(&knows_all)).await?;
+    let mut fresh = reads > 0;
+    let mut report = CleanupReport::default();
+    loop {
+        let seeds = Seeds::from_lane(&graph, pattern, lane_columns)?;
+        let pass = execute::plan_and_run(db, &graph, &seeds, options.for_lane()).await?;
+        let retry = !pass.failures.is_empty() && !fresh;
+        report.merge(pass);
+        if !retry {
+            break;
+        }
+        let (g, r) = db.graph_for(Freshness::Fresh).await?;
+        (graph, fresh) = (g, true);
+        reads += r;
+    }
+    report.add_catalog_reads(reads);
+    report.duration = started.elapsed();
+    Ok(report)
+}
+
+/// Rows left behind in a lane: per table, how many rows' lane columns match `pattern`.
+/// One statement; tables with no match are left out.
+pub async fn find_leaks(
+    db: &Db,
+    pattern: &LanePattern,
+    lane_columns: &LaneColumns,
+) -> Result<Vec<TableCount>> {
+    let (graph, _) = db.graph_for(Freshness::Cached).await?;
+    let seeds = Seeds::from_lane(&graph, pattern, lane_columns)?;
+    execute::count_left(db, &graph, &seeds).await
+}

@@ -1,0 +1,204 @@
+//! Where a cleanup starts: tracked rows by primary key, or a lane's rows by name.
+
+use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::lane::tracker::TrackedRow;
+use crate::core::lane::LanePattern;
+use crate::core::schema::{SchemaGraph, TableId};
+use std::collections::BTreeMap;
+
+/// Where cleanup starts in a table.
+#[derive(Debug, Clone)]
+pub enum Seed {
+    /// Rows with these primary keys (text values in key column order).
+    Keys(Vec<Vec<String>>),
+    /// Rows where any of `columns` matches a lane's pattern.
+    Like {
+        /// Text columns holding lane names or emails.
+        columns: Vec<String>,
+        /// The lane's pattern.
+        pattern: LanePattern,
+    },
+}
+
+/// `(schema.table, [columns])`: where lane names are stored.
+pub type LaneColumns = [(String, Vec<String>)];
+
+/// The seeds of one cleanup, in table order.
+#[derive(Debug, Clone, Default)]
+pub struct Seeds(Vec<(TableId, Seed)>);
+
+impl Seeds {
+    /// Seeds of tracked rows, and the table of each row (rows of tables the graph lacks fail).
+    pub fn from_tracked(graph: &SchemaGraph, rows: &[TrackedRow]) -> Result<(Seeds, Vec<TableId>)> {
+        let tables: Vec<TableId> = rows
+            .iter()
+            .map(|r| graph.resolve_name(&r.table))
+            .collect::<Result<_>>()?;
+        let mut by_table: BTreeMap<TableId, Vec<Vec<String>>> = BTreeMap::new();
+        for (row, &t) in rows.iter().zip(&tables) {
+            by_table.entry(t).or_default().push(row.key.clone());
+        }
+        Ok((Seeds::default().with_keys(by_table), tables))
+    }
+
+    /// Seeds of a lane: the rows whose lane columns match `pattern`.
+    pub fn from_lane(
+        graph: &SchemaGraph,
+        pattern: &LanePattern,
+        lane_columns: &LaneColumns,
+    ) -> Result<Seeds> {
+        if lane_columns.is_empty() {
+            return Err(Error::invalid_config(
+                "no lane columns: say which name and email columns hold lane names, e.g. { 'public.organizations': ['name'] }",
+            ));
+        }
+        let mut seeds = Vec::with_capacity(lane_columns.len());
+        for (table, columns) in lane_columns {
+            let t = graph.resolve(table)?;
+            if columns.is_empty() {
+                return Err(Error::invalid_config(format!(
+                    "no lane columns given for {table}"
+                )));
+            }
+            if let Some(c) = columns.iter().find(|c| graph.tables[t].column(c).is_none()) {
+                return Err(Error::invalid_config(format!(
+                    "table {} has no column {c:?} to match lane names against",
+                    graph.tables[t].display_name()
+                )));
+            }
+            seeds.push((
+                t,
+                Seed::Like {
+                    columns: columns.clone(),
+                    pattern: pattern.clone(),
+                },
+            ));
+        }
+        seeds.sort_by_key(|(t, _)| *t);
+        Ok(Seeds(seeds))
+    }
+
+    /// These seeds and rows with the given keys.
+    pub fn with_keys(mut self, keys: BTreeMap<TableId, Vec<Vec<String>>>) -> Seeds {
+        self.0
+            .extend(keys.into_iter().map(|(t, k)| (t, Seed::Keys(k))));
+        self.0.sort_by_key(|(t, _)| *t);
+        self
+    }
+
+    /// Each seeded table with its seed (a table may have several).
+    pub fn iter(&self) -> impl Iterator<Item = (TableId, &Seed)> {
+        self.0.iter().map(|(t, s)| (*t, s))
+    }
+
+    /// The seeded tables, each once, in order.
+    pub fn tables(&self) -> Vec<TableId> {
+        let mut tables: Vec<TableId> = self.0.iter().map(|(t, _)| *t).collect();
+        tables.dedup();
+        tables
+    }
+
+    /// Is there no seed?
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// How many distinct tracked keys `table` has, or `None` when rows of it are matched by
+    /// name (their number is not known beforehand).
+    pub fn distinct_keys(&self, table: TableId) -> Option<u64> {
+        let mut distinct = std::collections::HashSet::new();
+        for (_, seed) in self.0.iter().filter(|(t, _)| *t == table) {
+            match seed {
+                Seed::Keys(keys) => distinct.extend(keys.iter()),
+                Seed::Like { .. } => return None,
+            }
+        }
+        Some(distinct.len() as u64)
+    }
+
+    /// Up to `limit` tracked keys of `tables`, for a failure report.
+    pub fn keys_in(&self, tables: &[TableId], limit: usize) -> Vec<Vec<String>> {
+        self.0
+            .iter()
+            .filter(|(t, _)| tables.contains(t))
+            .flat_map(|(_, s)| match s {
+                Seed::Keys(k) => k.clone(),
+                Seed::Like { .. } => Vec::new(),
+            })
+            .take(limit)
+            .collect()
+    }
+}
+
+/// The lane columns whose tables and columns exist in `graph` (a database may hold only part
+/// of a schema the columns were written for).
+pub fn lane_columns_present(
+    graph: &SchemaGraph,
+    columns: &LaneColumns,
+) -> Vec<(String, Vec<String>)> {
+    columns
+        .iter()
+        .filter(|(t, cols)| {
+            graph
+                .resolve(t)
+                .is_ok_and(|id| cols.iter().all(|c| graph.tables[id].column(c).is_some()))
+        })
+        .cloned()
+        .collect()
+}
+
+/// The primary key check of a table seeded by keys: it must have a primary key, and every key
+/// as many values as it has columns.
+pub fn check_keys(graph: &SchemaGraph, table: TableId, keys: &[Vec<String>]) -> Result<()> {
+    let t = &graph.tables[table];
+    if t.pk.is_empty() {
+        return Err(Error::new(
+            ErrorCode::BadKey,
+            format!("table {} has no primary key", t.display_name()),
+        ));
+    }
+    if let Some(key) = keys.iter().find(|k| k.len() != t.pk.len()) {
+        return Err(Error::new(
+            ErrorCode::BadKey,
+            format!(
+                "a key of {} has {} values, the primary key {}",
+                t.display_name(),
+                key.len(),
+                t.pk.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::schema::tests::sample;
+
+    #[test]
+    fn lane_seeds_need_existing_columns() {
+        let g = sample();
+        let pattern = LanePattern::parse("abc123xyz0-w%").unwrap();
+        let err = Seeds::from_lane(&g, &pattern, &[("public.orgs".into(), vec!["nope".into()])])
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidConfig);
+        let err = Seeds::from_lane(&g, &pattern, &[]).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidConfig);
+        let ok =
+            Seeds::from_lane(&g, &pattern, &[("orgs".into(), vec!["owner_id".into()])]).unwrap();
+        assert_eq!(ok.tables(), vec![1]);
+        assert_eq!(ok.distinct_keys(1), None);
+    }
+
+    #[test]
+    fn only_present_lane_columns_are_kept() {
+        let g = sample();
+        let cols = vec![
+            ("public.orgs".to_string(), vec!["owner_id".to_string()]),
+            ("public.orgs".to_string(), vec!["nope".to_string()]),
+            ("public.missing".to_string(), vec!["name".to_string()]),
+        ];
+        assert_eq!(lane_columns_present(&g, &cols), vec![cols[0].clone()]);
+    }
+}

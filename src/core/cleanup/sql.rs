@@ -1,0 +1,466 @@
+//! Every statement cleanup sends, built here from a [`Closure`] and its [`Seeds`].
+//!
+//! The happy path is one statement: a chain of delete CTEs, parents before children, each
+//! child finding its rows through the keys its parents' deletes return (a cycle of tables, or a
+//! table referencing itself, is walked first with one recursive CTE and deleted by `ctid`).
+//! Postgres checks foreign keys at the end of a statement, so rows of a cycle go together
+//! without setting anything to null or deferring constraints, and `RESTRICT` and `NO ACTION`
+//! children go with their parents. The fallback's chain only *selects* the closure and deletes
+//! it group by group, children first, each group under a savepoint.
+
+use super::closure::Closure;
+use super::seeds::{check_keys, Seed, Seeds};
+use crate::core::db::Param;
+use crate::core::error::{Error, Result};
+use crate::core::schema::{quote_ident, ForeignKey, SchemaGraph, TableId};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write;
+use tokio_postgres::types::{ToSql, Type};
+
+/// The fallback's transaction and savepoint statements.
+pub const BEGIN: &str = "begin";
+/// Before each group of the fallback.
+pub const SAVEPOINT: &str = "savepoint pglane_cleanup_group";
+/// After a group that went.
+pub const RELEASE: &str = "release savepoint pglane_cleanup_group";
+/// After a group that failed: its rows stay, the rest goes on.
+pub const ROLLBACK_TO: &str = "rollback to savepoint pglane_cleanup_group";
+/// At the end of the fallback.
+pub const COMMIT: &str = "commit";
+
+/// A statement parameter.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlParam {
+    /// A `text[]`.
+    TextArray(Vec<String>),
+    /// A `text`.
+    Text(String),
+}
+
+/// The parameters of a plan's statements, all sent as text and cast in SQL.
+#[derive(Debug, Clone, Default)]
+pub struct Params(pub Vec<SqlParam>);
+
+impl Params {
+    fn push(&mut self, p: SqlParam) -> String {
+        self.0.push(p);
+        format!("${}", self.0.len())
+    }
+
+    /// The parameters with the types they are sent as.
+    pub fn typed(&self) -> Vec<Param<'_>> {
+        self.0
+            .iter()
+            .map(|p| match p {
+                SqlParam::TextArray(v) => (v as &(dyn ToSql + Sync), Type::TEXT_ARRAY),
+                SqlParam::Text(s) => (s as &(dyn ToSql + Sync), Type::TEXT),
+            })
+            .collect()
+    }
+}
+
+/// How many rows a cleanup expects, which decides how a child is joined to its parent's rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scale {
+    /// A test's few rows: `= any(array(...))` lets Postgres use the foreign key's index.
+    Test,
+    /// A lane sweep's thousands: a semi-join (`in (select ...)`) lets Postgres hash instead of
+    /// comparing every row with every key.
+    Lane,
+}
+
+/// Whether a chain deletes the closure as it walks it, or only selects it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainMode {
+    /// `d*` CTEs that delete (the happy path).
+    Delete,
+    /// `s*` CTEs that select `ctid` and keys (the fallback).
+    Select,
+}
+
+/// The seed conditions of each seeded table (alias `t`), and their parameters.
+pub fn seed_conditions(
+    graph: &SchemaGraph,
+    seeds: &Seeds,
+    params: &mut Params,
+) -> Result<BTreeMap<TableId, Vec<String>>> {
+    let mut conds: BTreeMap<TableId, Vec<String>> = BTreeMap::new();
+    for (t, seed) in seeds.iter() {
+        let cond = seed_condition(graph, t, seed, params)?;
+        conds.entry(t).or_default().push(cond);
+    }
+    Ok(conds)
+}
+
+fn seed_condition(
+    graph: &SchemaGraph,
+    t: TableId,
+    seed: &Seed,
+    params: &mut Params,
+) -> Result<String> {
+    let table = &graph.tables[t];
+    match seed {
+        Seed::Keys(keys) => {
+            check_keys(graph, t, keys)?;
+            let arrays: Vec<(String, String)> = table
+                .pk
+                .iter()
+                .enumerate()
+                .map(|(i, col)| {
+                    let values = keys.iter().map(|k| k[i].clone()).collect();
+                    let p = params.push(SqlParam::TextArray(values));
+                    (
+                        format!("t.{}", quote_ident(&col.name)),
+                        format!("{p}::text[]::{}[]", col.type_sql),
+                    )
+                })
+                .collect();
+            if let [(col, arr)] = arrays.as_slice() {
+                return Ok(format!("{col} = any({arr})"));
+            }
+            let (cols, arrs): (Vec<String>, Vec<String>) = arrays.into_iter().unzip();
+            Ok(format!(
+                "({}) in (select * from unnest({}))",
+                cols.join(", "),
+                arrs.join(", ")
+            ))
+        }
+        Seed::Like { columns, pattern } => {
+            let p = params.push(SqlParam::Text(pattern.as_str().to_string()));
+            let conds: Vec<String> = columns
+                .iter()
+                .map(|c| format!("t.{}::text like {p}", quote_ident(c)))
+                .collect();
+            Ok(or_join(&conds))
+        }
+    }
+}
+
+/// `a`, or `(a or b ...)`, or `false` for none.
+pub fn or_join(conds: &[String]) -> String {
+    match conds {
+        [] => "false".into(),
+        [one] => one.clone(),
+        many => format!("({})", many.join(" or ")),
+    }
+}
+
+/// Rows of a child referencing rows of a parent CTE.
+fn edge_condition(fk: &ForeignKey, parent_cte: &str, scale: Scale) -> String {
+    if fk.child_cols.len() == 1 && scale == Scale::Test {
+        return format!(
+            "t.{} = any(array(select {} from {parent_cte}))",
+            quote_ident(&fk.child_cols[0]),
+            quote_ident(&fk.parent_cols[0])
+        );
+    }
+    let child: Vec<String> = fk
+        .child_cols
+        .iter()
+        .map(|c| format!("t.{}", quote_ident(c)))
+        .collect();
+    let parent: Vec<String> = fk.parent_cols.iter().map(|c| quote_ident(c)).collect();
+    format!(
+        "({}) in (select {} from {parent_cte})",
+        child.join(", "),
+        parent.join(", ")
+    )
+}
+
+/// A chain of CTEs over a closure, and the CTE of each walked table.
+#[derive(Debug, Clone)]
+pub struct Chain {
+    /// `with [recursive] d1 as (...), ...`.
+    pub sql: String,
+    /// The CTE of each table.
+    pub cte: HashMap<TableId, String>,
+}
+
+/// What a chain needs to know besides the closure.
+pub struct ChainSpec<'a> {
+    /// Seed conditions per seeded table.
+    pub seed_conds: &'a BTreeMap<TableId, Vec<String>>,
+    /// Tables whose deleted rows' `ctid` a check needs.
+    pub with_ctid: &'a [TableId],
+    /// How children join their parents.
+    pub scale: Scale,
+    /// Delete or select.
+    pub mode: ChainMode,
+}
+
+/// Columns each table's CTE exposes: its primary key and every column a walked child
+/// references.
+fn exposed_columns(graph: &SchemaGraph, closure: &Closure) -> HashMap<TableId, Vec<String>> {
+    let mut exposed: HashMap<TableId, Vec<String>> = closure
+        .tables()
+        .into_iter()
+        .map(|t| {
+            (
+                t,
+                graph.tables[t].pk.iter().map(|c| c.name.clone()).collect(),
+            )
+        })
+        .collect();
+    for fk in closure.edges.iter().map(|&i| &graph.fks[i]) {
+        let cols = exposed.get_mut(&fk.parent).expect("a walked parent");
+        for c in &fk.parent_cols {
+            if !cols.contains(c) {
+                cols.push(c.clone());
+            }
+        }
+    }
+    exposed
+}
+
+/// Builds the chain over `closure`.
+pub fn chain(graph: &SchemaGraph, closure: &Closure, spec: &ChainSpec<'_>) -> Result<Chain> {
+    let exposed = exposed_columns(graph, closure);
+    let recursive = closure.tables().iter().any(|&t| closure.in_cycle[t]);
+    let mut b = ChainBuilder {
+        graph,
+        closure,
+        spec,
+        exposed: &exposed,
+        parts: Vec::new(),
+        cte: HashMap::new(),
+    };
+    for (gi, group) in closure.groups.iter().enumerate() {
+        if closure.in_cycle[group[0]] {
+            b.cycle(gi, group)?;
+        } else {
+            let t = group[0];
+            let conds = b.outer_conds(t, group);
+            b.table_cte(t, &or_join(&conds));
+        }
+    }
+    let head = if recursive {
+        "with recursive "
+    } else {
+        "with "
+    };
+    Ok(Chain {
+        sql: format!("{head}{}", b.parts.join(",\n")),
+        cte: b.cte,
+    })
+}
+
+struct ChainBuilder<'a> {
+    graph: &'a SchemaGraph,
+    closure: &'a Closure,
+    spec: &'a ChainSpec<'a>,
+    exposed: &'a HashMap<TableId, Vec<String>>,
+    parts: Vec<String>,
+    cte: HashMap<TableId, String>,
+}
+
+impl ChainBuilder<'_> {
+    /// Conditions from seeds and from parents outside `group`.
+    fn outer_conds(&self, t: TableId, group: &[TableId]) -> Vec<String> {
+        let mut conds = self.spec.seed_conds.get(&t).cloned().unwrap_or_default();
+        for fk in self.closure.edges_into(self.graph, t) {
+            if !group.contains(&fk.parent) {
+                conds.push(edge_condition(fk, &self.cte[&fk.parent], self.spec.scale));
+            }
+        }
+        conds
+    }
+
+    /// The CTE of one table: its rows are those `rows` (a condition on alias `t`) selects.
+    fn table_cte(&mut self, t: TableId, rows: &str) {
+        let table = &self.graph.tables[t];
+        let cols = &self.exposed[&t];
+        let sql = match self.spec.mode {
+            ChainMode::Delete => {
+                let mut items: Vec<String> = Vec::new();
+                if self.spec.with_ctid.contains(&t) {
+                    items.push("t.ctid".into());
+                }
+                items.extend(cols.iter().map(|c| format!("t.{}", quote_ident(c))));
+                if items.is_empty() {
+                    items.push("1".into());
+                }
+                format!(
+                    "d{t} as (delete from {} t where {rows} returning {})",
+                    table.sql_name(),
+                    items.join(", ")
+                )
+            }
+            ChainMode::Select => {
+                let extra: String = cols
+                    .iter()
+                    .map(|c| format!(", t.{}", quote_ident(c)))
+                    .collect();
+                format!(
+                    "s{t} as (select t.ctid{extra} from {} t where {rows})",
+                    table.sql_name()
+                )
+            }
+        };
+        self.parts.push(sql);
+        let prefix = match self.spec.mode {
+            ChainMode::Delete => "d",
+            ChainMode::Select => "s",
+        };
+        self.cte.insert(t, format!("{prefix}{t}"));
+    }
+
+    /// A cycle: walked with one recursive CTE over (table, ctid, referenced values), then one
+    /// CTE per table takes its rows by `ctid`.
+    fn cycle(&mut self, gi: usize, group: &[TableId]) -> Result<()> {
+        let graph = self.graph;
+        let r = format!("r{gi}");
+        let local = |t: TableId| group.iter().position(|&g| g == t).expect("in group");
+        let inner: Vec<&ForeignKey> = self
+            .closure
+            .edges
+            .iter()
+            .map(|&i| &graph.fks[i])
+            .filter(|fk| group.contains(&fk.child) && group.contains(&fk.parent))
+            .collect();
+        // The referenced values each table carries through the walk.
+        let vals: HashMap<TableId, Vec<String>> = group
+            .iter()
+            .map(|&t| {
+                let mut cols: Vec<String> = Vec::new();
+                for fk in inner.iter().filter(|fk| fk.parent == t) {
+                    for c in &fk.parent_cols {
+                        if !cols.contains(c) {
+                            cols.push(c.clone());
+                        }
+                    }
+                }
+                (t, cols)
+            })
+            .collect();
+        let vals_expr = |t: TableId| -> String {
+            let items: Vec<String> = vals[&t]
+                .iter()
+                .map(|c| format!("t.{}::text", quote_ident(c)))
+                .collect();
+            format!("array[{}]::text[]", items.join(", "))
+        };
+        let base: Vec<String> = group
+            .iter()
+            .filter_map(|&t| {
+                let conds = self.outer_conds(t, group);
+                (!conds.is_empty()).then(|| {
+                    format!(
+                        "select {}::int4, t.ctid::text, {} from {} t where {}",
+                        local(t),
+                        vals_expr(t),
+                        graph.tables[t].sql_name(),
+                        or_join(&conds)
+                    )
+                })
+            })
+            .collect();
+        if base.is_empty() {
+            return Err(Error::internal(
+                "a cycle in the cleanup closure has no starting rows",
+            ));
+        }
+        let steps: Vec<String> = inner
+            .iter()
+            .map(|fk| {
+                let child = &graph.tables[fk.child];
+                let mut on = vec![format!("r.tbl = {}", local(fk.parent))];
+                for (cc, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
+                    let pos = vals[&fk.parent]
+                        .iter()
+                        .position(|v| v == pc)
+                        .expect("carried")
+                        + 1;
+                    let ty = child.column(cc).map_or("text", |c| c.type_sql.as_str());
+                    on.push(format!("t.{} = (r.vals[{pos}])::{ty}", quote_ident(cc)));
+                }
+                format!(
+                    "select {}::int4, t.ctid::text, {} from {} t where {}",
+                    local(fk.child),
+                    vals_expr(fk.child),
+                    child.sql_name(),
+                    on.join(" and ")
+                )
+            })
+            .collect();
+        self.parts.push(format!(
+            "{r}(tbl, row_ctid, vals) as ({} union select e.tbl, e.row_ctid, e.vals from {r} r cross join lateral ({}) e(tbl, row_ctid, vals))",
+            base.join(" union all "),
+            steps.join(" union all ")
+        ));
+        for &t in group {
+            let rows = format!(
+                "t.ctid = any(array(select row_ctid::tid from {r} where tbl = {}))",
+                local(t)
+            );
+            self.table_cte(t, &rows);
+        }
+        Ok(())
+    }
+}
+
+/// The happy path's statement: the delete chain, then one row with the `int8[]` of deleted
+/// counts in `tables` order and, when there are `checks`, the `int8[]` of those counts.
+pub fn delete_statement(chain: &Chain, tables: &[TableId], checks: Option<&[String]>) -> String {
+    let counts: Vec<String> = tables
+        .iter()
+        .map(|t| format!("(select count(*) from {})", chain.cte[t]))
+        .collect();
+    let mut sql = format!("{}\nselect array[{}]::int8[]", chain.sql, counts.join(", "));
+    if let Some(checks) = checks {
+        let _ = write!(sql, ", array[{}]::int8[]", checks.join(", "));
+    }
+    sql
+}
+
+/// A check counting, among the rows a delete CTE returned, those matching `cond` (tracked
+/// rows deleted).
+pub fn deleted_matching(cte: &str, cond: &str) -> String {
+    format!("(select count(*) from {cte} t where {cond})")
+}
+
+/// A check counting rows of `table` matching `cond` that the delete CTE did not return
+/// (lane rows left).
+pub fn left_matching(table_sql: &str, cte: &str, cond: &str) -> String {
+    format!(
+        "(select count(*) from {table_sql} t where {cond} and t.ctid <> all(array(select ctid from {cte})))"
+    )
+}
+
+/// The fallback's statement for one group: the select chain, then deletes of the group's
+/// selected rows; counts in `group` order.
+pub fn group_delete_statement(graph: &SchemaGraph, chain: &Chain, group: &[TableId]) -> String {
+    let mut sql = chain.sql.clone();
+    let mut counts = Vec::new();
+    for &t in group {
+        let _ = write!(
+            sql,
+            ",\nd{t} as (delete from {} t where t.ctid = any(array(select ctid from {})) returning 1)",
+            graph.tables[t].sql_name(),
+            chain.cte[&t]
+        );
+        counts.push(format!("(select count(*) from d{t})"));
+    }
+    let _ = write!(sql, "\nselect array[{}]::int8[]", counts.join(", "));
+    sql
+}
+
+/// One statement counting, per seeded table, the rows its seeds still match.
+pub fn count_statement(
+    graph: &SchemaGraph,
+    conds: &BTreeMap<TableId, Vec<String>>,
+) -> Option<String> {
+    if conds.is_empty() {
+        return None;
+    }
+    let counts: Vec<String> = conds
+        .iter()
+        .map(|(&t, c)| {
+            format!(
+                "(select count(*) from {} t where {})",
+                graph.tables[t].sql_name(),
+                or_join(c)
+            )
+        })
+        .collect();
+    Some(format!("select array[{}]::int8[]", counts.join(", ")))
+}

@@ -1,0 +1,160 @@
+//! Reading the schema graph from `pg_catalog` (one query, one JSON document) and keeping it per
+//! [`Db`]: [`Db::graph_for`] is the one place the catalog is read again.
+
+use super::Db;
+use crate::core::error::{Error, Result};
+use crate::core::schema::{Column, ForeignKey, OnDelete, SchemaGraph, Table};
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// How current the graph must be.
+pub enum Freshness<'a> {
+    /// The process's graph, read once (one round trip the first time).
+    Cached,
+    /// The process's graph when `knows` holds for it (every table the caller needs is in it),
+    /// else read again: a table may have been created since.
+    Knowing(&'a (dyn Fn(&SchemaGraph) -> bool + Sync)),
+    /// Read again now (after DDL, or before a sweep of what crashed runs left).
+    Fresh,
+}
+
+/// The catalog query: one round trip, one JSON document.
+const CATALOG_SQL: &str = r#"
+with tables as (
+  select c.oid, n.nspname as schema, c.relname as name
+  from pg_catalog.pg_class c
+  join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+  where c.relkind in ('r', 'p') and not c.relispartition
+    and n.nspname not in ('pg_catalog', 'information_schema')
+    and n.nspname not like 'pg\_%'
+)
+select json_build_object(
+  'tables', (select coalesce(json_agg(json_build_object(
+      'oid', t.oid::int8, 'schema', t.schema, 'name', t.name,
+      'pk', (select coalesce(json_agg(json_build_object('name', a.attname,
+                 'type', format_type(a.atttypid, a.atttypmod), 'notNull', a.attnotnull) order by k.ord), '[]')
+             from pg_catalog.pg_constraint pc
+             cross join unnest(pc.conkey) with ordinality k(attnum, ord)
+             join pg_catalog.pg_attribute a on a.attrelid = pc.conrelid and a.attnum = k.attnum
+             where pc.conrelid = t.oid and pc.contype = 'p'),
+      'columns', (select coalesce(json_agg(json_build_object('name', a.attname,
+                 'type', format_type(a.atttypid, a.atttypmod), 'notNull', a.attnotnull) order by a.attnum), '[]')
+             from pg_catalog.pg_attribute a
+             where a.attrelid = t.oid and a.attnum > 0 and not a.attisdropped)
+    )), '[]') from tables t),
+  'fks', (select coalesce(json_agg(json_build_object(
+      'child', c.conrelid::int8, 'parent', c.confrelid::int8,
+      'childCols', (select json_agg(a.attname order by k.ord) from unnest(c.conkey) with ordinality k(attnum, ord)
+                    join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum),
+      'parentCols', (select json_agg(a.attname order by k.ord) from unnest(c.confkey) with ordinality k(attnum, ord)
+                    join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.attnum),
+      'onDelete', c.confdeltype)), '[]')
+    from pg_catalog.pg_constraint c
+    where c.contype = 'f' and c.conparentid = 0
+      and c.conrelid in (select oid from tables) and c.confrelid in (select oid from tables))
+)::text
+"#;
+
+#[derive(Deserialize)]
+struct RawCatalog {
+    tables: Vec<RawTable>,
+    fks: Vec<RawFk>,
+}
+
+#[derive(Deserialize)]
+struct RawTable {
+    oid: i64,
+    schema: String,
+    name: String,
+    pk: Vec<Column>,
+    columns: Vec<Column>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RawFk {
+    child: i64,
+    parent: i64,
+    child_cols: Vec<String>,
+    parent_cols: Vec<String>,
+    on_delete: String,
+}
+
+/// Builds the graph from the catalog query's JSON.
+pub fn graph_from_catalog_json(json: &str) -> Result<SchemaGraph> {
+    let raw: RawCatalog = serde_json::from_str(json)
+        .map_err(|e| Error::internal(format!("unexpected catalog JSON: {e}")))?;
+    let mut by_oid = HashMap::new();
+    let mut tables = Vec::with_capacity(raw.tables.len());
+    for t in raw.tables {
+        by_oid.insert(t.oid, tables.len());
+        tables.push(Table {
+            schema: t.schema,
+            name: t.name,
+            pk: t.pk,
+            columns: t.columns,
+        });
+    }
+    let fks = raw
+        .fks
+        .into_iter()
+        .filter_map(|fk| {
+            Some(ForeignKey {
+                child: *by_oid.get(&fk.child)?,
+                parent: *by_oid.get(&fk.parent)?,
+                child_cols: fk.child_cols,
+                parent_cols: fk.parent_cols,
+                on_delete: OnDelete::from_catalog(&fk.on_delete),
+            })
+        })
+        .collect();
+    Ok(SchemaGraph::from_parts(tables, fks))
+}
+
+impl Db {
+    /// The graph read last, if any.
+    pub fn cached_graph(&self) -> Option<Arc<SchemaGraph>> {
+        self.inner
+            .graph
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// The schema graph, as current as `freshness` asks, and the round trips that cost (0 or
+    /// 1). The only place pglane reads the catalog.
+    pub async fn graph_for(&self, freshness: Freshness<'_>) -> Result<(Arc<SchemaGraph>, u64)> {
+        if let Some(g) = self.cached_graph() {
+            match freshness {
+                Freshness::Cached => return Ok((g, 0)),
+                Freshness::Knowing(knows) if knows(&g) => return Ok((g, 0)),
+                _ => {}
+            }
+        }
+        let conn = self.conn().await?;
+        let rows = conn
+            .query(CATALOG_SQL, &[])
+            .await
+            .map_err(|e| e.context("reading the schema from pg_catalog"))?;
+        let json: String = rows
+            .first()
+            .map(|r| r.get(0))
+            .ok_or_else(|| Error::internal("the catalog query returned no row"))?;
+        let graph = Arc::new(graph_from_catalog_json(&json)?);
+        *self.inner.graph.write().unwrap_or_else(|p| p.into_inner()) = Some(graph.clone());
+        Ok((graph, 1))
+    }
+
+    /// [`Db::graph_for`] from a thread outside the runtime (a synchronous JS call).
+    pub fn graph_for_blocking(&self, freshness: Freshness<'_>) -> Result<Arc<SchemaGraph>> {
+        if let Some(g) = self.cached_graph() {
+            match freshness {
+                Freshness::Cached => return Ok(g),
+                Freshness::Knowing(knows) if knows(&g) => return Ok(g),
+                _ => {}
+            }
+        }
+        crate::core::runtime::block_on(self.graph_for(freshness)).map(|(g, _)| g)
+    }
+}

@@ -1,0 +1,71 @@
+//! Everything pglane knows of the reference application: its factories (`presets/reference.yaml`,
+//! behind the `createWorkerScoped*` functions), the tables of its typed `track*` helpers, and
+//! the name and email columns its lanes are found by.
+
+use crate::core::cleanup::seeds::lane_columns_present;
+use crate::core::db::catalog::Freshness;
+use crate::core::db::Db;
+use crate::core::error::Result;
+use crate::core::factory::definition::FactoryRegistry;
+use crate::core::schema::SchemaGraph;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// The reference application's factories, shipped with pglane (parsed once per process).
+pub fn registry() -> Arc<FactoryRegistry> {
+    static PRESET: std::sync::OnceLock<Arc<FactoryRegistry>> = std::sync::OnceLock::new();
+    PRESET
+        .get_or_init(|| {
+            Arc::new(
+                FactoryRegistry::from_yaml(include_str!("../../presets/reference.yaml"))
+                    .expect("the shipped preset is valid"),
+            )
+        })
+        .clone()
+}
+
+/// The tables of the typed `track*` helpers, by helper.
+pub mod tables {
+    /// `trackAuthUser`.
+    pub const AUTH_USER: &str = "auth.users";
+    /// `trackProfile`.
+    pub const PROFILE: &str = "public.profiles";
+    /// `trackOrganization`.
+    pub const ORGANIZATION: &str = "public.organizations";
+    /// `trackOrgMember`.
+    pub const ORG_MEMBER: &str = "public.organization_members";
+    /// `trackGroup`.
+    pub const GROUP: &str = "public.groups";
+    /// `trackGroupMember`.
+    pub const GROUP_MEMBER: &str = "public.group_members";
+    /// `trackModel`.
+    pub const MODEL: &str = "public.models";
+    /// `trackGroupModel`.
+    pub const GROUP_MODEL: &str = "public.group_models";
+    /// `trackInvite`.
+    pub const INVITE: &str = "public.invites";
+    /// `trackConversation`.
+    pub const CONVERSATION: &str = "public.conversations";
+    /// `trackMessage`.
+    pub const MESSAGE: &str = "public.messages";
+}
+
+/// The lane columns to find lanes by: `given` (sorted), or the preset's name and email columns
+/// of the tables the database has. It uses the schema graph the process read already, and
+/// reads the catalog again when that graph lacks a table of the preset (created since; or the
+/// schema is another app's, which should pass its own columns).
+pub async fn lane_columns(
+    db: &Db,
+    given: Option<HashMap<String, Vec<String>>>,
+) -> Result<Vec<(String, Vec<String>)>> {
+    if let Some(map) = given {
+        let mut cols: Vec<(String, Vec<String>)> = map.into_iter().collect();
+        cols.sort();
+        return Ok(cols);
+    }
+    let preset = registry();
+    let columns = preset.lane_columns();
+    let knows_all = |g: &SchemaGraph| lane_columns_present(g, columns).len() == columns.len();
+    let (graph, _) = db.graph_for(Freshness::Knowing(&knows_all)).await?;
+    Ok(lane_columns_present(&graph, columns))
+}

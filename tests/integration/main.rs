@@ -1,0 +1,8 @@
+//! pglane's Rust integration tests, in one binary: the database layer and cleanup against a real
+//! PostgreSQL (`DATABASE_URL` or `PGLANE_DATABASE_URL`, which `npm test` sets to an embedded
+//! server), and property tests of lane names.
+
+mod cleanup;
+mod db;
+mod naming_properties;
+mod support;
