@@ -10,8 +10,7 @@
 // The server URL must connect as a superuser: the schemas create roles, extensions, schemas.
 // Roles are per server, so the loaders create them only when missing: several schemas (and the
 // same schema twice) load into one server.
-import { readdirSync, readFileSync } from 'node:fs';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -36,7 +35,6 @@ export function realworldSkipReason(sharedDir = SHARED_DIR) {
 }
 
 const q = (ident) => `"${String(ident).replace(/"/g, '""')}"`;
-const lit = (text) => `'${String(text).replace(/'/g, "''")}'`;
 
 /** `url` with another database. */
 export function withDatabase(url, database) {
@@ -182,27 +180,32 @@ async function loadSupabase({ client, url, rw, log }) {
   log.push(`basejump: ${files.length} migrations, one transaction each`);
 }
 
+/**
+ * Makes sure each migration file of a concatenation (parts starting with `-- FILE: `) ends with
+ * `;`: Prisma runs each file alone, so one may end without it (20240131132916_verify_paid_users
+ * does) and would run into the next file. Returns `{ text, added, files }`.
+ */
+export function terminateMigrationFiles(text) {
+  const parts = text.split(/^(?=-- FILE: )/m);
+  let added = 0;
+  const fixed = parts.map((part) => {
+    const code = part.replace(/--[^\n]*$/gm, '').trimEnd();
+    if (!part.startsWith('-- FILE: ') || code.endsWith(';')) return part;
+    added++;
+    return `${part.trimEnd()}\n;\n`;
+  });
+  return { text: fixed.join(''), added, files: parts.filter((p) => p.startsWith('-- FILE: ')).length };
+}
+
 async function loadDocumenso({ client, rw, log }) {
   const source = 'documenso/documenso-migrations.sql';
-  const text = readFileSync(join(rw, source), 'utf8');
-  // Prisma runs each migration file alone; concatenated, a file that ends without ';' would run
-  // into the next one (20240131132916_verify_paid_users does). Make sure every file ends with one.
-  const files = text.split(/^(?=-- FILE: )/m);
-  let added = 0;
-  const fixed = files
-    .map((part) => {
-      const code = part.replace(/--[^\n]*$/gm, '').trimEnd();
-      if (!part.startsWith('-- FILE: ') || code.endsWith(';')) return part;
-      added++;
-      return `${part.trimEnd()}\n;\n`;
-    })
-    .join('');
+  const { text, added, files } = terminateMigrationFiles(readFileSync(join(rw, source), 'utf8'));
   log.push(
     added
-      ? `';' added after ${added} of ${files.length - 1} migration files`
-      : `every one of the ${files.length - 1} migration files already ends with ';' (the concatenated file carries the fix)`,
+      ? `';' added after ${added} of ${files} migration files`
+      : `each of the ${files} migration files already ends with ';' (the shared concatenation carries the fix)`,
   );
-  await inTransaction(client, () => runSqlScript(client, fixed, { source }));
+  await inTransaction(client, () => runSqlScript(client, text, { source }));
   log.push('all migrations in one transaction');
 }
 
@@ -311,4 +314,3 @@ export async function loadRealworldSchemas(serverUrl, names = REALWORLD_SCHEMAS,
   return out;
 }
 
-export { lit as sqlLiteral, q as sqlIdentifier };
