@@ -4,7 +4,7 @@
 // real auth schema bootstraps as the image does, with the image's grants and restricted.
 // One server per kind for the whole file, each schema loaded once. Load times are printed.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -178,6 +178,42 @@ for (const kind of SERVERS) {
         }
       });
     }
+
+    test('a load that fails names the file and line, and leaves no database behind', async () => {
+      // A stand-in shared/ whose osm file has the lines the loader adapts, then an error: in a
+      // statement, or in COPY data (a NUL byte: \\x00 is bytea's hex form, \x00 is a raw byte).
+      const fake = mkdtempSync(join(tmpdir(), 'pglane-fakeshared-'));
+      const osm = (copyRow, lastTable) =>
+        [
+          'CREATE EXTENSION IF NOT EXISTS postgis WITH SCHEMA public;',
+          "COMMENT ON EXTENSION postgis IS 'x';",
+          'CREATE TABLE public.zones (zone public.geometry(Polygon,4326));',
+          'COPY public.zones (zone) FROM stdin;',
+          copyRow,
+          '\\.',
+          'CREATE TABLE public.ok (id int);',
+          lastTable,
+          '',
+        ].join('\n');
+      const load = async (text) => {
+        writeFileSync(join(fake, 'realworld', 'osm', 'structure.sql'), text);
+        return loadRealworldSchema('osm', server.url, { sharedDir: fake, database: 'broken_osm' }).then(() => assert.fail('loaded'), (e) => e);
+      };
+      try {
+        mkdirSync(join(fake, 'realworld', 'osm'), { recursive: true });
+        const statement = await load(osm('\\\\x00', 'CREATE TABLE public.broken (id int,);'));
+        assert.match(statement.message, /osm\/structure\.sql:8: syntax error at or near "\)"/);
+        assert.equal(statement.code, '42601');
+        const copy = await load(osm('\\x00', 'CREATE TABLE public.fine (id int);'));
+        assert.match(copy.message, /osm\/structure\.sql:4: invalid byte sequence for encoding "UTF8": 0x00\n {2}at: COPY public\.zones/);
+        const c = await connect(server.url);
+        const left = await c.query("select datname from pg_database where datname like 'broken_osm%'");
+        await c.end();
+        assert.deepEqual(left.rows, []);
+      } finally {
+        rmSync(fake, { recursive: true, force: true });
+      }
+    });
 
     test('a schema loads again on the same server: a new database name, no role made twice', async () => {
       // supabase was loaded above: its database name is taken and its roles exist.
