@@ -9,6 +9,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -32,6 +33,19 @@ export async function embeddedPgBin() {
   const { embeddedPostgresPackageDir, repairEmbeddedPostgresLinks } = require('pglane/embedded');
   await repairEmbeddedPostgresLinks();
   return join(embeddedPostgresPackageDir(), 'native', 'bin');
+}
+
+/** A loopback TCP port that was free a moment ago. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
 }
 
 /** initdb refuses to run as root: as root, the cluster belongs to `postgres` (or `nobody`). */
@@ -155,7 +169,6 @@ export async function startCluster({ bin, superuser = 'postgres', settings = {},
   };
   let lastError;
   for (let attempt = 0; attempt < 3; attempt++) {
-    const { freePort } = require('pglane/embedded');
     const port = await freePort();
     const args = [join(bin, 'postgres'), '-D', dataDir, '-p', String(port)];
     for (const [k, v] of Object.entries(flags)) args.push('-c', `${k}=${v}`);
