@@ -2,7 +2,8 @@
 // removes everything, and a test process killed outright leaves no server and no files behind.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { connect as tcpConnect } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
@@ -50,6 +51,13 @@ describe('a throwaway PostgreSQL 15 cluster', { skip: pg15SkipReason() ?? false 
     assert.equal(existsSync(server.socketDir), false, 'directory removed');
     assert.equal(await listening(server.port), false, 'server gone');
     assert.match(server.log(), /database system is ready to accept connections/);
+  });
+
+  test('a server that cannot start says why, from its log, and leaves no directory', async () => {
+    const before = new Set(readdirSync(tmpdir()).filter((f) => f.startsWith('pglane-cluster-')));
+    await assert.rejects(startPg15({ settings: { shared_buffers: 'bogus' } }), /did not start[\s\S]*FATAL: {2}invalid value for parameter "shared_buffers": "bogus"/);
+    const left = readdirSync(tmpdir()).filter((f) => f.startsWith('pglane-cluster-') && !before.has(f));
+    assert.deepEqual(left, []);
   });
 
   test('a test process killed with SIGKILL leaves no server and no directory', async () => {
