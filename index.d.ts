@@ -590,8 +590,8 @@ export interface HeldLock {
 /** Options of pattern cleanup and leak checks. */
 export interface LaneOptions {
   /**
-   * `{ 'schema.table': ['name', 'email'] }`: columns holding lane names. Default: the
-   * reference application's name and email columns that exist in the database.
+   * `{ 'schema.table': ['name', 'email'] }`: columns holding lane names. Default: every text
+   * column of every table.
    */
   laneColumns?: Record<string, Array<string>>
   /** Also delete rows referencing the matched rows (default true). */
@@ -686,7 +686,7 @@ export declare function supabaseStorageKey(supabaseUrl?: string | undefined | nu
 
 /** Options of sweeps and leftover checks. */
 export interface SweepOptions {
-  /** `{ 'schema.table': ['name'] }`; default: the preset's lane columns present in the database. */
+  /** `{ 'schema.table': ['name'] }`; default: every text column of every table. */
   laneColumns?: Record<string, Array<string>>
   /** Sweep even if the database is not marked as a test database. */
   allowUnmarked?: boolean

@@ -283,6 +283,42 @@ factories:
     assert.deepEqual(await manager.verifyNoLeakedData('test', { laneColumns: factories.laneColumns() }), []);
   });
 
+  test('createList makes any number of rows in one statement: 150 authors, 30 four-row shelves', async () => {
+    const ctx = lane(9);
+    const tracker = ResourceTracker.forTest({}, ctx);
+    const factories = Factories.fromYaml(YAML);
+    const db = Db.default();
+    const before = db.roundTrips;
+    const authors = await factories.createList('author', 150, ctx, tracker);
+    assert.equal(authors.length, 150);
+    assert.equal(new Set(authors.map((a) => a.name)).size, 150);
+    const shelves = await factories.createList('shelf', 30, ctx, tracker);
+    assert.equal(shelves.length, 30);
+    assert.ok(shelves.every((s) => s.first.firstReview.book_id === s.first.id));
+    assert.equal(db.roundTrips - before, 2, 'one statement per call');
+    assert.equal(tracker.count(), 150 + 30 * 5);
+    const report = await new CleanupManager(null, tracker).cleanup();
+    assert.equal(report.verified, true);
+    assert.equal(report.totalDeleted, 150 + 30 * 5);
+  });
+
+  test('a createList that fails inserts nothing and names each table once', async () => {
+    const ctx = lane(9);
+    const tracker = ResourceTracker.forTest({}, ctx);
+    const factories = Factories.fromYaml(YAML);
+    const err = await rejection(factories.createList('review', 104, ctx, tracker, { stars: 9 }));
+    assert.equal(err.code, 'PGLANE_DB_QUERY');
+    assert.equal(err.sqlstate, '23514');
+    assert.match(err.message, /nothing was inserted/);
+    const named = err.message.slice(0, err.message.indexOf(' failed'));
+    for (const table of ['lib.reviews', 'lib.books', 'lib.authors']) {
+      assert.equal(named.split(table).length - 1, 1, `${table} named once: ${err.message}`);
+    }
+    assert.equal(tracker.count(), 0);
+    const { rows } = await client.query('select count(*)::int as n from lib.reviews where body like $1', [`%in run ${ctx.runId}`]);
+    assert.equal(rows[0].n, 0);
+  });
+
   test('definition mistakes are PGLANE_FACTORY_DEFINITION naming the factory', async () => {
     assert.equal(thrown(() => Factories.fromYaml('factories: [')).code, 'PGLANE_FACTORY_DEFINITION');
     assert.equal(thrown(() => Factories.fromObject({ factories: { a: { table: 'lib.authors', fields: { x: { nmae: 1 } } } } })).code, 'PGLANE_FACTORY_DEFINITION');

@@ -6,7 +6,6 @@ use super::tracker::ResourceTracker;
 use crate::core::cleanup::{self as core_cleanup, CleanupOptions, TableCount};
 use crate::core::db as core_db;
 use crate::core::lane::tracker::ResourceTracker as CoreTracker;
-use crate::core::preset;
 use napi_derive::napi;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,8 +27,8 @@ pub struct CleanupManagerOptions {
 #[napi(object)]
 #[derive(Default)]
 pub struct LaneOptions {
-    /// `{ 'schema.table': ['name', 'email'] }`: columns holding lane names. Default: the
-    /// reference application's name and email columns that exist in the database.
+    /// `{ 'schema.table': ['name', 'email'] }`: columns holding lane names. Default: every text
+    /// column of every table.
     pub lane_columns: Option<HashMap<String, Vec<String>>>,
     /// Also delete rows referencing the matched rows (default true).
     pub include_dependents: Option<bool>,
@@ -182,7 +181,7 @@ impl CleanupManager {
         let options = options.unwrap_or_default();
         let run = async {
             let pattern = self.tracker.lane().resolve_pattern(&scope_or_pattern)?;
-            let columns = preset::lane_columns(&self.db, options.lane_columns).await?;
+            let columns = core_cleanup::given_lane_columns(options.lane_columns);
             let opts = CleanupOptions {
                 verify: self.options.verify,
                 include_dependents: options.include_dependents.unwrap_or(true),
@@ -190,7 +189,7 @@ impl CleanupManager {
                     .count_dependents
                     .unwrap_or(self.options.count_dependents),
             };
-            core_cleanup::cleanup_pattern(&self.db, &pattern, &columns, opts).await
+            core_cleanup::cleanup_pattern(&self.db, &pattern, columns.as_deref(), opts).await
         };
         run.await.map(Into::into).into()
     }
@@ -205,9 +204,8 @@ impl CleanupManager {
     ) -> Outcome<Vec<LeakedRows>> {
         let run = async {
             let pattern = self.tracker.lane().resolve_pattern(&scope_or_pattern)?;
-            let columns =
-                preset::lane_columns(&self.db, options.and_then(|o| o.lane_columns)).await?;
-            core_cleanup::find_leaks(&self.db, &pattern, &columns).await
+            let columns = core_cleanup::given_lane_columns(options.and_then(|o| o.lane_columns));
+            core_cleanup::find_leaks(&self.db, &pattern, columns.as_deref()).await
         };
         run.await
             .map(|list| list.into_iter().map(Into::into).collect())

@@ -3,8 +3,8 @@
 use super::cleanup::{CleanupReport, LeakedRows};
 use super::db::{db_or_default, Db};
 use super::error::Outcome;
+use crate::core::cleanup::given_lane_columns;
 use crate::core::db as core_db;
-use crate::core::preset;
 use crate::core::runs::registry::{self as core_runs, RunInfo as CoreRun};
 use napi::Env;
 use napi_derive::napi;
@@ -40,7 +40,7 @@ impl From<CoreRun> for RunInfo {
 /// Options of sweeps and leftover checks.
 #[napi(object)]
 pub struct SweepOptions {
-    /// `{ 'schema.table': ['name'] }`; default: the preset's lane columns present in the database.
+    /// `{ 'schema.table': ['name'] }`; default: every text column of every table.
     pub lane_columns: Option<HashMap<String, Vec<String>>>,
     /// Sweep even if the database is not marked as a test database.
     pub allow_unmarked: Option<bool>,
@@ -128,8 +128,8 @@ impl RunRegistry {
     ) -> Outcome<Vec<LeakedRows>> {
         let run = async {
             let r = core_runs::find_run(&self.db, &run_id).await?;
-            let cols = preset::lane_columns(&self.db, options.and_then(|o| o.lane_columns)).await?;
-            core_runs::leftovers(&self.db, &r, &cols).await
+            let cols = given_lane_columns(options.and_then(|o| o.lane_columns));
+            core_runs::leftovers(&self.db, &r, cols.as_deref()).await
         };
         run.await
             .map(|v| v.into_iter().map(Into::into).collect())
@@ -150,8 +150,8 @@ impl RunRegistry {
                 None => (None, false),
             };
             let r = core_runs::find_run(&self.db, &run_id).await?;
-            let cols = preset::lane_columns(&self.db, cols).await?;
-            core_runs::sweep_run(&self.db, &r, &cols, allow).await
+            let cols = given_lane_columns(cols);
+            core_runs::sweep_run(&self.db, &r, cols.as_deref(), allow).await
         };
         run.await.map(Into::into).into()
     }

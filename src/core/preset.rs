@@ -1,14 +1,7 @@
 //! Everything pglane knows of the reference application: its factories (`presets/reference.yaml`,
-//! behind the `createWorkerScoped*` functions), the tables of its typed `track*` helpers, and
-//! the name and email columns its lanes are found by.
+//! behind the `createWorkerScoped*` functions) and the tables of its typed `track*` helpers.
 
-use crate::core::cleanup::seeds::lane_columns_present;
-use crate::core::db::catalog::Freshness;
-use crate::core::db::Db;
-use crate::core::error::Result;
 use crate::core::factory::definition::FactoryRegistry;
-use crate::core::schema::SchemaGraph;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The reference application's factories, shipped with pglane (parsed once per process).
@@ -48,24 +41,4 @@ pub mod tables {
     pub const CONVERSATION: &str = "public.conversations";
     /// `trackMessage`.
     pub const MESSAGE: &str = "public.messages";
-}
-
-/// The lane columns to find lanes by: `given` (sorted), or the preset's name and email columns
-/// of the tables the database has. It uses the schema graph the process read already, and
-/// reads the catalog again when that graph lacks a table of the preset (created since; or the
-/// schema is another app's, which should pass its own columns).
-pub async fn lane_columns(
-    db: &Db,
-    given: Option<HashMap<String, Vec<String>>>,
-) -> Result<Vec<(String, Vec<String>)>> {
-    if let Some(map) = given {
-        let mut cols: Vec<(String, Vec<String>)> = map.into_iter().collect();
-        cols.sort();
-        return Ok(cols);
-    }
-    let preset = registry();
-    let columns = preset.lane_columns();
-    let knows_all = |g: &SchemaGraph| lane_columns_present(g, columns).len() == columns.len();
-    let (graph, _) = db.graph_for(Freshness::Knowing(&knows_all)).await?;
-    Ok(lane_columns_present(&graph, columns))
 }

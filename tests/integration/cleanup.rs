@@ -295,7 +295,7 @@ async fn pattern_cleanup_removes_a_lane_by_name_and_leak_check_lists_what_is_lef
     insert_lane(&db, &s, &s2, uuid::Uuid::now_v7(), "run1-w1-30-acme", 600).await;
     insert_lane(&db, &s, &s2, uuid::Uuid::now_v7(), "run1-w10-3-acme", 700).await;
     let columns = vec![(format!("{s}.orgs"), vec!["name".to_string()])];
-    let leaks = find_leaks(&db, &lane("run1-w1-3-%"), &columns)
+    let leaks = find_leaks(&db, &lane("run1-w1-3-%"), Some(&columns))
         .await
         .unwrap();
     assert_eq!(leaks.len(), 1);
@@ -303,14 +303,14 @@ async fn pattern_cleanup_removes_a_lane_by_name_and_leak_check_lists_what_is_lef
     let report = cleanup_pattern(
         &db,
         &lane("run1-w1-3-%"),
-        &columns,
+        Some(&columns),
         CleanupOptions::default(),
     )
     .await
     .unwrap();
     assert_eq!(report.verified, Some(true));
     assert_eq!(report.total_deleted, 10);
-    assert!(find_leaks(&db, &lane("run1-w1-3-%"), &columns)
+    assert!(find_leaks(&db, &lane("run1-w1-3-%"), Some(&columns))
         .await
         .unwrap()
         .is_empty());
@@ -319,9 +319,14 @@ async fn pattern_cleanup_removes_a_lane_by_name_and_leak_check_lists_what_is_lef
         2,
         "neighbour lanes survive"
     );
-    let worker = cleanup_pattern(&db, &lane("run1-w1-%"), &columns, CleanupOptions::default())
-        .await
-        .unwrap();
+    let worker = cleanup_pattern(
+        &db,
+        &lane("run1-w1-%"),
+        Some(&columns),
+        CleanupOptions::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(
         worker.total_deleted, 10,
         "worker 1's other test, not worker 10's"
@@ -390,7 +395,7 @@ async fn pattern_cleanup_reads_the_catalog_again_when_a_table_created_since_hold
     let report = cleanup_pattern(
         &db,
         &lane("run9-w2-1-%"),
-        &columns,
+        Some(&columns),
         CleanupOptions::default(),
     )
     .await

@@ -22,6 +22,17 @@ pub enum Dependents {
     DeleteAll,
 }
 
+/// Whether rows that reference deleted rows through `ON DELETE SET NULL` or `SET DEFAULT` go
+/// when they carry the lane's name. Such a row outlives its parent by the schema's word, unless
+/// it is the lane's own (the app made it during the test): then it goes too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LaneRows {
+    /// A lane pattern is known: SET NULL / SET DEFAULT children whose text matches it go.
+    Follow,
+    /// No lane pattern: SET NULL / SET DEFAULT children stay.
+    Ignore,
+}
+
 /// The closure of some seeded tables.
 #[derive(Debug, Clone)]
 pub struct Closure {
@@ -31,23 +42,30 @@ pub struct Closure {
     /// Foreign keys (indexes into [`SchemaGraph::fks`]) through which a walked child finds
     /// its rows from its parent's.
     pub edges: Vec<usize>,
+    /// The edges of [`Closure::edges`] whose child rows go only when they carry the lane's
+    /// name (SET NULL / SET DEFAULT foreign keys).
+    pub lane_edges: Vec<usize>,
     /// Tables in a cycle of the closure (walked with a recursive query).
     pub in_cycle: Vec<bool>,
-    /// Tables of the closure left to Postgres: every row of them that goes, goes through an
-    /// `ON DELETE CASCADE` from a row the cleanup deletes, and nothing below them needs
-    /// deleting by hand.
+    /// Tables of the closure whose rows (all, or those below some parent) are left to
+    /// Postgres: they go through an `ON DELETE CASCADE` from a row the cleanup deletes, and
+    /// nothing below them needs deleting by hand.
     pub cascaded: Vec<TableId>,
 }
 
 impl Closure {
     /// The closure of `seeded` tables in `graph`.
-    pub fn of(graph: &SchemaGraph, seeded: &[TableId], dependents: Dependents) -> Closure {
+    pub fn of(
+        graph: &SchemaGraph,
+        seeded: &[TableId],
+        dependents: Dependents,
+        lane_rows: LaneRows,
+    ) -> Closure {
         let n = graph.tables.len();
         let include = dependents != Dependents::Skip;
-        let member = members(graph, seeded, include);
-        let goes = |fk: &ForeignKey| {
-            member[fk.child] && member[fk.parent] && fk.on_delete.child_goes_with_parent()
-        };
+        let follows = |fk: &ForeignKey| follows_edge(graph, fk, lane_rows);
+        let member = members(graph, seeded, include, &follows);
+        let goes = |fk: &ForeignKey| member[fk.child] && member[fk.parent] && follows(fk);
         let closure_edges: Vec<usize> = if include {
             (0..graph.fks.len())
                 .filter(|&i| goes(&graph.fks[i]))
@@ -79,7 +97,7 @@ impl Closure {
         };
         // A child finds its rows through a parent's deleted keys when the foreign key does not
         // cascade, or when the child's own rows must be walked.
-        let edges = closure_edges
+        let edges: Vec<usize> = closure_edges
             .iter()
             .copied()
             .filter(|i| {
@@ -92,15 +110,29 @@ impl Closure {
             .filter(|g| g.iter().any(|&t| planned(t)))
             .cloned()
             .collect();
+        let lane_edges = edges
+            .iter()
+            .copied()
+            .filter(|&i| !graph.fks[i].on_delete.child_goes_with_parent())
+            .collect();
+        // Tables some of whose rows go through a CASCADE the cleanup does not walk: all of them
+        // when the table is not planned, or those of that parent when it is planned for another
+        // reason (a NO ACTION parent, a lane-named SET NULL child).
         let cascaded = closure_groups
             .iter()
             .flatten()
             .copied()
-            .filter(|&t| !planned(t))
+            .filter(|&t| {
+                !planned(t)
+                    || closure_edges
+                        .iter()
+                        .any(|i| graph.fks[*i].child == t && cascade(i) && !edges.contains(i))
+            })
             .collect();
         Closure {
             groups,
             edges,
+            lane_edges,
             in_cycle,
             cascaded,
         }
@@ -116,22 +148,36 @@ impl Closure {
         self.groups.is_empty()
     }
 
-    /// The foreign keys of [`Closure::edges`] whose child is `table`.
+    /// The foreign keys of [`Closure::edges`] whose child is `table`, with their indexes.
     pub fn edges_into<'g>(
         &'g self,
         graph: &'g SchemaGraph,
         table: TableId,
-    ) -> impl Iterator<Item = &'g ForeignKey> + 'g {
+    ) -> impl Iterator<Item = (usize, &'g ForeignKey)> + 'g {
         self.edges
             .iter()
-            .map(move |&i| &graph.fks[i])
-            .filter(move |fk| fk.child == table)
+            .map(move |&i| (i, &graph.fks[i]))
+            .filter(move |(_, fk)| fk.child == table)
     }
 }
 
+/// Does cleanup follow `fk` from parent rows to child rows: always for NO ACTION, RESTRICT and
+/// CASCADE; for SET NULL and SET DEFAULT only to lane-named children, when the child has text
+/// columns that could hold a lane name.
+fn follows_edge(graph: &SchemaGraph, fk: &ForeignKey, lane_rows: LaneRows) -> bool {
+    fk.on_delete.child_goes_with_parent()
+        || (lane_rows == LaneRows::Follow
+            && graph.tables[fk.child].columns.iter().any(|c| c.is_text()))
+}
+
 /// The seeded tables and, with dependents, every table reachable from them backwards over
-/// foreign keys whose child goes with its parent.
-fn members(graph: &SchemaGraph, seeded: &[TableId], include: bool) -> Vec<bool> {
+/// foreign keys cleanup follows.
+fn members(
+    graph: &SchemaGraph,
+    seeded: &[TableId],
+    include: bool,
+    follows: &dyn Fn(&ForeignKey) -> bool,
+) -> Vec<bool> {
     let mut member = vec![false; graph.tables.len()];
     let mut queue: VecDeque<TableId> = VecDeque::new();
     for &t in seeded {
@@ -145,7 +191,7 @@ fn members(graph: &SchemaGraph, seeded: &[TableId], include: bool) -> Vec<bool> 
     }
     while let Some(t) = queue.pop_front() {
         for fk in graph.referenced_by(t) {
-            if fk.on_delete.child_goes_with_parent() && !member[fk.child] {
+            if follows(fk) && !member[fk.child] {
                 member[fk.child] = true;
                 queue.push_back(fk.child);
             }
@@ -192,7 +238,7 @@ mod tests {
     #[test]
     fn the_closure_follows_cascade_restrict_and_no_action_children() {
         let g = sample();
-        let c = Closure::of(&g, &[0], Dependents::DeleteAll);
+        let c = Closure::of(&g, &[0], Dependents::DeleteAll, LaneRows::Ignore);
         assert_eq!(sorted(c.tables()), vec![0, 1, 2]);
         assert_eq!(c.tables()[0], 0, "parents first");
         assert!(c.cascaded.is_empty());
@@ -202,24 +248,24 @@ mod tests {
     fn cascading_children_are_left_to_postgres_unless_counted() {
         let g = sample();
         // members cascade from orgs and nothing below them needs deleting by hand.
-        let lean = Closure::of(&g, &[1], Dependents::LeaveCascades);
+        let lean = Closure::of(&g, &[1], Dependents::LeaveCascades, LaneRows::Ignore);
         assert_eq!(lean.tables(), vec![1]);
         assert_eq!(lean.cascaded, vec![2]);
-        let counted = Closure::of(&g, &[1], Dependents::DeleteAll);
+        let counted = Closure::of(&g, &[1], Dependents::DeleteAll, LaneRows::Ignore);
         assert_eq!(counted.tables(), vec![1, 2]);
         assert!(counted.cascaded.is_empty());
         // From users, members go by RESTRICT (by hand) and orgs by NO ACTION; members find
         // their rows through users only: their cascade from orgs needs no edge.
-        let user = Closure::of(&g, &[0], Dependents::LeaveCascades);
+        let user = Closure::of(&g, &[0], Dependents::LeaveCascades, LaneRows::Ignore);
         assert_eq!(sorted(user.tables()), vec![0, 1, 2]);
-        let into_members: Vec<TableId> = user.edges_into(&g, 2).map(|fk| fk.parent).collect();
+        let into_members: Vec<TableId> = user.edges_into(&g, 2).map(|(_, fk)| fk.parent).collect();
         assert_eq!(into_members, vec![0]);
     }
 
     #[test]
     fn without_dependents_only_seeded_tables_are_walked() {
         let g = sample();
-        let c = Closure::of(&g, &[0], Dependents::Skip);
+        let c = Closure::of(&g, &[0], Dependents::Skip, LaneRows::Follow);
         assert_eq!(c.tables(), vec![0]);
         assert!(c.edges.is_empty() && c.cascaded.is_empty());
     }
@@ -227,10 +273,39 @@ mod tests {
     #[test]
     fn cycles_and_self_references_are_one_group_each() {
         let g = sample();
-        let c = Closure::of(&g, &[3, 5], Dependents::LeaveCascades);
+        let c = Closure::of(&g, &[3, 5], Dependents::LeaveCascades, LaneRows::Ignore);
         assert!(c.groups.contains(&vec![3, 4]), "{:?}", c.groups);
         assert!(c.groups.contains(&vec![5]), "{:?}", c.groups);
         assert!(c.in_cycle[3] && c.in_cycle[4] && c.in_cycle[5]);
         assert!(!c.in_cycle[0]);
+    }
+
+    #[test]
+    fn set_null_children_are_followed_only_for_lane_rows_and_only_with_text() {
+        use crate::core::schema::tests::{col, fk, table};
+        use crate::core::schema::{OnDelete, SchemaGraph};
+        let mut notes = table("public", "notes", &[("id", "int4"), ("org_id", "uuid")]);
+        notes.columns.push(col("body", "text", false));
+        let tables = vec![
+            table("public", "orgs", &[("id", "uuid")]),
+            notes,
+            table("public", "counters", &[("id", "int4"), ("org_id", "uuid")]),
+        ];
+        let g = SchemaGraph::from_parts(
+            tables,
+            vec![
+                fk(1, 0, "org_id", OnDelete::SetNull),
+                fk(2, 0, "org_id", OnDelete::SetNull),
+            ],
+        );
+        let ignored = Closure::of(&g, &[0], Dependents::LeaveCascades, LaneRows::Ignore);
+        assert_eq!(ignored.tables(), vec![0]);
+        let followed = Closure::of(&g, &[0], Dependents::LeaveCascades, LaneRows::Follow);
+        assert_eq!(
+            followed.tables(),
+            vec![0, 1],
+            "counters has no text to carry a name"
+        );
+        assert_eq!(followed.lane_edges, vec![0]);
     }
 }

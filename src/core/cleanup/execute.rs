@@ -8,27 +8,29 @@ use super::plan::{CountPlan, DeletePlan, PlanOptions, SeedCheck, SelectPlan};
 use super::seeds::Seeds;
 use super::sql::{self, Params};
 use super::{CleanupFailure, CleanupReport, TableCount};
-use crate::core::db::errors::query_error;
 use crate::core::db::{Conn, Db};
 use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::lane::LanePattern;
 use crate::core::schema::{SchemaGraph, TableId};
 use std::time::Instant;
 
-/// Plans the cleanup of `seeds` and runs it: one statement, verified, with the fallback.
+/// Plans the cleanup of `seeds` and runs it: one statement, verified, with the fallback. With
+/// `lane`, rows behind SET NULL / SET DEFAULT foreign keys that carry its names go too.
 pub async fn plan_and_run(
     db: &Db,
     graph: &SchemaGraph,
     seeds: &Seeds,
     options: PlanOptions,
+    lane: Option<&LanePattern>,
 ) -> Result<CleanupReport> {
     let started = Instant::now();
-    let plan = DeletePlan::build(graph, seeds, options)?;
+    let plan = DeletePlan::build(graph, seeds, options, lane)?;
     if plan.is_empty() {
         return Ok(CleanupReport::default());
     }
     let conn = db.conn().await?;
     let mut report = CleanupReport::default();
-    run_delete(&conn, &mut report, graph, &plan, seeds, options).await?;
+    run_delete(&conn, &mut report, graph, &plan, seeds, options, lane).await?;
     report.round_trips = conn.round_trips();
     report.duration = started.elapsed();
     Ok(report)
@@ -45,6 +47,7 @@ pub async fn count_left(db: &Db, graph: &SchemaGraph, seeds: &Seeds) -> Result<V
     Ok(table_counts(graph, &plan.seeded, &counts))
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_delete(
     conn: &Conn,
     report: &mut CleanupReport,
@@ -52,27 +55,21 @@ async fn run_delete(
     plan: &DeletePlan,
     seeds: &Seeds,
     options: PlanOptions,
+    lane: Option<&LanePattern>,
 ) -> Result<()> {
-    let params = plan.params.typed();
-    let client = conn.client();
     // The statement's own error is data here (it sends the fallback); a broken connection or
     // a timeout is not.
     let outcome = conn
-        .run(1, async {
-            Ok(client.query_typed(&plan.sql, &params).await)
-        })
-        .await?;
+        .query_without_jit(&plan.sql, &plan.params.typed())
+        .await
+        .map_err(|e| e.context("cleanup"))?;
     report.statements = 1;
     let rows = match outcome {
         Ok(rows) => rows,
-        Err(e) => {
-            let err = query_error(conn.config(), &e);
-            if is_connection_error(&err) {
-                return Err(err.context("cleanup"));
-            }
+        Err(_) => {
             report.fallback = true;
             let include = options.dependents != super::closure::Dependents::Skip;
-            let fallback = SelectPlan::build(graph, seeds, include, options.scale)?;
+            let fallback = SelectPlan::build(graph, seeds, include, options.scale, lane)?;
             return run_fallback(conn, report, graph, &fallback, seeds).await;
         }
     };
@@ -176,7 +173,7 @@ async fn counts_of(conn: &Conn, plan: &CountPlan, params: &Params) -> Result<Vec
     let Some(sql) = &plan.sql else {
         return Ok(Vec::new());
     };
-    let rows = conn.query(sql, &params.typed()).await?;
+    let rows = conn.query_without_jit(sql, &params.typed()).await??;
     let row = rows
         .first()
         .ok_or_else(|| Error::internal("count statement returned no row"))?;

@@ -3,10 +3,11 @@
 //! deleted group by group) and a [`CountPlan`] (how many seeded rows are left: verification,
 //! leak checks).
 
-use super::closure::{Closure, Dependents};
+use super::closure::{Closure, Dependents, LaneRows};
 use super::seeds::Seeds;
-use super::sql::{self, Chain, ChainMode, ChainSpec, Params, Scale};
+use super::sql::{self, Chain, ChainMode, ChainSpec, Params, Scale, SqlParam};
 use crate::core::error::Result;
+use crate::core::lane::LanePattern;
 use crate::core::schema::{SchemaGraph, TableId};
 use std::collections::BTreeMap;
 
@@ -78,12 +79,47 @@ pub struct DeletePlan {
     pub count: CountPlan,
 }
 
+/// The closure of `seeds` and its parameters: seed conditions first, then the lane's pattern
+/// when rows behind SET NULL / SET DEFAULT foreign keys go by it.
+fn closure_and_params(
+    graph: &SchemaGraph,
+    seeds: &Seeds,
+    dependents: Dependents,
+    lane: Option<&LanePattern>,
+) -> Result<(
+    Closure,
+    Params,
+    BTreeMap<TableId, Vec<String>>,
+    Option<String>,
+)> {
+    let lane_rows = if lane.is_some() {
+        LaneRows::Follow
+    } else {
+        LaneRows::Ignore
+    };
+    let closure = Closure::of(graph, &seeds.tables(), dependents, lane_rows);
+    let mut params = Params::default();
+    let seed_conds = sql::seed_conditions(graph, seeds, &mut params)?;
+    let lane_param = match lane {
+        Some(p) if !closure.lane_edges.is_empty() => {
+            Some(params.push(SqlParam::Text(p.as_str().to_string())))
+        }
+        _ => None,
+    };
+    Ok((closure, params, seed_conds, lane_param))
+}
+
 impl DeletePlan {
-    /// Plans the deletion of `seeds` and of the dependents `options` asks for.
-    pub fn build(graph: &SchemaGraph, seeds: &Seeds, options: PlanOptions) -> Result<DeletePlan> {
-        let closure = Closure::of(graph, &seeds.tables(), options.dependents);
-        let mut params = Params::default();
-        let seed_conds = sql::seed_conditions(graph, seeds, &mut params)?;
+    /// Plans the deletion of `seeds` and of the dependents `options` asks for; with `lane`,
+    /// rows behind SET NULL / SET DEFAULT foreign keys that carry its names go too.
+    pub fn build(
+        graph: &SchemaGraph,
+        seeds: &Seeds,
+        options: PlanOptions,
+        lane: Option<&LanePattern>,
+    ) -> Result<DeletePlan> {
+        let (closure, params, seed_conds, lane_param) =
+            closure_and_params(graph, seeds, options.dependents, lane)?;
         let tables = closure.tables();
         let lane_seeded: Vec<TableId> = seed_conds
             .keys()
@@ -109,6 +145,7 @@ impl DeletePlan {
                 with_ctid: if options.verify { &lane_seeded } else { &[] },
                 scale: options.scale,
                 mode: ChainMode::Delete,
+                lane_param: lane_param.as_deref(),
             },
         )?;
         let (checks, check_sql) = if options.verify {
@@ -200,15 +237,15 @@ impl SelectPlan {
         seeds: &Seeds,
         include_dependents: bool,
         scale: Scale,
+        lane: Option<&LanePattern>,
     ) -> Result<SelectPlan> {
         let dependents = if include_dependents {
             Dependents::DeleteAll
         } else {
             Dependents::Skip
         };
-        let closure = Closure::of(graph, &seeds.tables(), dependents);
-        let mut params = Params::default();
-        let seed_conds = sql::seed_conditions(graph, seeds, &mut params)?;
+        let (closure, params, seed_conds, lane_param) =
+            closure_and_params(graph, seeds, dependents, lane)?;
         let chain = sql::chain(
             graph,
             &closure,
@@ -217,6 +254,7 @@ impl SelectPlan {
                 with_ctid: &[],
                 scale,
                 mode: ChainMode::Select,
+                lane_param: lane_param.as_deref(),
             },
         )?;
         Ok(SelectPlan {
@@ -259,7 +297,8 @@ mod tests {
     #[test]
     fn a_seeded_table_without_parents_is_checked_by_its_deleted_count() {
         let g = sample();
-        let plan = DeletePlan::build(&g, &keys(0, &[ID]), options(Dependents::DeleteAll)).unwrap();
+        let plan =
+            DeletePlan::build(&g, &keys(0, &[ID]), options(Dependents::DeleteAll), None).unwrap();
         assert_eq!(plan.tables[0], 0, "parents first");
         assert_eq!(
             plan.checks,
@@ -278,7 +317,7 @@ mod tests {
         // members (2) is seeded and also found through users (0).
         let seeds =
             keys(0, &[ID]).with_keys([(2, vec![vec![ID.to_string()]])].into_iter().collect());
-        let plan = DeletePlan::build(&g, &seeds, options(Dependents::LeaveCascades)).unwrap();
+        let plan = DeletePlan::build(&g, &seeds, options(Dependents::LeaveCascades), None).unwrap();
         assert!(plan.checks.contains(&SeedCheck::TrackedDeleted {
             check: 0,
             expected: 1
@@ -288,7 +327,7 @@ mod tests {
     #[test]
     fn the_fallback_walks_every_table_of_the_closure() {
         let g = sample();
-        let plan = SelectPlan::build(&g, &keys(1, &[ID]), true, Scale::Test).unwrap();
+        let plan = SelectPlan::build(&g, &keys(1, &[ID]), true, Scale::Test, None).unwrap();
         let tables: Vec<TableId> = plan.groups.iter().flatten().copied().collect();
         assert_eq!(
             tables,

@@ -28,25 +28,34 @@ pub type LaneColumns = [(String, Vec<String>)];
 pub struct Seeds(Vec<(TableId, Seed)>);
 
 impl Seeds {
-    /// Seeds of tracked rows, and the table of each row (rows of tables the graph lacks fail).
-    pub fn from_tracked(graph: &SchemaGraph, rows: &[TrackedRow]) -> Result<(Seeds, Vec<TableId>)> {
-        let tables: Vec<TableId> = rows
-            .iter()
-            .map(|r| graph.resolve_name(&r.table))
-            .collect::<Result<_>>()?;
+    /// Seeds of tracked rows, and the table of each row (`None` for a table the graph does not
+    /// have: it was dropped since, and the row is left out).
+    pub fn from_tracked(graph: &SchemaGraph, rows: &[TrackedRow]) -> (Seeds, Vec<Option<TableId>>) {
+        let tables: Vec<Option<TableId>> = rows.iter().map(|r| graph.find(&r.table)).collect();
         let mut by_table: BTreeMap<TableId, Vec<Vec<String>>> = BTreeMap::new();
-        for (row, &t) in rows.iter().zip(&tables) {
-            by_table.entry(t).or_default().push(row.key.clone());
+        for (row, t) in rows.iter().zip(&tables) {
+            if let Some(t) = t {
+                by_table.entry(*t).or_default().push(row.key.clone());
+            }
         }
-        Ok((Seeds::default().with_keys(by_table), tables))
+        (Seeds::default().with_keys(by_table), tables)
     }
 
-    /// Seeds of a lane: the rows whose lane columns match `pattern`.
+    /// Seeds of a lane: the rows whose lane columns match `pattern`; with no columns given,
+    /// every text column of every table ([`text_columns`]).
     pub fn from_lane(
         graph: &SchemaGraph,
         pattern: &LanePattern,
-        lane_columns: &LaneColumns,
+        lane_columns: Option<&LaneColumns>,
     ) -> Result<Seeds> {
+        let every;
+        let lane_columns = match lane_columns {
+            Some(given) => given,
+            None => {
+                every = text_columns(graph);
+                &every[..]
+            }
+        };
         if lane_columns.is_empty() {
             return Err(Error::invalid_config(
                 "no lane columns: say which name and email columns hold lane names, e.g. { 'public.organizations': ['name'] }",
@@ -130,6 +139,27 @@ impl Seeds {
     }
 }
 
+/// Every text column (`text`, `varchar`, `char`, `citext`) of every table, by table: where an
+/// app may have stored a lane's names. Partitions are covered by their root, and pglane's own
+/// schema is left out.
+pub fn text_columns(graph: &SchemaGraph) -> Vec<(String, Vec<String>)> {
+    graph
+        .tables
+        .iter()
+        .filter(|t| t.partition_of.is_none() && t.schema != "pglane")
+        .map(|t| {
+            let cols: Vec<String> = t
+                .columns
+                .iter()
+                .filter(|c| c.is_text())
+                .map(|c| c.name.clone())
+                .collect();
+            (t.table_name().qualified(), cols)
+        })
+        .filter(|(_, cols)| !cols.is_empty())
+        .collect()
+}
+
 /// The lane columns whose tables and columns exist in `graph` (a database may hold only part
 /// of a schema the columns were written for).
 pub fn lane_columns_present(
@@ -180,15 +210,55 @@ mod tests {
     fn lane_seeds_need_existing_columns() {
         let g = sample();
         let pattern = LanePattern::parse("abc123xyz0-w%").unwrap();
-        let err = Seeds::from_lane(&g, &pattern, &[("public.orgs".into(), vec!["nope".into()])])
-            .unwrap_err();
+        let err = Seeds::from_lane(
+            &g,
+            &pattern,
+            Some(&[("public.orgs".into(), vec!["nope".into()])]),
+        )
+        .unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidConfig);
-        let err = Seeds::from_lane(&g, &pattern, &[]).unwrap_err();
+        let err = Seeds::from_lane(&g, &pattern, Some(&[])).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidConfig);
-        let ok =
-            Seeds::from_lane(&g, &pattern, &[("orgs".into(), vec!["owner_id".into()])]).unwrap();
+        let ok = Seeds::from_lane(
+            &g,
+            &pattern,
+            Some(&[("orgs".into(), vec!["owner_id".into()])]),
+        )
+        .unwrap();
         assert_eq!(ok.tables(), vec![1]);
         assert_eq!(ok.distinct_keys(1), None);
+    }
+
+    #[test]
+    fn by_default_every_text_column_of_every_table_is_a_lane_column() {
+        use crate::core::schema::tests::{col, table};
+        let mut notes = table("public", "notes", &[("id", "int4")]);
+        notes
+            .columns
+            .push(col("title", "character varying(80)", false));
+        notes.columns.push(col("body", "text", false));
+        notes.columns.push(col("tags", "text[]", false));
+        let mut part = table("public", "notes_2024", &[("id", "int4")]);
+        part.columns.push(col("body", "text", false));
+        part.partition_of = Some(0);
+        let mut journal = table("pglane", "journal", &[("id", "int4")]);
+        journal.columns.push(col("table_name", "text", false));
+        let g = SchemaGraph::from_parts(
+            vec![
+                notes,
+                part,
+                journal,
+                table("public", "counts", &[("id", "int4")]),
+            ],
+            vec![],
+        );
+        assert_eq!(
+            text_columns(&g),
+            vec![(
+                "public.notes".to_string(),
+                vec!["title".to_string(), "body".to_string()]
+            )]
+        );
     }
 
     #[test]

@@ -17,8 +17,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
 use tokio_postgres::types::{ToSql, Type};
 
-/// The fallback's transaction and savepoint statements.
-pub const BEGIN: &str = "begin";
+/// The fallback's transaction and savepoint statements. Deferrable constraints are checked at
+/// once, so a group that breaks one fails under its own savepoint, not at commit; JIT
+/// compilation is off (see `Conn::query_without_jit`).
+pub const BEGIN: &str = "begin; set local jit = off; set constraints all immediate";
 /// Before each group of the fallback.
 pub const SAVEPOINT: &str = "savepoint pglane_cleanup_group";
 /// After a group that went.
@@ -42,7 +44,8 @@ pub enum SqlParam {
 pub struct Params(pub Vec<SqlParam>);
 
 impl Params {
-    fn push(&mut self, p: SqlParam) -> String {
+    /// Adds a parameter; returns its placeholder (`$n`).
+    pub fn push(&mut self, p: SqlParam) -> String {
         self.0.push(p);
         format!("${}", self.0.len())
     }
@@ -176,6 +179,18 @@ pub struct Chain {
     pub cte: HashMap<TableId, String>,
 }
 
+/// Rows of `table` whose text carries the lane's name (`pattern`: the parameter of the lane's
+/// LIKE pattern), or `false` when the table has no text column.
+pub fn lane_named(graph: &SchemaGraph, table: TableId, pattern: &str) -> String {
+    let conds: Vec<String> = graph.tables[table]
+        .columns
+        .iter()
+        .filter(|c| c.is_text())
+        .map(|c| format!("t.{}::text like {pattern}", quote_ident(&c.name)))
+        .collect();
+    or_join(&conds)
+}
+
 /// What a chain needs to know besides the closure.
 pub struct ChainSpec<'a> {
     /// Seed conditions per seeded table.
@@ -186,6 +201,9 @@ pub struct ChainSpec<'a> {
     pub scale: Scale,
     /// Delete or select.
     pub mode: ChainMode,
+    /// The parameter holding the lane's LIKE pattern, for children reached through a lane edge
+    /// (`None` when the closure has none).
+    pub lane_param: Option<&'a str>,
 }
 
 /// Columns each table's CTE exposes: its primary key and every column a walked child
@@ -257,12 +275,23 @@ impl ChainBuilder<'_> {
     /// Conditions from seeds and from parents outside `group`.
     fn outer_conds(&self, t: TableId, group: &[TableId]) -> Vec<String> {
         let mut conds = self.spec.seed_conds.get(&t).cloned().unwrap_or_default();
-        for fk in self.closure.edges_into(self.graph, t) {
+        for (i, fk) in self.closure.edges_into(self.graph, t) {
             if !group.contains(&fk.parent) {
-                conds.push(edge_condition(fk, &self.cte[&fk.parent], self.spec.scale));
+                let edge = edge_condition(fk, &self.cte[&fk.parent], self.spec.scale);
+                conds.push(self.lane_only(i, t, edge));
             }
         }
         conds
+    }
+
+    /// `cond`, restricted to lane-named rows when foreign key `fk` is a lane edge.
+    fn lane_only(&self, fk: usize, child: TableId, cond: String) -> String {
+        match self.spec.lane_param {
+            Some(p) if self.closure.lane_edges.contains(&fk) => {
+                format!("({cond} and {})", lane_named(self.graph, child, p))
+            }
+            _ => cond,
+        }
     }
 
     /// The CTE of one table: its rows are those `rows` (a condition on alias `t`) selects.
@@ -310,19 +339,19 @@ impl ChainBuilder<'_> {
         let graph = self.graph;
         let r = format!("r{gi}");
         let local = |t: TableId| group.iter().position(|&g| g == t).expect("in group");
-        let inner: Vec<&ForeignKey> = self
+        let inner: Vec<(usize, &ForeignKey)> = self
             .closure
             .edges
             .iter()
-            .map(|&i| &graph.fks[i])
-            .filter(|fk| group.contains(&fk.child) && group.contains(&fk.parent))
+            .map(|&i| (i, &graph.fks[i]))
+            .filter(|(_, fk)| group.contains(&fk.child) && group.contains(&fk.parent))
             .collect();
         // The referenced values each table carries through the walk.
         let vals: HashMap<TableId, Vec<String>> = group
             .iter()
             .map(|&t| {
                 let mut cols: Vec<String> = Vec::new();
-                for fk in inner.iter().filter(|fk| fk.parent == t) {
+                for (_, fk) in inner.iter().filter(|(_, fk)| fk.parent == t) {
                     for c in &fk.parent_cols {
                         if !cols.contains(c) {
                             cols.push(c.clone());
@@ -361,7 +390,7 @@ impl ChainBuilder<'_> {
         }
         let steps: Vec<String> = inner
             .iter()
-            .map(|fk| {
+            .map(|&(i, fk)| {
                 let child = &graph.tables[fk.child];
                 let mut on = vec![format!("r.tbl = {}", local(fk.parent))];
                 for (cc, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
@@ -378,7 +407,7 @@ impl ChainBuilder<'_> {
                     local(fk.child),
                     vals_expr(fk.child),
                     child.sql_name(),
-                    on.join(" and ")
+                    self.lane_only(i, fk.child, on.join(" and "))
                 )
             })
             .collect();

@@ -19,19 +19,22 @@ pub enum Freshness<'a> {
     Fresh,
 }
 
-/// The catalog query: one round trip, one JSON document.
+/// The catalog query: one round trip, one JSON document. Partitions are tables of their own
+/// (a foreign key may be declared on one partition only), marked with their root; foreign keys
+/// are those declared, not the copies Postgres makes on each partition.
 const CATALOG_SQL: &str = r#"
 with tables as (
-  select c.oid, n.nspname as schema, c.relname as name
+  select c.oid, n.nspname as schema, c.relname as name,
+         case when c.relispartition then pg_catalog.pg_partition_root(c.oid) end as root
   from pg_catalog.pg_class c
   join pg_catalog.pg_namespace n on n.oid = c.relnamespace
-  where c.relkind in ('r', 'p') and not c.relispartition
+  where c.relkind in ('r', 'p')
     and n.nspname not in ('pg_catalog', 'information_schema')
     and n.nspname not like 'pg\_%'
 )
 select json_build_object(
   'tables', (select coalesce(json_agg(json_build_object(
-      'oid', t.oid::int8, 'schema', t.schema, 'name', t.name,
+      'oid', t.oid::int8, 'schema', t.schema, 'name', t.name, 'partitionOf', t.root::int8,
       'pk', (select coalesce(json_agg(json_build_object('name', a.attname,
                  'type', format_type(a.atttypid, a.atttypmod), 'notNull', a.attnotnull) order by k.ord), '[]')
              from pg_catalog.pg_constraint pc
@@ -63,10 +66,12 @@ struct RawCatalog {
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct RawTable {
     oid: i64,
     schema: String,
     name: String,
+    partition_of: Option<i64>,
     pk: Vec<Column>,
     columns: Vec<Column>,
 }
@@ -85,17 +90,23 @@ struct RawFk {
 pub fn graph_from_catalog_json(json: &str) -> Result<SchemaGraph> {
     let raw: RawCatalog = serde_json::from_str(json)
         .map_err(|e| Error::internal(format!("unexpected catalog JSON: {e}")))?;
-    let mut by_oid = HashMap::new();
-    let mut tables = Vec::with_capacity(raw.tables.len());
-    for t in raw.tables {
-        by_oid.insert(t.oid, tables.len());
-        tables.push(Table {
+    let by_oid: HashMap<i64, usize> = raw
+        .tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.oid, i))
+        .collect();
+    let tables = raw
+        .tables
+        .into_iter()
+        .map(|t| Table {
             schema: t.schema,
             name: t.name,
+            partition_of: t.partition_of.and_then(|root| by_oid.get(&root).copied()),
             pk: t.pk,
             columns: t.columns,
-        });
-    }
+        })
+        .collect();
     let fks = raw
         .fks
         .into_iter()

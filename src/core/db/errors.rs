@@ -7,26 +7,43 @@ use super::config::DbConfig;
 use crate::core::error::{Error, ErrorCode, RedactedCause};
 use deadpool_postgres::PoolError;
 
-/// Removes Postgres' "Failing row contains (...)" detail from `text`: it prints a whole row,
-/// password hashes and tokens included.
+/// Removes the values of Postgres' "Failing row contains (...)" detail from `text`: it prints a
+/// whole row, password hashes and tokens included. The row is found by its parentheses, outside
+/// the double quotes Postgres puts around values that hold parentheses or commas.
 pub fn strip_row_values(text: &str) -> String {
-    const MARK: &str = "Failing row contains";
+    const MARK: &str = "Failing row contains ";
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find(MARK) {
-        out.push_str(&rest[..at]);
-        out.push_str("Failing row contains (values hidden)");
-        // The row ends at the last `)` of its line.
-        let after = &rest[at + MARK.len()..];
-        let line_end = after.find('\n').unwrap_or(after.len());
-        let row_end = after[..line_end]
-            .rfind(')')
-            .map(|i| i + 1)
-            .unwrap_or(line_end);
-        rest = &after[row_end..];
+        let row = &rest[at + MARK.len()..];
+        out.push_str(&rest[..at + MARK.len()]);
+        out.push_str("(values hidden)");
+        rest = &row[row_len(row)..];
     }
     out.push_str(rest);
     out
+}
+
+/// The length of the parenthesised row `row` starts with (all of it when unbalanced).
+fn row_len(row: &str) -> usize {
+    if !row.starts_with('(') {
+        return 0;
+    }
+    let (mut depth, mut quoted) = (0usize, false);
+    for (i, c) in row.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '(' if !quoted => depth += 1,
+            ')' if !quoted => {
+                depth -= 1;
+                if depth == 0 {
+                    return i + 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    row.len()
 }
 
 /// Everything that leaves pglane in an error goes through here: the password masked and row
@@ -260,8 +277,16 @@ mod tests {
         let out = strip_row_values(text);
         assert!(!out.contains("$2a$04$"), "{out}");
         assert!(!out.contains("secret-token"), "{out}");
-        assert!(out.ends_with("[table auth.users]"), "{out}");
+        assert!(
+            out.ends_with("(Failing row contains (values hidden)) [table auth.users]"),
+            "{out}"
+        );
         assert_eq!(strip_row_values("no row here"), "no row here");
+        let quoted = r#"DETAIL: Failing row contains (7, "a) tricky, value", ")(", x)."#;
+        assert_eq!(
+            strip_row_values(quoted),
+            "DETAIL: Failing row contains (values hidden)."
+        );
     }
 
     #[test]

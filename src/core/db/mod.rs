@@ -227,6 +227,55 @@ impl Conn {
         self.run(1, self.client.query_typed(sql, params)).await
     }
 
+    /// Runs one statement in a transaction of its own with JIT compilation off and deferrable
+    /// constraints checked at once, all pipelined in one round trip: `begin; set local jit =
+    /// off; set constraints all immediate`, the statement, `commit`. A test tool's statements
+    /// touch few rows, but on a big schema their plans are costly enough for Postgres to
+    /// JIT-compile them, which took seconds where the work took milliseconds. `set local` ends
+    /// with the transaction, so this also works through transaction-mode poolers.
+    ///
+    /// The outer error is a broken connection or a timeout; the inner one is the statement's
+    /// own (its transaction is rolled back), which callers may treat as data.
+    pub async fn query_without_jit(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Result<Vec<Row>>> {
+        let c = &self.client;
+        let (begin, statement, commit) = self
+            .run(1, async {
+                Ok(tokio::join!(
+                    c.batch_execute("begin; set local jit = off; set constraints all immediate"),
+                    c.query_typed(sql, params),
+                    c.batch_execute("commit"),
+                ))
+            })
+            .await?;
+        let cfg = &self.db.inner.config;
+        let fatal = |e: &tokio_postgres::Error| {
+            let err = query_error(cfg, e);
+            matches!(
+                err.code(),
+                ErrorCode::DbConnectionLost | ErrorCode::DbTimeout
+            )
+            .then_some(err)
+        };
+        for result in [
+            begin.as_ref().err(),
+            statement.as_ref().err(),
+            commit.as_ref().err(),
+        ] {
+            if let Some(err) = result.and_then(fatal) {
+                return Err(err);
+            }
+        }
+        begin.map_err(|e| query_error(cfg, &e))?;
+        Ok(match (statement, commit) {
+            (Ok(rows), Ok(())) => Ok(rows),
+            (Err(e), _) | (Ok(_), Err(e)) => Err(query_error(cfg, &e)),
+        })
+    }
+
     /// Runs SQL text with the simple query protocol (several statements, no parameters): one
     /// round trip. Only for fixed SQL such as `begin` or schema set-up, never for values.
     pub async fn batch(&self, sql: &str) -> Result<()> {

@@ -7,15 +7,85 @@ use crate::core::db::Conn;
 use crate::core::error::{Error, Result};
 use crate::core::lane::tracker::{ResourceTracker, TrackedRow};
 use crate::core::runs::journal::{self, FactoryEntry};
-use crate::core::schema::{quote_ident, SchemaGraph};
+use crate::core::schema::{quote_ident, SchemaGraph, TableId};
 use serde_json::Value;
 use std::fmt::Write;
 use tokio_postgres::types::{ToSql, Type};
 
+/// The most parameters one statement may have (the protocol counts them in 16 bits).
+const MAX_PARAMS: usize = 65_535;
+
+/// A factory statement's values: one text parameter each or, for a call with more values than
+/// the protocol allows parameters, elements of one `jsonb` array parameter (`$1->>k` reads one
+/// element without walking the others).
+#[derive(Debug)]
+pub enum Values {
+    /// `$1`, `$2`, ... each a text value.
+    Texts(Vec<Option<String>>),
+    /// `$1` is a JSON array of the text values.
+    Packed(Value),
+}
+
+impl Values {
+    fn new(count: usize) -> Values {
+        if count > MAX_PARAMS {
+            Values::Packed(Value::Array(Vec::with_capacity(count)))
+        } else {
+            Values::Texts(Vec::with_capacity(count))
+        }
+    }
+
+    /// Adds a value; returns the SQL expression that reads it, as `text`.
+    fn push(&mut self, value: String) -> String {
+        match self {
+            Values::Texts(list) => {
+                list.push(Some(value));
+                format!("${}", list.len())
+            }
+            Values::Packed(packed) => {
+                let list = packed.as_array_mut().expect("packed values are an array");
+                list.push(Value::String(value));
+                format!("($1->>{})", list.len() - 1)
+            }
+        }
+    }
+
+    /// The parameters with the types they are sent as.
+    pub fn typed(&self) -> Vec<(&(dyn ToSql + Sync), Type)> {
+        match self {
+            Values::Texts(list) => list
+                .iter()
+                .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
+                .collect(),
+            Values::Packed(packed) => vec![(packed as &(dyn ToSql + Sync), Type::JSONB)],
+        }
+    }
+}
+
 impl Plan {
-    /// The statement and its parameters (all text, cast to each column's type).
-    pub fn sql(&self, graph: &SchemaGraph) -> (String, Vec<Option<String>>) {
-        let mut params: Vec<Option<String>> = Vec::new();
+    /// How many values the statement sends: computed ones and the journal's.
+    fn value_count(&self) -> usize {
+        let computed: usize = self
+            .rows
+            .iter()
+            .map(|r| {
+                r.values
+                    .iter()
+                    .filter(|(_, v)| !matches!(v, Val::Ref { .. } | Val::Null))
+                    .count()
+            })
+            .sum();
+        let journal = if self.journal.is_some() {
+            self.rows.len() + 3
+        } else {
+            0
+        };
+        computed + journal
+    }
+
+    /// The statement and its values (all text, cast to each column's type).
+    pub fn sql(&self, graph: &SchemaGraph) -> (String, Values) {
+        let mut params = Values::new(self.value_count());
         let mut sql = String::from("with ");
         for (i, row) in self.rows.iter().enumerate() {
             let table = &graph.tables[row.table];
@@ -42,10 +112,7 @@ impl Plan {
                         format!("(select {} from c{row})", quote_ident(column))
                     }
                     Val::Null => format!("null::{ty}"),
-                    v => {
-                        params.push(Some(param_text(v, ty)));
-                        format!("${}::{ty}", params.len())
-                    }
+                    v => format!("{}::{ty}", params.push(param_text(v, ty))),
                 });
             }
             let _ = write!(
@@ -75,14 +142,21 @@ impl Plan {
                     }
                 })
                 .collect();
-            if let Some(cte) = journal::factory_entries_sql(lane, &entries, &mut params) {
+            if let Some(cte) = journal::factory_entries_sql(lane, &entries, &mut |v| params.push(v))
+            {
                 let _ = write!(sql, ",\n{cte}");
             }
         }
+        // An array constructor, not a function call: any number of rows (a function takes at
+        // most 100 arguments).
         let rows: Vec<String> = (0..self.rows.len())
             .map(|i| format!("(select row_to_json(r) from c{i} r)"))
             .collect();
-        let _ = write!(sql, "\nselect json_build_array({})::text", rows.join(", "));
+        let _ = write!(
+            sql,
+            "\nselect array_to_json(array[{}]::json[])::text",
+            rows.join(", ")
+        );
         (sql, params)
     }
 
@@ -98,12 +172,8 @@ impl Plan {
             return Ok(assemble(&self.shape, &[]));
         }
         let (sql, params) = self.sql(graph);
-        let typed: Vec<(&(dyn ToSql + Sync), Type)> = params
-            .iter()
-            .map(|p| (p as &(dyn ToSql + Sync), Type::TEXT))
-            .collect();
         let result = conn
-            .query(&sql, &typed)
+            .query(&sql, &params.typed())
             .await
             .map_err(|e| self.explain(e, graph))?;
         let text: String = result
@@ -138,17 +208,24 @@ impl Plan {
         Ok(assemble(&self.shape, &rows))
     }
 
+    /// The error of a failed statement, with the tables it inserted into (each once; the
+    /// table at fault is in Postgres' own message).
     fn explain(&self, e: Error, graph: &SchemaGraph) -> Error {
-        let tables: Vec<String> = self
-            .rows
+        let mut tables: Vec<TableId> = self.rows.iter().map(|r| r.table).collect();
+        tables.sort_unstable();
+        tables.dedup();
+        let names: Vec<String> = tables
             .iter()
-            .map(|r| graph.tables[r.table].display_name())
+            .take(5)
+            .map(|&t| graph.tables[t].display_name())
             .collect();
-        let mut unique = tables.clone();
-        unique.dedup();
+        let more = match tables.len().saturating_sub(names.len()) {
+            0 => String::new(),
+            n => format!(" and {n} more"),
+        };
         e.context(format!(
-            "factory insert into {} failed, nothing was inserted",
-            unique.join(", ")
+            "factory insert into {}{more} failed, nothing was inserted",
+            names.join(", ")
         ))
     }
 }

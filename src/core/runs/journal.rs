@@ -88,32 +88,27 @@ pub struct FactoryEntry {
     pub key_sql: String,
 }
 
-/// The CTE that journals a factory statement's rows (`journal as (insert ...)`), pushing its
-/// parameters (all text) onto `params`. `None` when there is nothing to journal.
+/// The CTE that journals a factory statement's rows (`journal as (insert ...)`); `param` takes
+/// each value (text) and returns the SQL expression that reads it. `None` when there is nothing
+/// to journal.
 pub fn factory_entries_sql(
     lane: &LaneId,
     entries: &[FactoryEntry],
-    params: &mut Vec<Option<String>>,
+    param: &mut dyn FnMut(String) -> String,
 ) -> Option<String> {
     if entries.is_empty() {
         return None;
     }
     let values: Vec<String> = entries
         .iter()
-        .map(|e| {
-            params.push(Some(e.table.qualified()));
-            format!("(${}::text, {})", params.len(), e.key_sql)
-        })
+        .map(|e| format!("({}::text, {})", param(e.table.qualified()), e.key_sql))
         .collect();
-    params.push(Some(lane.run_id.clone()));
-    let run = params.len();
-    params.push(Some(lane.worker_id.to_string()));
-    params.push(Some(lane.test_index.to_string()));
+    let run = param(lane.run_id.clone());
+    let worker = param(lane.worker_id.to_string());
+    let test = param(lane.test_index.to_string());
     Some(format!(
         "journal as (insert into pglane.journal (run_id, worker_id, test_index, table_name, key) \
-         select ${run}::text, ${}::int4, ${}::int4, v.t, v.k from (values {}) v(t, k) where v.k is not null)",
-        run + 1,
-        run + 2,
+         select {run}::text, {worker}::int4, {test}::int4, v.t, v.k from (values {}) v(t, k) where v.k is not null)",
         values.join(", ")
     ))
 }

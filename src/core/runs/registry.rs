@@ -153,7 +153,7 @@ pub async fn runs(db: &Db) -> Result<Vec<RunInfo>> {
 pub async fn sweep_run(
     db: &Db,
     run: &RunInfo,
-    lane_columns: &LaneColumns,
+    lane_columns: Option<&LaneColumns>,
     allow_unmarked: bool,
 ) -> Result<CleanupReport> {
     if !allow_unmarked && !is_test_database(db).await? {
@@ -170,17 +170,19 @@ pub async fn sweep_run(
     let pattern = LanePattern::parse(&run.lane_pattern)?;
     let (graph, _) = db.graph_for(Freshness::Fresh).await?;
     let keys = journal::keys_of_run(&db.conn().await?, &graph, &run.run_id).await?;
-    let columns = lane_columns_present(&graph, lane_columns);
-    let seeds = if columns.is_empty() {
-        Seeds::default()
-    } else {
-        Seeds::from_lane(&graph, &pattern, &columns)?
+    // Columns a caller named may be of tables this database lacks: those are left out.
+    let named = lane_columns.map(|cols| lane_columns_present(&graph, cols));
+    let seeds = match &named {
+        Some(cols) if cols.is_empty() => Seeds::default(),
+        Some(cols) => Seeds::from_lane(&graph, &pattern, Some(cols))?,
+        None => Seeds::from_lane(&graph, &pattern, None).unwrap_or_default(),
     }
     .with_keys(keys);
     let report = if seeds.is_empty() {
         CleanupReport::default()
     } else {
-        execute::plan_and_run(db, &graph, &seeds, CleanupOptions::default().for_lane()).await?
+        let options = CleanupOptions::default().for_lane();
+        execute::plan_and_run(db, &graph, &seeds, options, Some(&pattern)).await?
     };
     if report.failures.is_empty() {
         forget_run(db, &run.run_id).await?;
@@ -229,34 +231,21 @@ pub async fn expired_runs(db: &Db, ttl_seconds: f64) -> Result<Vec<RunInfo>> {
         .collect())
 }
 
-/// Rows a run still has: per table, by journal keys and lane columns.
+/// Rows a run still has: per table, the rows its journal names or its lane's names match (every
+/// text column of every table unless `lane_columns` names them). Reads the catalog afresh: the
+/// run may have created tables.
 pub async fn leftovers(
     db: &Db,
     run: &RunInfo,
-    lane_columns: &LaneColumns,
+    lane_columns: Option<&LaneColumns>,
 ) -> Result<Vec<TableCount>> {
     let pattern = LanePattern::parse(&run.lane_pattern)?;
-    let (graph, _) = db.graph_for(Freshness::Cached).await?;
-    let mut found = if lane_columns.is_empty() {
-        Vec::new()
-    } else {
-        execute::count_left(
-            db,
-            &graph,
-            &Seeds::from_lane(&graph, &pattern, lane_columns)?,
-        )
-        .await?
-    };
+    let (graph, _) = db.graph_for(Freshness::Fresh).await?;
     let keys = journal::keys_of_run(&db.conn().await?, &graph, &run.run_id).await?;
-    if keys.is_empty() {
-        return Ok(found);
-    }
-    let by_keys = execute::count_left(db, &graph, &Seeds::default().with_keys(keys)).await?;
-    for c in by_keys {
-        match found.iter_mut().find(|f| f.table == c.table) {
-            Some(f) => f.rows = f.rows.max(c.rows),
-            None => found.push(c),
-        }
-    }
-    Ok(found)
+    let lane = match lane_columns {
+        Some([]) => Seeds::default(),
+        Some(cols) => Seeds::from_lane(&graph, &pattern, Some(cols))?,
+        None => Seeds::from_lane(&graph, &pattern, None).unwrap_or_default(),
+    };
+    execute::count_left(db, &graph, &lane.with_keys(keys)).await
 }

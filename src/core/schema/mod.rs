@@ -32,6 +32,19 @@ pub struct Column {
     pub not_null: bool,
 }
 
+impl Column {
+    /// Does the column hold text a lane name can be stored in (`text`, `varchar`, `char`,
+    /// `citext`)?
+    pub fn is_text(&self) -> bool {
+        let t = self.type_sql.as_str();
+        !t.ends_with("[]")
+            && (t == "text"
+                || t.starts_with("character")
+                || t == "citext"
+                || t.ends_with(".citext"))
+    }
+}
+
 /// A table of a user schema.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -43,6 +56,8 @@ pub struct Table {
     pub pk: Vec<Column>,
     /// Every column.
     pub columns: Vec<Column>,
+    /// The partitioned table this one is a partition of (its root), if any.
+    pub partition_of: Option<TableId>,
 }
 
 impl Table {
@@ -187,6 +202,7 @@ pub(crate) mod tests {
             name: name.into(),
             pk: vec![columns[0].clone()],
             columns,
+            partition_of: None,
         }
     }
 
