@@ -61,7 +61,14 @@ impl Db {
         let tls = make_connector(&config)?;
         let mut pg = tokio_postgres::Config::new();
         if config.is_unix_socket() {
+            // Unix sockets exist only on Unix; elsewhere the path is an error of the settings.
+            #[cfg(unix)]
             pg.host_path(&config.host);
+            #[cfg(not(unix))]
+            return Err(Error::invalid_config(format!(
+                "host {:?} is a Unix socket directory, which this platform does not have: use a host name",
+                config.host
+            )));
         } else {
             pg.host(&config.host);
         }
