@@ -17,6 +17,11 @@ for (const platform of platforms) {
   platformPkg.engines = pkg.engines;
   write(file, platformPkg);
 }
-pkg.optionalDependencies = Object.fromEntries(platforms.map((p) => [`pglane-${p}`, pkg.version]));
+// In the order of napi.targets, as `napi pre-publish` writes them.
+const platformOf = (triple) => {
+  const [arch, , os, abi] = triple.split('-');
+  return [{ linux: 'linux', darwin: 'darwin', windows: 'win32' }[os], { x86_64: 'x64', aarch64: 'arm64' }[arch], abi].filter(Boolean).join('-');
+};
+pkg.optionalDependencies = Object.fromEntries(pkg.napi.targets.map((t) => [`pglane-${platformOf(t)}`, pkg.version]));
 write(rootFile, pkg);
 console.log(`pglane ${pkg.version}: ${platforms.length} platform packages and optionalDependencies set`);
