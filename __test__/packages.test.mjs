@@ -1,24 +1,17 @@
 // The npm packages as published: one npm/<platform> package per napi target, each limited to its
 // os, cpu (and libc) so package managers install only the right one, all at the root's version
-// and pinned exactly in the root's optionalDependencies.
+// and pinned exactly in the published root's optionalDependencies.
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { platformOf, releaseOptionalDependencies } from '../scripts/version.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const read = (file) => JSON.parse(readFileSync(join(root, file), 'utf8'));
 const pkg = read('package.json');
 const platforms = readdirSync(join(root, 'npm')).sort();
-
-// Rust target → npm platform, the napi-rs naming.
-function platformOf(triple) {
-  const [arch, , os, abi] = triple.split('-');
-  const cpu = { x86_64: 'x64', aarch64: 'arm64' }[arch];
-  const nodeOs = { linux: 'linux', darwin: 'darwin', windows: 'win32' }[os];
-  return [nodeOs, cpu, abi].filter(Boolean).join('-');
-}
 
 describe('npm packages', () => {
   test('one npm/<platform> package per napi target, the seven of the README', () => {
@@ -26,8 +19,10 @@ describe('npm packages', () => {
     assert.deepEqual(platforms, ['darwin-arm64', 'darwin-x64', 'linux-arm64-gnu', 'linux-arm64-musl', 'linux-x64-gnu', 'linux-x64-musl', 'win32-x64-msvc']);
   });
 
-  test('the root pins every platform package at its own version, as optional dependencies', () => {
-    assert.deepEqual(pkg.optionalDependencies, Object.fromEntries(platforms.map((p) => [`pglane-${p}`, pkg.version])));
+  test('the published root pins every platform package at its own version; the committed one names none (npm ci needs them resolvable)', () => {
+    assert.deepEqual(releaseOptionalDependencies(pkg), Object.fromEntries(platforms.map((p) => [`pglane-${p}`, pkg.version])));
+    assert.equal(pkg.optionalDependencies, undefined);
+    assert.equal(pkg.scripts.prepublishOnly, 'napi pre-publish -t npm --no-gh-release', 'napi pre-publish adds them when publishing');
   });
 
   for (const platform of platforms) {
