@@ -12,7 +12,12 @@ import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(import.meta.url);
 const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
-const hostSuffix = process.platform === 'linux' ? `linux-${process.arch}-gnu` : null;
+// This machine's package suffix, worked out independently of the loader.
+const hostSuffix = {
+  linux: `linux-${process.arch}-${process.report.getReport().header.glibcVersionRuntime ? 'gnu' : 'musl'}`,
+  darwin: `darwin-${process.arch}`,
+  win32: `win32-${process.arch}-msvc`,
+}[process.platform];
 
 const dirs = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -59,7 +64,7 @@ describe('binding loader', () => {
     for (const name of declared) assert.notEqual(binding[name], undefined, `${name} is exported`);
   });
 
-  test('a missing binding package gets pglane\'s error: the package for this platform, how to check and install it', { skip: !hostSuffix && 'Linux only' }, () => {
+  test('a missing binding package gets pglane\'s error: the package for this platform, how to check and install it', { skip: !hostSuffix && 'no prebuilt binding for this platform' }, () => {
     const err = load(bareCopy());
     assert.equal(err.code, 'PGLANE_BINDING_NOT_FOUND');
     const pkg = `pglane-${hostSuffix}`;
@@ -92,7 +97,7 @@ describe('binding loader', () => {
     assertNoGenericText(err.message);
   });
 
-  test('the binding package is loaded when installed at the same version', { skip: !hostSuffix && 'Linux only' }, () => {
+  test('the binding package is loaded when installed at the same version', { skip: !hostSuffix && 'no prebuilt binding for this platform' }, () => {
     const dir = bareCopy();
     const pkgDir = join(dir, 'node_modules', `pglane-${hostSuffix}`);
     mkdirSync(pkgDir, { recursive: true });
@@ -102,7 +107,7 @@ describe('binding loader', () => {
     assert.deepEqual(load(dir), { loaded: 'function' });
   });
 
-  test('a binding package of another version is refused, naming the version to install', { skip: !hostSuffix && 'Linux only' }, () => {
+  test('a binding package of another version is refused, naming the version to install', { skip: !hostSuffix && 'no prebuilt binding for this platform' }, () => {
     const dir = bareCopy();
     const pkgDir = join(dir, 'node_modules', `pglane-${hostSuffix}`);
     mkdirSync(pkgDir, { recursive: true });
