@@ -86,7 +86,7 @@ describe('release binaries built here', { skip: process.platform !== 'linux' && 
       }
     });
 
-    test(`${platform}: loaded through pglane's loader by a ${arch} ${libc === 'gnu' ? 'glibc' : 'musl'} Node, it names a lane and queries the database`, async (t) => {
+    test(`${platform}: loaded through pglane's loader by an ${arch} ${libc === 'gnu' ? 'glibc' : 'musl'} Node, it names a lane and queries the database`, async (t) => {
       if (missing) return required ? assert.fail(missing) : t.skip(missing);
       const runtime = runtimeFor(platform);
       if (!runtime.command) return required ? assert.fail(runtime.reason) : t.skip(runtime.reason);
