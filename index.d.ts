@@ -103,14 +103,6 @@ export interface CompleteSetup {
   invite: InviteRow
 }
 
-/**
- * Which binding artifact the generated loader actually loaded: `'native'` for
- * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
- * flavor napi-rs can build is listed, because `NAPI_RS_NATIVE_LIBRARY_PATH`
- * can point the loader at a WASI artifact this package does not build itself.
- */
-export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
-
 /** Deletes a test's rows in foreign-key order, with the rows that reference them, verified. */
 export declare class CleanupManager {
   /** `db`: a `Db`, or `null` for the tracker's database. */

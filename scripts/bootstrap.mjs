@@ -24,9 +24,14 @@ if (!existsSync('node_modules/.package-lock.json') || mtime('package-lock.json')
   run('npm', existsSync('package-lock.json') ? ['ci', '--no-audit', '--no-fund'] : ['install', '--no-audit', '--no-fund']);
 }
 
-// 2. The native addon. Cargo decides what is stale; a no-op build takes a second.
-if (!process.env.PGLANE_SKIP_NATIVE_BUILD) {
-  run('npx', ['napi', 'build', '--platform', '--release', '--dts', 'index.d.ts', '--js', 'index.js']);
+// 2. The native addon. Cargo decides what is stale; a no-op build takes a second. index.js is
+//    pglane's own loader (not generated); index.d.ts is generated. CI (PGLANE_CROSS=1) builds
+//    the release binaries of every Linux target instead, and tests the x64 one, which is built
+//    against glibc 2.17 as released.
+if (process.env.PGLANE_CROSS === '1') {
+  run('node', ['scripts/cross-build.mjs']);
+} else if (!process.env.PGLANE_SKIP_NATIVE_BUILD) {
+  run('npx', ['napi', 'build', '--platform', '--release', '--dts', 'index.d.ts', '--no-js']);
 }
 
 // 3. The TypeScript layer.

@@ -3,6 +3,12 @@
 //   1. cargo test: Rust unit, property and integration tests
 //   2. node --test __test__/*.test.mjs: the JS API against the built addon
 //   3. playwright test: parallel workers against one database
+//   4. node22, node24 (and node20 when this Node is not 20): the JS tests again on each Node
+//      version pglane supports (`engines`), with Node binaries from the npm registry
+//   5. workflows: actionlint on .github/workflows
+//   6. install: the release binaries built here, and pglane published to a local registry and
+//      installed by npm, pnpm, Yarn and Bun into a fresh Playwright project
+// `node scripts/test.mjs node install` runs only the suites named.
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,6 +19,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 process.chdir(root);
 const require = createRequire(import.meta.url);
 const { startEmbeddedPostgres } = require('../dist/embedded.js');
+const { tool } = await import('./tools.mjs');
 
 let embedded;
 if (!process.env.DATABASE_URL) {
@@ -24,25 +31,54 @@ if (!process.env.DATABASE_URL) {
 }
 
 const only = process.argv.slice(2);
-const jsTests = readdirSync('__test__').filter((f) => f.endsWith('.test.mjs')).map((f) => join('__test__', f));
+// PGLANE_JS_TESTS_EXCLUDE=pooler,tls leaves out files that need Debian's pgbouncer and openssl
+// (the release workflow's macOS, Windows and container runners).
+const excluded = (process.env.PGLANE_JS_TESTS_EXCLUDE ?? '').split(',').filter(Boolean).map((n) => `${n}.test.mjs`);
+const jsTests = readdirSync('__test__')
+  .filter((f) => f.endsWith('.test.mjs') && !excluded.includes(f))
+  .map((f) => join('__test__', f));
+const jsArgs = ['--test', '--test-concurrency=1', ...jsTests];
+// The Node versions of `engines`; this Node runs the `node` suite, each other one its own.
+const otherNodes = [20, 22, 24]
+  .filter((major) => major !== Number(process.versions.node.split('.')[0]))
+  .map((major) => [`node${major}`, [() => tool(`node${major}`), jsArgs]]);
 const suites = [
   ['cargo', ['cargo', ['test', '--no-default-features', '--all-targets']]],
-  ['node', ['node', ['--test', '--test-concurrency=1', ...jsTests]]],
+  ['node', [process.execPath, jsArgs]],
+  ...otherNodes,
   ['playwright', ['npx', ['playwright', 'test', '-c', '__test__/playwright.config.ts']]],
+  ['workflows', [process.execPath, [join('scripts', 'lint-workflows.mjs')]]],
+  ['install', [process.execPath, ['--test', '--test-concurrency=1', join('__test__', 'install', 'binaries.test.mjs'), join('__test__', 'install', 'registry.test.mjs')]]],
 ].filter(([name]) => only.length === 0 || only.includes(name));
 
 let passed = 0;
 const failed = [];
+const skipped = [];
+const seconds = {};
 try {
-  for (const [name, [cmd, args]] of suites) {
-    console.log(`\n=== ${name}: ${cmd} ${args.join(' ')}`);
+  for (const [name, [cmdOrTool, args]] of suites) {
+    let cmd = cmdOrTool;
+    if (typeof cmdOrTool === 'function') {
+      try {
+        cmd = cmdOrTool();
+      } catch (err) {
+        // Only a tool that cannot be had at all (no registry) skips its suite.
+        console.log(`\n=== ${name}: skipped: ${err.message}`);
+        skipped.push(name);
+        continue;
+      }
+    }
+    console.log(`\n=== ${name}: ${cmd.replace(root, '.')} ${args.join(' ')}`);
+    const started = Date.now();
     const r = spawnSync(cmd, args, { stdio: 'inherit' });
+    seconds[name] = Math.round((Date.now() - started) / 1000);
     if (r.status === 0) passed++;
     else failed.push(name);
   }
 } finally {
   await embedded?.stop();
 }
-if (failed.length) console.log(`\nfailed suites: ${failed.join(', ')}`);
-console.log(`suites: ${passed} passed, ${failed.length} failed`);
+console.log(`\nsuite times: ${Object.entries(seconds).map(([n, s]) => `${n} ${s} s`).join(', ')}`);
+if (failed.length) console.log(`failed suites: ${failed.join(', ')}`);
+console.log(`suites: ${passed} passed, ${failed.length} failed${skipped.length ? `, ${skipped.length} skipped` : ''}`);
 process.exit(failed.length ? 1 : 0);
