@@ -37,7 +37,8 @@ const excluded = (process.env.PGLANE_JS_TESTS_EXCLUDE ?? '').split(',').filter(B
 const jsTests = readdirSync('__test__')
   .filter((f) => f.endsWith('.test.mjs') && !excluded.includes(f))
   .map((f) => join('__test__', f));
-const jsArgs = ['--test', '--test-concurrency=1', ...jsTests];
+// A test that hangs fails after 5 minutes, naming itself, instead of stalling CI.
+const jsArgs = ['--test', '--test-concurrency=1', '--test-timeout=300000', ...jsTests];
 // The Node versions of `engines`; this Node runs the `node` suite, each other one its own.
 const otherNodes = [20, 22, 24]
   .filter((major) => major !== Number(process.versions.node.split('.')[0]))
