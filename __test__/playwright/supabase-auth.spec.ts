@@ -51,6 +51,7 @@ let origin: string;
 test.beforeAll(async () => {
   const client = new pg.Client({ connectionString: process.env.DATABASE_URL || process.env.PGLANE_DATABASE_URL });
   await client.connect();
+  await client.query(readFileSync(require.resolve('../../examples/auth-stand-in.sql'), 'utf8'));
   await client.query(readFileSync(require.resolve('../../examples/schema.sql'), 'utf8'));
   await client.end();
   server = createServer((req, res) => {

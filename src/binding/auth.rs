@@ -26,9 +26,23 @@ pub struct AuthUserOptions {
     pub app_origin: Option<String>,
     /// The Supabase API URL (default `SUPABASE_URL`, else `http://127.0.0.1:54321`).
     pub supabase_url: Option<String>,
-    /// The project's JWT secret (default `SUPABASE_JWT_SECRET`, else the local development
-    /// secret). At least 32 characters; never printed.
+    /// The project's legacy JWT secret for HS256 (default `SUPABASE_JWT_SECRET`, else the local
+    /// development secret). At least 32 characters; never printed.
     pub jwt_secret: Option<String>,
+    /// The project's private signing key for ES256/RS256 (default `SUPABASE_JWT_PRIVATE_KEY`):
+    /// a private JWK (EC P-256 or RSA, with `kid`) as an object or JSON text, an array or JWKS
+    /// whose first key is used, or the path of a file holding it. Never printed.
+    #[napi(ts_type = "string | Record<string, any> | Record<string, any>[]")]
+    pub signing_key: Option<serde_json::Value>,
+    /// The project's anon or publishable key, for the password grant (default
+    /// `SUPABASE_ANON_KEY`, else `SUPABASE_PUBLISHABLE_KEY`). Never printed.
+    pub api_key: Option<String>,
+    /// How sessions are made (default `PGLANE_SUPABASE_SESSION_MODE`, else picked from what is
+    /// configured: a signing key, else a JWT secret, else an API key with a Supabase URL not on
+    /// this machine, else the local development secret): `secret` (HS256), `key` (ES256 /
+    /// RS256), `password` (Supabase Auth signs the user in).
+    #[napi(ts_type = "'secret' | 'key' | 'password'")]
+    pub session_mode: Option<String>,
     /// Access token lifetime in seconds (default 3600).
     pub expires_in: Option<u32>,
     /// Folder of storage state files (default `playwright/.auth`).
@@ -44,7 +58,8 @@ pub struct AuthenticatedUser {
     pub user: Value,
     /// The `auth.sessions` id, also the JWT's `session_id`.
     pub session_id: String,
-    /// The access token: a JWT signed HS256 with the project's JWT secret.
+    /// The access token: a JWT signed HS256 (JWT secret), ES256/RS256 (signing key, with its
+    /// `kid`), or by Supabase Auth itself (password grant).
     pub access_token: String,
     /// The refresh token, as stored in `auth.refresh_tokens`.
     pub refresh_token: String,
@@ -148,10 +163,14 @@ auth_user_factory!(
     create_worker_scoped_authenticated_user,
     Authenticated,
     false,
-    " A signed-in Supabase user: user, email identity (bcrypt password), profile, session and"
-    " refresh token in one statement, all tracked, and an access token signed with the"
-    " project's JWT secret. Options: `email`, `password`, `fullName`, `traits`, columns, and"
-    " `supabaseUrl`, `jwtSecret`, `expiresIn`. A taken email rejects with `PGLANE_CONFLICT`."
+    " A signed-in Supabase user: user, email identity (bcrypt password), profile (adopted when a"
+    " trigger made it), session, refresh token and amr claim in one round trip, all tracked, and"
+    " an access token signed with the project's JWT secret or signing key; or, with"
+    " `sessionMode: 'password'`, a session Supabase Auth issues through its password grant (its"
+    " rows tracked too). Options: `email`, `password`, `fullName`, `traits`, columns, and"
+    " `supabaseUrl`, `jwtSecret`, `signingKey`, `apiKey`, `sessionMode`, `expiresIn`. A taken"
+    " email rejects with `PGLANE_CONFLICT`; a 429 of Supabase Auth with"
+    " `PGLANE_AUTH_RATE_LIMITED`, any other refusal with `PGLANE_AUTH_API`."
 );
 
 auth_user_factory!(
