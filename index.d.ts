@@ -687,6 +687,36 @@ export interface ServerInfo {
   user: string
 }
 
+/** Options of `signInWithPassword`. */
+export interface SignInOptions {
+  /** The user's email as stored (e.g. `user.email` of a signed-in user). */
+  email: string
+  /** The user's password (never printed). */
+  password: string
+  /**
+   * Return the session this tracker got earlier for this user while it has more than a
+   * minute left (default `true`).
+   */
+  reuse?: boolean
+  /** The Supabase API URL (default `SUPABASE_URL`, else `http://127.0.0.1:54321`). */
+  supabaseUrl?: string
+  /**
+   * The project's anon or publishable key (default `SUPABASE_ANON_KEY`, else
+   * `SUPABASE_PUBLISHABLE_KEY`). Never printed.
+   */
+  apiKey?: string
+}
+
+/**
+ * Signs a user in through Supabase Auth's password grant (`POST /auth/v1/token`) and tracks
+ * the rows it writes (session, refresh token, amr claim, audit entry) with `tracker`. By
+ * default a session the same tracker got before for the same user is reused while it has more
+ * than a minute left: sign a worker-scoped user in with the worker's tracker and every test of
+ * the worker shares one sign-in, which keeps a suite under Supabase Auth's rate limits. A 429
+ * rejects with `PGLANE_AUTH_RATE_LIMITED`, any other refusal with `PGLANE_AUTH_API`.
+ */
+export declare function signInWithPassword(tracker: ResourceTracker, options: SignInOptions): Promise<SupabaseSession>
+
 /** A written storage state. */
 export interface StorageStateFile {
   /** Where it was written. */
@@ -703,6 +733,24 @@ export interface StorageStateOptions {
   supabaseUrl?: string
   /** Folder of storage state files (default `playwright/.auth`). */
   dir?: string
+}
+
+/** A session Supabase Auth issued (`signInWithPassword`). */
+export interface SupabaseSession {
+  /** The `auth.sessions` id, also the JWT's `session_id`. */
+  sessionId: string
+  /** The access token Supabase Auth signed. */
+  accessToken: string
+  /** The refresh token. */
+  refreshToken: string
+  /** When the access token expires, in seconds since the epoch. */
+  expiresAt: number
+  /** The token response as supabase-js stores it; `writeSupabaseStorageState` takes it. */
+  session: Record<string, any>
+  /** The access token's claims. */
+  claims: Record<string, any>
+  /** Whether this is a session the tracker got before (no request was made). */
+  reused: boolean
 }
 
 /**

@@ -17,7 +17,7 @@ import { AUTH_STAND_IN_SQL, applySchema, PROFILES_TRIGGER_SQL, SCHEMA_SQL } from
 const {
   WorkerContext, ResourceTracker, CleanupManager, Db,
   createWorkerScopedAuthenticatedUser, createWorkerScopedAuthenticatedUserWithState, createWorkerScopedUserWithOrg,
-  createWorkerScopedUserForOnboarding, Factories,
+  createWorkerScopedUserForOnboarding, Factories, signInWithPassword, writeSupabaseStorageState,
 } = pglane;
 
 const realtime = { transport: class NoWebSocket {} };
@@ -224,6 +224,38 @@ describe('asymmetric signing keys, the password grant and trigger-made profiles'
     // The user rows pglane wrote before the sign-in failed are tracked, so cleanup removes them.
     const report = await new CleanupManager(null, tracker).cleanup();
     assert.equal(report.verified, true);
+  });
+
+  test('signInWithPassword reuses the session a tracker got for a worker user, so a worker signs in once', async () => {
+    const auth = await standIn({ signingKey: ecKey() });
+    const ctx = lane();
+    const workerTracker = ResourceTracker.forTest({}, ctx);
+    const password = 'worker-user-password';
+    const worker = await createWorkerScopedAuthenticatedUser(ctx, workerTracker, { email: 'worker-user', password });
+    const options = { email: worker.user.email, password, supabaseUrl: auth.url, apiKey: auth.apiKey };
+    const before = auth.signIns;
+    const first = await signInWithPassword(workerTracker, options);
+    const again = await signInWithPassword(workerTracker, options);
+    assert.equal(auth.signIns, before + 1, 'one request for both');
+    assert.deepEqual([first.reused, again.reused], [false, true]);
+    assert.equal(again.accessToken, first.accessToken);
+    assert.equal(first.claims.sub, worker.user.id);
+    assert.deepEqual(await signInRows(client, worker.user.id), { sessions: 2, refresh_tokens: 2, amr: 2, audit: 1 });
+    const fresh = await signInWithPassword(workerTracker, { ...options, reuse: false });
+    assert.equal(fresh.reused, false);
+    assert.notEqual(fresh.sessionId, first.sessionId);
+    const file = writeSupabaseStorageState(fresh.session, { dir, supabaseUrl: auth.url });
+    assert.equal(file.storageState.origins[0].localStorage[0].value, JSON.stringify(fresh.session));
+    const bad = await rejection(signInWithPassword(workerTracker, { ...options, password: 'wrong-password-77' }));
+    assert.equal(bad.code, 'PGLANE_AUTH_API');
+    assert.match(bad.message, /invalid_credentials/);
+    assert.doesNotMatch(bad.message, /wrong-password-77/);
+    // Once the worker's rows are cleaned up, its next sign-in is a new one.
+    const report = await new CleanupManager(null, workerTracker).cleanup();
+    assert.equal(report.verified, true);
+    assert.deepEqual(await signInRows(client, worker.user.id), { sessions: 0, refresh_tokens: 0, amr: 0, audit: 0 });
+    const missing = await rejection(signInWithPassword(workerTracker, options));
+    assert.equal(missing.code, 'PGLANE_AUTH_API', 'the user is gone, so the cached session is not handed out');
   });
 
   test('a profile made by an on_auth_user_created trigger is adopted (no PGLANE_CONFLICT) and tracked; one round trip', async () => {

@@ -6,6 +6,7 @@ use super::error::{spawn, OrThrow, Outcome};
 use super::tracker::ResourceTracker;
 use super::worker_context::WorkerContext;
 use crate::core::preset;
+use crate::core::supabase::password_grant;
 use crate::core::supabase::settings::{self as auth_settings, AuthOptions};
 use crate::core::supabase::storage_state;
 use crate::core::supabase::users::{self as core_users, AuthUserKind};
@@ -203,6 +204,75 @@ auth_user_factory!(
     true,
     " `createWorkerScopedUserWithOrg`, plus the Playwright storage state file."
 );
+
+/// Options of `signInWithPassword`.
+// Declared for the TypeScript types only (the options arrive as one JSON object).
+#[allow(dead_code)]
+#[napi(object)]
+pub struct SignInOptions {
+    /// The user's email as stored (e.g. `user.email` of a signed-in user).
+    pub email: String,
+    /// The user's password (never printed).
+    pub password: String,
+    /// Return the session this tracker got earlier for this user while it has more than a
+    /// minute left (default `true`).
+    pub reuse: Option<bool>,
+    /// The Supabase API URL (default `SUPABASE_URL`, else `http://127.0.0.1:54321`).
+    pub supabase_url: Option<String>,
+    /// The project's anon or publishable key (default `SUPABASE_ANON_KEY`, else
+    /// `SUPABASE_PUBLISHABLE_KEY`). Never printed.
+    pub api_key: Option<String>,
+}
+
+/// A session Supabase Auth issued (`signInWithPassword`).
+#[napi(object)]
+pub struct SupabaseSession {
+    /// The `auth.sessions` id, also the JWT's `session_id`.
+    pub session_id: String,
+    /// The access token Supabase Auth signed.
+    pub access_token: String,
+    /// The refresh token.
+    pub refresh_token: String,
+    /// When the access token expires, in seconds since the epoch.
+    pub expires_at: i64,
+    /// The token response as supabase-js stores it; `writeSupabaseStorageState` takes it.
+    #[napi(ts_type = "Record<string, any>")]
+    pub session: Value,
+    /// The access token's claims.
+    #[napi(ts_type = "Record<string, any>")]
+    pub claims: Value,
+    /// Whether this is a session the tracker got before (no request was made).
+    pub reused: bool,
+}
+
+/// Signs a user in through Supabase Auth's password grant (`POST /auth/v1/token`) and tracks
+/// the rows it writes (session, refresh token, amr claim, audit entry) with `tracker`. By
+/// default a session the same tracker got before for the same user is reused while it has more
+/// than a minute left: sign a worker-scoped user in with the worker's tracker and every test of
+/// the worker shares one sign-in, which keeps a suite under Supabase Auth's rate limits. A 429
+/// rejects with `PGLANE_AUTH_RATE_LIMITED`, any other refusal with `PGLANE_AUTH_API`.
+#[napi(ts_return_type = "Promise<SupabaseSession>")]
+pub fn sign_in_with_password<'env>(
+    env: &'env Env,
+    tracker: &ResourceTracker,
+    #[napi(ts_arg_type = "SignInOptions")] options: Value,
+) -> napi::Result<PromiseRaw<'env, Outcome<SupabaseSession>>> {
+    let db = tracker.db.clone();
+    let tracker = tracker.inner.clone();
+    spawn(env, async move {
+        password_grant::sign_in_with_options(&db, &tracker, options, &process_env)
+            .await
+            .map(|(s, reused)| SupabaseSession {
+                session_id: s.session_id,
+                access_token: s.access_token,
+                refresh_token: s.refresh_token,
+                expires_at: s.expires_at as i64,
+                session: s.session,
+                claims: s.claims,
+                reused,
+            })
+    })
+}
 
 /// Options of `writeSupabaseStorageState`.
 #[napi(object)]

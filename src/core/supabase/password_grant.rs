@@ -80,7 +80,7 @@ fn answer_error(url: &str, status: u16, retry_after: Option<String>, body: &str)
         return Error::new(
             ErrorCode::AuthRateLimited,
             format!(
-                "Supabase Auth at {url} answered 429, rate limit reached{wait}: {said}. Sign-ins per IP are limited (by default 30 sign-ins and 150 token requests per 5 minutes on hosted projects; see Authentication > Rate Limits): sign in fewer users (reuse a worker's user with signInWithPassword), or mint sessions with the project's signing key (SUPABASE_JWT_PRIVATE_KEY) instead"
+                "Supabase Auth at {url} answered 429, rate limit reached{wait}: {said}. Its token endpoint takes, per IP, 1800 requests per hour by default (150 per 5 minutes) in bursts of at most 30 (Authentication > Rate Limits): sign in fewer users (signInWithPassword reuses a worker user's session), or mint sessions with the project's signing key (SUPABASE_JWT_PRIVATE_KEY) instead"
             ),
         );
     }
@@ -266,6 +266,111 @@ pub async fn track_sign_in_rows(
         }
     }
     Ok(rows.len())
+}
+
+/// [`sign_in_with_password`] from a JS options object: `email` (as stored), `password`,
+/// `reuse` (default true), and the settings of the signed-in user functions (`supabaseUrl`,
+/// `apiKey`, `expiresIn`); the mode is always the password grant.
+pub async fn sign_in_with_options(
+    db: &Db,
+    tracker: &ResourceTracker,
+    options: Value,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<(SignedSession, bool)> {
+    let Value::Object(mut options) = options else {
+        return Err(Error::invalid_config(
+            "signInWithPassword takes { email, password, ... }",
+        ));
+    };
+    let mut text = |k: &str| match options.remove(k) {
+        Some(Value::String(s)) if !s.is_empty() => Ok(s),
+        _ => Err(Error::invalid_config(format!(
+            "signInWithPassword needs {k} as a non-empty string"
+        ))),
+    };
+    let email = text("email")?;
+    let password = text("password")?;
+    let reuse = match options.remove("reuse") {
+        None | Some(Value::Null) => true,
+        Some(Value::Bool(b)) => b,
+        Some(_) => return Err(Error::invalid_config("option reuse must be a boolean")),
+    };
+    let mut auth = super::settings::AuthOptions::take_from(&mut options)?;
+    if let Some(unknown) = options.keys().next() {
+        return Err(Error::invalid_config(format!(
+            "signInWithPassword has no option {unknown:?}"
+        )));
+    }
+    auth.session_mode = Some("password".into());
+    let settings = AuthSettings::resolve(&auth, env)?;
+    sign_in_with_password(db, tracker, &email, &password, &settings, reuse).await
+}
+
+/// A session kept for reuse: whose tracker signed which user in where, with which password
+/// (its SHA-256, never the password itself), and the session.
+type Reusable = ((usize, String, String, Vec<u8>), SignedSession);
+
+/// Signs `email` in through the password grant for a test or worker, tracking what Supabase
+/// Auth writes with `tracker`. With `reuse`, a session the same tracker got earlier for the same
+/// user, password and Supabase URL is returned again (`true` in the result) while it has more than a
+/// minute left and the tracker still tracks its session row, so a worker's user costs one
+/// sign-in per worker rather than one per test.
+pub async fn sign_in_with_password(
+    db: &Db,
+    tracker: &ResourceTracker,
+    email: &str,
+    password: &str,
+    settings: &AuthSettings,
+    reuse: bool,
+) -> Result<(SignedSession, bool)> {
+    static SESSIONS: std::sync::Mutex<Vec<Reusable>> = std::sync::Mutex::new(Vec::new());
+    let super::settings::SessionMode::PasswordGrant(api_key) = &settings.mode else {
+        return Err(Error::invalid_config(
+            "signInWithPassword needs the project's API key: give apiKey or SUPABASE_ANON_KEY",
+        ));
+    };
+    use sha2::Digest;
+    let key = (
+        std::ptr::from_ref(tracker) as usize,
+        settings.supabase_url.clone(),
+        email.to_lowercase(),
+        sha2::Sha256::digest(password.as_bytes()).to_vec(),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    if reuse {
+        let kept = SESSIONS
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, s)| s.clone());
+        if let Some(session) = kept {
+            let tracked = tracker.list().iter().any(|r| {
+                r.table.schema == "auth"
+                    && r.table.name == "sessions"
+                    && r.key.first() == Some(&session.session_id)
+            });
+            if tracked && session.expires_at > now + 60 {
+                return Ok((session, true));
+            }
+        }
+    }
+    let session = sign_in(settings, api_key, email, password).await?;
+    let user_id = session
+        .session
+        .get("user")
+        .and_then(|u| u.get("id"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    track_sign_in_rows(db, tracker, &user_id, &session).await?;
+    let mut kept = SESSIONS.lock().unwrap_or_else(|p| p.into_inner());
+    kept.retain(|(k, s)| *k != key && s.expires_at > now);
+    kept.push((key, session.clone()));
+    Ok((session, false))
 }
 
 #[cfg(test)]
