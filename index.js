@@ -856,5 +856,6 @@ module.exports.createWorkerScopedUserWithOrgAndState = nativeBinding.createWorke
 module.exports.errorCodes = nativeBinding.errorCodes
 module.exports.escapeLike = nativeBinding.escapeLike
 module.exports.generateRunId = nativeBinding.generateRunId
+module.exports.signInWithPassword = nativeBinding.signInWithPassword
 module.exports.supabaseStorageKey = nativeBinding.supabaseStorageKey
 module.exports.writeSupabaseStorageState = nativeBinding.writeSupabaseStorageState
