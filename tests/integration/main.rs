@@ -4,5 +4,6 @@
 
 mod cleanup;
 mod db;
+mod factory_adopt;
 mod naming_properties;
 mod support;

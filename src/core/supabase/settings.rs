@@ -499,4 +499,88 @@ mod tests {
             serde_json::from_value(json!({ "expiresIn": -5 })).unwrap();
         assert!(AuthOptions::take_from(&mut wrong).is_err());
     }
+
+    #[test]
+    fn the_session_mode_follows_what_is_configured() {
+        let key = crate::core::supabase::signing::tests::ES256_JWK;
+        let hosted = "https://abcdefgh.supabase.co";
+        let mode = |vars: &[(&str, &str)], options: AuthOptions| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            AuthSettings::resolve(&options, &env).map(|s| s.mode.describe())
+        };
+        let secret = "a-legacy-secret-that-is-long-enough-0123456789";
+        let all = [
+            ("SUPABASE_JWT_PRIVATE_KEY", key),
+            ("SUPABASE_JWT_SECRET", secret),
+            ("SUPABASE_ANON_KEY", "anon"),
+            ("SUPABASE_URL", hosted),
+        ];
+        assert_eq!(mode(&all, AuthOptions::default()).unwrap(), "ES256");
+        assert_eq!(mode(&all[1..], AuthOptions::default()).unwrap(), "HS256");
+        assert_eq!(
+            mode(&all[2..], AuthOptions::default()).unwrap(),
+            "password grant"
+        );
+        // A local stack signs with the development secret: an anon key alone changes nothing.
+        assert_eq!(
+            mode(&[("SUPABASE_ANON_KEY", "anon")], AuthOptions::default()).unwrap(),
+            "HS256"
+        );
+        let explicit = |m: &str| AuthOptions {
+            session_mode: Some(m.into()),
+            ..Default::default()
+        };
+        assert_eq!(mode(&all, explicit("secret")).unwrap(), "HS256");
+        assert_eq!(mode(&all, explicit("password")).unwrap(), "password grant");
+        assert_eq!(
+            mode(
+                &[("PGLANE_SUPABASE_SESSION_MODE", "password")],
+                AuthOptions::default()
+            )
+            .unwrap_err()
+            .code(),
+            ErrorCode::InvalidConfig
+        );
+        let err = mode(&all, explicit("hs256")).unwrap_err();
+        assert!(err.message().contains("\"secret\""), "{}", err.message());
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret_a_key_or_an_api_key() {
+        let key = crate::core::supabase::signing::tests::ES256_JWK;
+        let d: Value = serde_json::from_str(key).unwrap();
+        let d = d["d"].as_str().unwrap().to_string();
+        let options = AuthOptions {
+            jwt_secret: Some("secret-that-must-not-show-0123456789".into()),
+            signing_key: Some(Value::String(key.into())),
+            api_key: Some("api-key-that-must-not-show".into()),
+            ..Default::default()
+        };
+        let with_key = AuthSettings::resolve(&options, &no_env).unwrap();
+        let password = AuthSettings::resolve(
+            &AuthOptions {
+                session_mode: Some("password".into()),
+                ..options.clone()
+            },
+            &no_env,
+        )
+        .unwrap();
+        let secret = AuthSettings::resolve(
+            &AuthOptions {
+                session_mode: Some("secret".into()),
+                ..options.clone()
+            },
+            &no_env,
+        )
+        .unwrap();
+        let shown = format!("{options:?} {with_key:?} {password:?} {secret:?}");
+        for hidden in ["must-not-show", &d] {
+            assert!(!shown.contains(hidden), "{shown}");
+        }
+        assert!(shown.contains("redacted"));
+    }
 }
