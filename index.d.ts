@@ -23,6 +23,8 @@ export type PglaneErrorCode =
   | 'PGLANE_FACTORY_FIELD'
   | 'PGLANE_FACTORY_TRAIT'
   | 'PGLANE_FACTORY_DEFINITION'
+  | 'PGLANE_AUTH_API'
+  | 'PGLANE_AUTH_RATE_LIMITED'
   | 'PGLANE_EMBEDDED_SETUP'
   | 'PGLANE_INTERNAL'
 
@@ -371,7 +373,10 @@ export interface AuthenticatedUser {
   user: Record<string, any>
   /** The `auth.sessions` id, also the JWT's `session_id`. */
   sessionId: string
-  /** The access token: a JWT signed HS256 with the project's JWT secret. */
+  /**
+   * The access token: a JWT signed HS256 (JWT secret), ES256/RS256 (signing key, with its
+   * `kid`), or by Supabase Auth itself (password grant).
+   */
   accessToken: string
   /** The refresh token, as stored in `auth.refresh_tokens`. */
   refreshToken: string
@@ -411,10 +416,28 @@ export interface AuthUserOptions {
   /** The Supabase API URL (default `SUPABASE_URL`, else `http://127.0.0.1:54321`). */
   supabaseUrl?: string
   /**
-   * The project's JWT secret (default `SUPABASE_JWT_SECRET`, else the local development
-   * secret). At least 32 characters; never printed.
+   * The project's legacy JWT secret for HS256 (default `SUPABASE_JWT_SECRET`, else the local
+   * development secret). At least 32 characters; never printed.
    */
   jwtSecret?: string
+  /**
+   * The project's private signing key for ES256/RS256 (default `SUPABASE_JWT_PRIVATE_KEY`):
+   * a private JWK (EC P-256 or RSA, with `kid`) as an object or JSON text, an array or JWKS
+   * whose first key is used, or the path of a file holding it. Never printed.
+   */
+  signingKey?: string | Record<string, any> | Record<string, any>[]
+  /**
+   * The project's anon or publishable key, for the password grant (default
+   * `SUPABASE_ANON_KEY`, else `SUPABASE_PUBLISHABLE_KEY`). Never printed.
+   */
+  apiKey?: string
+  /**
+   * How sessions are made (default `PGLANE_SUPABASE_SESSION_MODE`, else picked from what is
+   * configured: a signing key, else a JWT secret, else an API key with a Supabase URL not on
+   * this machine, else the local development secret): `secret` (HS256), `key` (ES256 /
+   * RS256), `password` (Supabase Auth signs the user in).
+   */
+  sessionMode?: 'secret' | 'key' | 'password'
   /** Access token lifetime in seconds (default 3600). */
   expiresIn?: number
   /** Folder of storage state files (default `playwright/.auth`). */
@@ -477,10 +500,14 @@ export interface CleanupReport {
 }
 
 /**
- * A signed-in Supabase user: user, email identity (bcrypt password), profile, session and
- * refresh token in one statement, all tracked, and an access token signed with the
- * project's JWT secret. Options: `email`, `password`, `fullName`, `traits`, columns, and
- * `supabaseUrl`, `jwtSecret`, `expiresIn`. A taken email rejects with `PGLANE_CONFLICT`.
+ * A signed-in Supabase user: user, email identity (bcrypt password), profile (adopted when a
+ * trigger made it), session, refresh token and amr claim in one round trip, all tracked, and
+ * an access token signed with the project's JWT secret or signing key; or, with
+ * `sessionMode: 'password'`, a session Supabase Auth issues through its password grant (its
+ * rows tracked too). Options: `email`, `password`, `fullName`, `traits`, columns, and
+ * `supabaseUrl`, `jwtSecret`, `signingKey`, `apiKey`, `sessionMode`, `expiresIn`. A taken
+ * email rejects with `PGLANE_CONFLICT`; a 429 of Supabase Auth with
+ * `PGLANE_AUTH_RATE_LIMITED`, any other refusal with `PGLANE_AUTH_API`.
  */
 export declare function createWorkerScopedAuthenticatedUser(ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>): Promise<AuthenticatedUser>
 
@@ -652,6 +679,36 @@ export interface ServerInfo {
   user: string
 }
 
+/** Options of `signInWithPassword`. */
+export interface SignInOptions {
+  /** The user's email as stored (e.g. `user.email` of a signed-in user). */
+  email: string
+  /** The user's password (never printed). */
+  password: string
+  /**
+   * Return the session this tracker got earlier for this user while it has more than a
+   * minute left (default `true`).
+   */
+  reuse?: boolean
+  /** The Supabase API URL (default `SUPABASE_URL`, else `http://127.0.0.1:54321`). */
+  supabaseUrl?: string
+  /**
+   * The project's anon or publishable key (default `SUPABASE_ANON_KEY`, else
+   * `SUPABASE_PUBLISHABLE_KEY`). Never printed.
+   */
+  apiKey?: string
+}
+
+/**
+ * Signs a user in through Supabase Auth's password grant (`POST /auth/v1/token`) and tracks
+ * the rows it writes (session, refresh token, amr claim, audit entry) with `tracker`. By
+ * default a session the same tracker got before for the same user is reused while it has more
+ * than a minute left: sign a worker-scoped user in with the worker's tracker and every test of
+ * the worker shares one sign-in, which keeps a suite under Supabase Auth's rate limits. A 429
+ * rejects with `PGLANE_AUTH_RATE_LIMITED`, any other refusal with `PGLANE_AUTH_API`.
+ */
+export declare function signInWithPassword(tracker: ResourceTracker, options: SignInOptions): Promise<SupabaseSession>
+
 /** A written storage state. */
 export interface StorageStateFile {
   /** Where it was written. */
@@ -668,6 +725,24 @@ export interface StorageStateOptions {
   supabaseUrl?: string
   /** Folder of storage state files (default `playwright/.auth`). */
   dir?: string
+}
+
+/** A session Supabase Auth issued (`signInWithPassword`). */
+export interface SupabaseSession {
+  /** The `auth.sessions` id, also the JWT's `session_id`. */
+  sessionId: string
+  /** The access token Supabase Auth signed. */
+  accessToken: string
+  /** The refresh token. */
+  refreshToken: string
+  /** When the access token expires, in seconds since the epoch. */
+  expiresAt: number
+  /** The token response as supabase-js stores it; `writeSupabaseStorageState` takes it. */
+  session: Record<string, any>
+  /** The access token's claims. */
+  claims: Record<string, any>
+  /** Whether this is a session the tracker got before (no request was made). */
+  reused: boolean
 }
 
 /**

@@ -25,6 +25,7 @@ const embedded = await startEmbeddedPostgres({ onLog: (l) => log.push(l), postgr
 const admin = new pg.Client({ connectionString: embedded.url });
 await admin.connect();
 try {
+  await admin.query(readFileSync(new URL('../examples/auth-stand-in.sql', import.meta.url), 'utf8'));
   await admin.query(readFileSync(new URL('../examples/schema.sql', import.meta.url), 'utf8'));
   const a = new PglaneImpl(embedded.url, { applicationName: 'explain-a' });
   await a.warm();

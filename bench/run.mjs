@@ -493,6 +493,9 @@ async function main() {
   const load0 = loadavg();
   const workloads = [];
   try {
+    // The stand-in for Supabase Auth's schema on plain PostgreSQL; a Supabase database has its own.
+    const supabase = (await admin.query("select exists (select 1 from pg_roles where rolname = 'supabase_auth_admin') as yes")).rows[0].yes;
+    if (!supabase) await admin.query(readFileSync(join(root, 'examples/auth-stand-in.sql'), 'utf8'));
     await admin.query(readFileSync(join(root, 'examples/schema.sql'), 'utf8'));
     if (FK_INDEXES) {
       // An experiment: index the foreign-key columns examples/schema.sql leaves unindexed, whose

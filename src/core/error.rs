@@ -51,6 +51,10 @@ pub enum ErrorCode {
     FactoryTrait,
     /// A factory definition is invalid (bad YAML, unknown table or column, a cycle).
     FactoryDefinition,
+    /// Supabase Auth's API refused a sign-in or could not be reached (the password grant).
+    AuthApi,
+    /// Supabase Auth's API answered 429: its rate limit for this IP was reached.
+    AuthRateLimited,
     /// The embedded PostgreSQL could not be set up (raised by the TypeScript layer).
     EmbeddedSetup,
     /// A bug in pglane: an invariant did not hold.
@@ -84,6 +88,8 @@ impl ErrorCode {
             ErrorCode::FactoryField => "PGLANE_FACTORY_FIELD",
             ErrorCode::FactoryTrait => "PGLANE_FACTORY_TRAIT",
             ErrorCode::FactoryDefinition => "PGLANE_FACTORY_DEFINITION",
+            ErrorCode::AuthApi => "PGLANE_AUTH_API",
+            ErrorCode::AuthRateLimited => "PGLANE_AUTH_RATE_LIMITED",
             ErrorCode::EmbeddedSetup => "PGLANE_EMBEDDED_SETUP",
             ErrorCode::Internal => "PGLANE_INTERNAL",
         }
@@ -114,6 +120,8 @@ impl ErrorCode {
         ErrorCode::FactoryField,
         ErrorCode::FactoryTrait,
         ErrorCode::FactoryDefinition,
+        ErrorCode::AuthApi,
+        ErrorCode::AuthRateLimited,
         ErrorCode::EmbeddedSetup,
         ErrorCode::Internal,
     ];

@@ -20,6 +20,9 @@
 //!     after:                         # rows created after this one, in the same statement
 //!       - { as: owner, factory: organization_member, if: ownerId,
 //!           with: { organization_id: "{{self.id}}", user_id: "{{ownerId}}", role: owner } }
+//!       # a row a trigger of this one may already have made: upserted by key (`true`: the
+//!       # primary key), tracked either way
+//!       - { as: profile, factory: profile, adopt: true, with: { id: "{{self.id}}" } }
 //!     traits:
 //!       archived: { fields: { archived_at: "{{now}}" } }
 //!   setup:                           # a multi-row factory: one atomic statement
@@ -124,6 +127,35 @@ pub struct StepDef {
     /// Only when this parameter is truthy.
     #[serde(default, rename = "if")]
     pub condition: Option<String>,
+    /// Adopt the row when it exists already (a trigger of an earlier row made it, as Supabase's
+    /// `on_auth_user_created` makes profiles): `true` upserts by the primary key, a column or a
+    /// list of columns by that unique key. The row is tracked either way.
+    #[serde(default)]
+    pub adopt: Option<Adopt>,
+}
+
+/// How an adopting step finds the existing row.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Adopt {
+    /// `true`: by the primary key (`false`: no adoption).
+    PrimaryKey(bool),
+    /// By one unique column.
+    Column(String),
+    /// By a unique key of several columns.
+    Columns(Vec<String>),
+}
+
+impl Adopt {
+    /// The key columns, `Some(empty)` for the primary key, `None` when not adopting.
+    pub fn columns(&self) -> Option<Vec<String>> {
+        match self {
+            Adopt::PrimaryKey(true) => Some(Vec::new()),
+            Adopt::PrimaryKey(false) => None,
+            Adopt::Column(c) => Some(vec![c.clone()]),
+            Adopt::Columns(c) => Some(c.clone()),
+        }
+    }
 }
 
 /// A named variation of a factory.
@@ -359,6 +391,28 @@ mod tests {
         let mut tables = r.tables_of("s");
         tables.sort();
         assert_eq!(tables, vec!["ta", "tb", "tc"]);
+    }
+
+    #[test]
+    fn adopting_steps_name_their_key() {
+        let r = FactoryRegistry::from_yaml(
+            "factories: { u: { table: tu, after: [ { as: p, factory: p, adopt: true }, { as: q, factory: p, adopt: email }, { as: r, factory: p, adopt: [a, b] }, { as: s, factory: p } ] }, p: { table: tp } }",
+        )
+        .unwrap();
+        let after = &r.get("u").unwrap().after;
+        let keys: Vec<Option<Vec<String>>> = after
+            .iter()
+            .map(|s| s.adopt.as_ref().and_then(Adopt::columns))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                Some(vec![]),
+                Some(vec!["email".to_string()]),
+                Some(vec!["a".to_string(), "b".to_string()]),
+                None
+            ]
+        );
     }
 
     #[test]

@@ -69,6 +69,9 @@ struct Attr {
 pub(super) struct PlannedRow {
     pub(super) table: TableId,
     pub(super) values: Vec<(String, Val)>,
+    /// The key an adopting step upserts by (the primary key's columns when the step said
+    /// `adopt: true`); `None` for a plain insert.
+    pub(super) adopt: Option<Vec<String>>,
 }
 
 #[derive(Debug)]
@@ -315,6 +318,7 @@ impl<'a> Planner<'a> {
         self.rows.push(PlannedRow {
             table: table_id,
             values: values.into_iter().collect(),
+            adopt: None,
         });
         env.rows.insert("self".into(), row);
         for step in def.after.clone() {
@@ -418,7 +422,59 @@ impl<'a> Planner<'a> {
                 );
             }
         }
-        self.instantiate(&step.factory, with, &traits)
+        let shape = self.instantiate(&step.factory, with, &traits)?;
+        if let Some(by) = step.adopt.as_ref().and_then(|a| a.columns()) {
+            self.mark_adopted(step, &shape, by)?;
+        }
+        Ok(shape)
+    }
+
+    /// Marks the row of an adopting step, checking its key: the primary key, or columns of the
+    /// table that the step gives values for.
+    fn mark_adopted(&mut self, step: &StepDef, shape: &Shape, by: Vec<String>) -> Result<()> {
+        let row = shape.row().ok_or_else(|| {
+            definition_error(
+                &step.factory,
+                format!(
+                    "step {:?} adopts, so its factory must make one table row",
+                    step.name
+                ),
+            )
+        })?;
+        let table = &self.graph.tables[self.rows[row].table];
+        let by = if by.is_empty() {
+            table.pk.iter().map(|c| c.name.clone()).collect()
+        } else {
+            by
+        };
+        if by.is_empty() {
+            return Err(definition_error(
+                &step.factory,
+                format!(
+                    "step {:?} adopts by the primary key, but {} has none: name the unique columns (adopt: [column, ...])",
+                    step.name,
+                    table.display_name()
+                ),
+            ));
+        }
+        for column in &by {
+            let given = self.rows[row]
+                .values
+                .iter()
+                .any(|(c, v)| c == column && !matches!(v, Val::Null));
+            if !given {
+                return Err(definition_error(
+                    &step.factory,
+                    format!(
+                        "step {:?} adopts by {column:?}, so it must give {} a value for it",
+                        step.name,
+                        table.display_name()
+                    ),
+                ));
+            }
+        }
+        self.rows[row].adopt = Some(by);
+        Ok(())
     }
 
     /// A column of a planned row: its value when pglane computed it, else a reference.
