@@ -224,10 +224,9 @@ async function sweepWorkload(impls, runIds, admin, [warmup, iterations]) {
       await vacuum(admin);
       // The crashed run's lane, swept by a tracker of that run: a pattern cleanup deletes its
       // own run's lanes only.
-      const leakedRunId = pglane.generateRunId();
-      const leak = await insertLeakedRun(admin, leakedRunId);
+      const leak = await insertLeakedRun(admin, pglane.generateRunId());
       await admin.query(`analyze ${APP_TABLES.join(', ')}`);
-      return { leak, lane: impls[k].lane(leakedRunId, 3) };
+      return { leak, lane: impls[k].lane(leak.runId, 3) };
     },
     measure: (k, { leak, lane }) => timed(impls[k], () => impls[k].cleanupPattern(leak.pattern, lane)),
     check: async (k, { leak }, out) => {

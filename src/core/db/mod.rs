@@ -227,21 +227,39 @@ impl Conn {
         self.run(1, self.client.query_typed(sql, params)).await
     }
 
-    /// Runs one statement in a transaction of its own with JIT compilation off and deferrable
-    /// constraints checked at once, all pipelined in one round trip: `begin; set local jit =
-    /// off; set constraints all immediate`, the statement, `commit`. A test tool's statements
-    /// touch few rows, but on a big schema their plans are costly enough for Postgres to
-    /// JIT-compile them, which took seconds where the work took milliseconds. `set local` ends
-    /// with the transaction, so this also works through transaction-mode poolers.
+    /// Runs one statement that must not be JIT-compiled. A test tool's statements touch few
+    /// rows, but on a big schema their plans are costly enough for Postgres to JIT-compile
+    /// them, which took seconds where the work took milliseconds. When the server can JIT
+    /// (`jit_possible`, from the catalog), the statement runs in a transaction of its own with
+    /// JIT off, pipelined in one round trip: `begin; set local jit = off; set constraints all
+    /// immediate`, the statement, `commit` (`set local` ends with the transaction, so this also
+    /// works through transaction-mode poolers). Otherwise it is sent alone.
     ///
     /// The outer error is a broken connection or a timeout; the inner one is the statement's
-    /// own (its transaction is rolled back), which callers may treat as data.
+    /// own (nothing of it stays), which callers may treat as data.
     pub async fn query_without_jit(
         &self,
         sql: &str,
         params: &[Param<'_>],
+        jit_possible: bool,
     ) -> Result<Result<Vec<Row>>> {
+        let cfg = &self.db.inner.config;
         let c = &self.client;
+        if !jit_possible {
+            let outcome = self
+                .run(1, async { Ok(c.query_typed(sql, params).await) })
+                .await?;
+            return match outcome {
+                Ok(rows) => Ok(Ok(rows)),
+                Err(e) => {
+                    let err = query_error(cfg, &e);
+                    match err.code() {
+                        ErrorCode::DbConnectionLost | ErrorCode::DbTimeout => Err(err),
+                        _ => Ok(Err(err)),
+                    }
+                }
+            };
+        }
         let (begin, statement, commit) = self
             .run(1, async {
                 Ok(tokio::join!(
@@ -251,7 +269,6 @@ impl Conn {
                 ))
             })
             .await?;
-        let cfg = &self.db.inner.config;
         let fatal = |e: &tokio_postgres::Error| {
             let err = query_error(cfg, e);
             matches!(

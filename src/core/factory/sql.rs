@@ -2,10 +2,12 @@
 //! `insert ... returning *` CTEs, parents before children, and the journal entries of what it
 //! inserts), sent in one round trip; every inserted row is tracked and comes back as stored.
 //!
-//! A call with an adopting step (`adopt:`) is two statements in one transaction, pipelined in
-//! the same round trip: row triggers of a statement's inserts (such as Supabase's
-//! `on_auth_user_created`) run only when that statement ends, so the row they make can only be
-//! seen, and adopted with `insert ... on conflict ... do update`, by the next statement.
+//! A call with an adopting step (`adopt:`) after a row whose table has insert triggers is two
+//! statements in one transaction, pipelined in the same round trip: row triggers of a
+//! statement's inserts (such as Supabase's `on_auth_user_created`) run only when that statement
+//! ends, so the row they make can only be seen, and adopted with `insert ... on conflict ... do
+//! update`, by the next statement. Without such a trigger there is nothing to adopt: one
+//! statement.
 
 use super::planner::{assemble, Plan, Val};
 use crate::core::db::Conn;
@@ -89,12 +91,18 @@ impl Plan {
     }
 
     /// The statements and their values (all text, cast to each column's type): one, or two
-    /// when a step adopts (the rows from the first adopting one on go in the second).
+    /// when a step adopts a row a trigger of an earlier row may have made (the rows from the
+    /// first adopting one on go in the second).
     pub fn statements(&self, graph: &SchemaGraph) -> Result<Vec<(String, Values)>> {
         let split = self
             .rows
             .iter()
             .position(|r| r.adopt.is_some())
+            .filter(|&at| {
+                self.rows[..at]
+                    .iter()
+                    .any(|r| graph.tables[r.table].insert_triggers)
+            })
             .unwrap_or(self.rows.len());
         let mut out = Vec::new();
         for range in [0..split, split..self.rows.len()] {
