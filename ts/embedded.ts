@@ -133,7 +133,9 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
       if (options.beforeStart) await options.beforeStart(dataDir);
       await server.start();
       let stopped = false;
-      const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres?sslmode=disable`;
+      // A server pglane started itself: no pooler in front, so statements may be prepared once per
+      // connection (`pglane_prepare=auto` does so on a declared direct connection).
+      const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres?sslmode=disable&pglane_pooler=none`;
       return {
         url,
         safeUrl: url.replace(password, '***'),

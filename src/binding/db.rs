@@ -18,6 +18,9 @@ pub struct DbOptions {
     pub application_name: Option<String>,
     /// `"auto"`, `"none"` or `"transaction"`: whether a transaction-mode pooler is in front.
     pub pooler: Option<String>,
+    /// `"auto"` (default: prepared where the settings declare a direct connection, `pooler:
+    /// "none"`), `"on"` or `"off"`: whether statements are prepared once per connection.
+    pub prepare: Option<String>,
 }
 
 impl From<DbOptions> for DbOverrides {
@@ -28,6 +31,7 @@ impl From<DbOptions> for DbOverrides {
             statement_timeout_ms: o.statement_timeout_ms,
             application_name: o.application_name,
             pooler: o.pooler,
+            prepare: o.prepare,
         }
     }
 }

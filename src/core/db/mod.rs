@@ -221,10 +221,40 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Runs one unnamed statement with typed parameters: exactly one round trip, no server-side
-    /// prepared statement, so it also works through transaction-mode poolers.
+    /// Runs one statement with typed parameters. Unnamed by default: one round trip, no
+    /// server-side prepared statement, so it also works through transaction-mode poolers. Where
+    /// the settings allow named statements ([`DbConfig::named_statements`]), each statement
+    /// shape is prepared once per connection (one more round trip the first time) and then
+    /// only bound and executed: the server no longer plans it on every call.
     pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
-        self.run(1, self.client.query_typed(sql, params)).await
+        match self.prepared(sql, params).await? {
+            Some(statement) => {
+                let values = values_of(params);
+                self.run(1, self.client.query(&statement, &values)).await
+            }
+            None => self.run(1, self.client.query_typed(sql, params)).await,
+        }
+    }
+
+    /// The named statement of `sql` on this connection, prepared now if it was not (counted as
+    /// a round trip), or `None` when statements stay unnamed.
+    async fn prepared(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+    ) -> Result<Option<tokio_postgres::Statement>> {
+        if !self.db.inner.config.named_statements() {
+            return Ok(None);
+        }
+        let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+        let cached = self.client.statement_cache.size();
+        let statement = self
+            .run(0, self.client.prepare_typed_cached(sql, &types))
+            .await?;
+        if self.client.statement_cache.size() > cached {
+            self.count(1);
+        }
+        Ok(Some(statement))
     }
 
     /// Runs one statement that must not be JIT-compiled. A test tool's statements touch few
@@ -321,11 +351,7 @@ impl Conn {
         F: Future<Output = std::result::Result<T, tokio_postgres::Error>>,
     {
         let cfg = &self.db.inner.config;
-        self.db
-            .inner
-            .round_trips
-            .fetch_add(round_trips, Ordering::Relaxed);
-        self.round_trips.fetch_add(round_trips, Ordering::Relaxed);
+        self.count(round_trips);
         match tokio::time::timeout(limit, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(query_error(cfg, &e)),
@@ -347,6 +373,14 @@ impl Conn {
         }
     }
 
+    fn count(&self, round_trips: u64) {
+        self.db
+            .inner
+            .round_trips
+            .fetch_add(round_trips, Ordering::Relaxed);
+        self.round_trips.fetch_add(round_trips, Ordering::Relaxed);
+    }
+
     /// The underlying client, for building pipelines passed to [`Conn::run`].
     pub fn client(&self) -> &tokio_postgres::Client {
         &self.client
@@ -366,6 +400,11 @@ impl Conn {
     pub fn discard(self) {
         let _ = deadpool_postgres::Object::take(self.client);
     }
+}
+
+/// The values of typed parameters, for a prepared statement (which knows their types).
+fn values_of<'a>(params: &[Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    params.iter().map(|(v, _)| *v).collect()
 }
 
 /// The process's default database: built once from the environment
