@@ -577,6 +577,11 @@ export interface DbOptions {
   applicationName?: string
   /** `"auto"`, `"none"` or `"transaction"`: whether a transaction-mode pooler is in front. */
   pooler?: string
+  /**
+   * `"auto"` (default: prepared where the settings declare a direct connection, `pooler:
+   * "none"`), `"on"` or `"off"`: whether statements are prepared once per connection.
+   */
+  prepare?: string
 }
 
 /** Every error code pglane can throw, e.g. `PGLANE_DB_AUTH`. */

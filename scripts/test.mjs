@@ -24,7 +24,12 @@ const { tool } = await import('./tools.mjs');
 let embedded;
 if (!process.env.DATABASE_URL) {
   embedded = await startEmbeddedPostgres();
-  process.env.PGLANE_DATABASE_URL = embedded.url;
+  // Without the embedded URL's `pglane_pooler=none`, as a user's DATABASE_URL would be: the
+  // API tests count the round trips of single calls on unnamed statements (the prepared path
+  // has tests of its own); the Playwright suites run prepared, as users of the embedded server do.
+  const plain = new URL(embedded.url);
+  plain.searchParams.delete('pglane_pooler');
+  process.env.PGLANE_DATABASE_URL = plain.toString();
   console.log(`pglane test: embedded PostgreSQL at ${embedded.safeUrl}`);
 } else {
   console.log('pglane test: using DATABASE_URL');
@@ -71,9 +76,7 @@ try {
     }
     console.log(`\n=== ${name}: ${cmd.replace(root, '.')} ${args.join(' ')}`);
     const started = Date.now();
-    // The API tests count round trips of single calls: they run with unnamed statements (their
-    // prepared path has tests of its own); the Playwright suites run as users do, prepared.
-    const env = /^(cargo|node\d*)$/.test(name) ? { ...process.env, PGLANE_PREPARE: 'off' } : process.env;
+    const env = name === 'playwright' ? { ...process.env, PGLANE_PREPARE: 'on' } : process.env;
     const r = spawnSync(cmd, args, { stdio: 'inherit', env });
     seconds[name] = Math.round((Date.now() - started) / 1000);
     if (r.status === 0) passed++;

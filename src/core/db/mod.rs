@@ -93,6 +93,14 @@ impl Db {
         if let Some(pw) = &config.password {
             pg.password(pw.as_bytes());
         }
+        if config.named_statements() {
+            // A prepared statement is planned once: its generic plan (index lookups on the
+            // key arrays it is given) serves every call, where `auto` would plan each call
+            // again because a custom plan looks cheaper. Only on pglane's own direct
+            // connections, the only ones that prepare statements; a call with many rows asks
+            // for a plan of its own (`Conn::query_guarded`).
+            pg.options("-c plan_cache_mode=force_generic_plan");
+        }
         let manager = Manager::from_config(
             pg,
             tls.clone(),
@@ -257,28 +265,48 @@ impl Conn {
         Ok(Some(statement))
     }
 
-    /// Runs one statement that must not be JIT-compiled. A test tool's statements touch few
-    /// rows, but on a big schema their plans are costly enough for Postgres to JIT-compile
-    /// them, which took seconds where the work took milliseconds. When the server can JIT
-    /// (`jit_possible`, from the catalog), the statement runs in a transaction of its own with
-    /// JIT off, pipelined in one round trip: `begin; set local jit = off; set constraints all
-    /// immediate`, the statement, `commit` (`set local` ends with the transaction, so this also
-    /// works through transaction-mode poolers). Otherwise it is sent alone.
+    /// Runs one statement of a cleanup with the planner settings it needs, in one round trip,
+    /// through transaction-mode poolers too:
+    ///
+    /// - `jit_possible` (the server can JIT-compile, from the catalog): JIT off. A test tool's
+    ///   statements touch few rows, but on a big schema their plans are costly enough for
+    ///   Postgres to JIT-compile them, which took seconds where the work took milliseconds.
+    /// - `many_rows` on prepared statements: a plan made for this call's parameters. Prepared
+    ///   statements otherwise run one generic plan (see [`Db::new`]), right for a test's few
+    ///   keys and wrong for thousands.
+    ///
+    /// With either, the statement runs in a transaction of its own, pipelined: `begin; set
+    /// local ...`, the statement, `commit` (`set local` ends with the transaction). Otherwise it
+    /// is sent alone.
     ///
     /// The outer error is a broken connection or a timeout; the inner one is the statement's
     /// own (nothing of it stays), which callers may treat as data.
-    pub async fn query_without_jit(
+    pub async fn query_guarded(
         &self,
         sql: &str,
         params: &[Param<'_>],
         jit_possible: bool,
+        many_rows: bool,
     ) -> Result<Result<Vec<Row>>> {
         let cfg = &self.db.inner.config;
         let c = &self.client;
-        if !jit_possible {
-            let outcome = self
-                .run(1, async { Ok(c.query_typed(sql, params).await) })
-                .await?;
+        let statement = self.prepared(sql, params).await?;
+        let values = values_of(params);
+        let run_statement = || async {
+            match &statement {
+                Some(named) => c.query(named, &values).await,
+                None => c.query_typed(sql, params).await,
+            }
+        };
+        let mut settings = String::new();
+        if jit_possible {
+            settings.push_str("; set local jit = off");
+        }
+        if many_rows && statement.is_some() {
+            settings.push_str("; set local plan_cache_mode = force_custom_plan");
+        }
+        if settings.is_empty() {
+            let outcome = self.run(1, async { Ok(run_statement().await) }).await?;
             return match outcome {
                 Ok(rows) => Ok(Ok(rows)),
                 Err(e) => {
@@ -290,11 +318,12 @@ impl Conn {
                 }
             };
         }
+        let begin = format!("begin{settings}; set constraints all immediate");
         let (begin, statement, commit) = self
             .run(1, async {
                 Ok(tokio::join!(
-                    c.batch_execute("begin; set local jit = off; set constraints all immediate"),
-                    c.query_typed(sql, params),
+                    c.batch_execute(&begin),
+                    run_statement(),
                     c.batch_execute("commit"),
                 ))
             })
