@@ -23,6 +23,9 @@ export type PglaneErrorCode =
   | 'PGLANE_FACTORY_FIELD'
   | 'PGLANE_FACTORY_TRAIT'
   | 'PGLANE_FACTORY_DEFINITION'
+  | 'PGLANE_ROW_COUNT'
+  | 'PGLANE_SCHEMA_FILE'
+  | 'PGLANE_FIXTURE_SCOPE'
   | 'PGLANE_EMBEDDED_SETUP'
   | 'PGLANE_INTERNAL'
 
@@ -156,6 +159,24 @@ export declare class Db {
    * e.g. a schema file in global setup. Not for values: pglane never pastes values into SQL.
    */
   executeScript(sql: string): Promise<void>
+  /**
+   * Runs one statement with `$1, $2, ...` parameters and resolves with its rows, as JSON
+   * objects keyed by column: the values Postgres' `to_json` gives (the same a factory
+   * returns). Parameters go as text and the server infers their types, as with the `pg`
+   * package: strings, numbers, booleans, `null`, arrays (array literals), objects (JSON);
+   * `Date`, `Buffer` and `bigint` are converted by pglane's JS entry. One round trip, an
+   * unnamed statement: safe through transaction-mode poolers.
+   */
+  query<T = Row>(sql: string, params?: readonly unknown[] | null): Promise<T[]>
+  /** `query` for exactly one row: resolves with it, or rejects with `PGLANE_ROW_COUNT`. */
+  one<T = Row>(sql: string, params?: readonly unknown[] | null): Promise<T>
+  /** `query` for at least one row: rejects with `PGLANE_ROW_COUNT` when there is none. */
+  many<T = Row>(sql: string, params?: readonly unknown[] | null): Promise<T[]>
+  /**
+   * Runs one statement with parameters and resolves with the number of rows it returned or
+   * changed (`update ... where ...` without `RETURNING`: the rows updated).
+   */
+  execute(sql: string, params?: readonly unknown[] | null): Promise<number>
   /** Round trips made through this handle so far (pipelined requests count once). */
   get roundTrips(): number
   /** Connections open now. */

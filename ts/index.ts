@@ -87,3 +87,22 @@ proto.withEmailLock = function withEmailLock<T>(this: native.DbLocks, email: str
 proto.withSlugLock = function withSlugLock<T>(this: native.DbLocks, table: string, slug: string, fn: () => T | Promise<T>, options?: LockOptions) {
   return this.withLock(`slug:${table}:${slug}`, fn, options);
 };
+
+// Query parameters: the native side takes JSON values. Values JSON has no form for are
+// converted here the way the `pg` package sends them: a Date as an ISO 8601 timestamp, bytes
+// as bytea hex (`\x...`), a bigint as its digits; arrays item by item.
+function toParam(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Uint8Array) return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
+  if (Array.isArray(value)) return value.map(toParam);
+  return value;
+}
+
+const dbProto = native.Db.prototype;
+for (const method of ['query', 'one', 'many', 'execute'] as const) {
+  const call = dbProto[method] as (this: native.Db, sql: string, params?: readonly unknown[] | null) => Promise<unknown>;
+  (dbProto as unknown as Record<string, unknown>)[method] = function (this: native.Db, sql: string, params?: readonly unknown[] | null) {
+    return call.call(this, sql, params ? params.map(toParam) : params);
+  };
+}

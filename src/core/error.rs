@@ -51,6 +51,15 @@ pub enum ErrorCode {
     FactoryTrait,
     /// A factory definition is invalid (bad YAML, unknown table or column, a cycle).
     FactoryDefinition,
+    /// A query gave another number of rows than the caller expected (`one`: exactly one,
+    /// `many`: at least one).
+    RowCount,
+    /// A schema file given to global setup failed (its file, line and statement are named), or
+    /// changed since it was applied.
+    SchemaFile,
+    /// A per-test fixture (`lane`) was used where no test's lane can live, such as a
+    /// `beforeAll` hook (raised by the TypeScript layer).
+    FixtureScope,
     /// The embedded PostgreSQL could not be set up (raised by the TypeScript layer).
     EmbeddedSetup,
     /// A bug in pglane: an invariant did not hold.
@@ -84,6 +93,9 @@ impl ErrorCode {
             ErrorCode::FactoryField => "PGLANE_FACTORY_FIELD",
             ErrorCode::FactoryTrait => "PGLANE_FACTORY_TRAIT",
             ErrorCode::FactoryDefinition => "PGLANE_FACTORY_DEFINITION",
+            ErrorCode::RowCount => "PGLANE_ROW_COUNT",
+            ErrorCode::SchemaFile => "PGLANE_SCHEMA_FILE",
+            ErrorCode::FixtureScope => "PGLANE_FIXTURE_SCOPE",
             ErrorCode::EmbeddedSetup => "PGLANE_EMBEDDED_SETUP",
             ErrorCode::Internal => "PGLANE_INTERNAL",
         }
@@ -114,6 +126,9 @@ impl ErrorCode {
         ErrorCode::FactoryField,
         ErrorCode::FactoryTrait,
         ErrorCode::FactoryDefinition,
+        ErrorCode::RowCount,
+        ErrorCode::SchemaFile,
+        ErrorCode::FixtureScope,
         ErrorCode::EmbeddedSetup,
         ErrorCode::Internal,
     ];

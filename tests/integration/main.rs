@@ -5,4 +5,5 @@
 mod cleanup;
 mod db;
 mod naming_properties;
+mod query;
 mod support;
