@@ -6,4 +6,5 @@ mod cleanup;
 mod db;
 mod naming_properties;
 mod query;
+mod schema_files;
 mod support;
