@@ -166,6 +166,9 @@ fn definition_error(message: impl Into<String>) -> Error {
     Error::new(ErrorCode::FactoryDefinition, message)
 }
 
+/// The helpers whose values carry the lane's prefix (the columns they fill are lane columns).
+pub const LANE_HELPERS: &[&str] = &["name", "email", "slug"];
+
 /// The field helpers a `{ helper: argument }` object may name.
 pub const HELPERS: &[&str] = &[
     "name", "email", "slug", "uuid", "json", "bcrypt", "now", "token",
@@ -188,7 +191,8 @@ impl FactoryRegistry {
 
     /// One registry of several files (a user's files, the preset), each labelled by where it
     /// came from. A factory of one file may use those of another; a name defined twice is an
-    /// error naming both files. Lane columns are united.
+    /// error naming both files. Lane columns are united, with every column a factory fills
+    /// with the `name`, `email` or `slug` helper.
     pub fn from_files(files: Vec<(String, FactoryFile)>) -> Result<FactoryRegistry> {
         let mut factories: BTreeMap<String, FactoryDef> = BTreeMap::new();
         let mut origin: BTreeMap<String, String> = BTreeMap::new();
@@ -226,6 +230,23 @@ impl FactoryRegistry {
                 }
             }
         }
+        // A column a factory fills with a lane-scoped helper holds lane names.
+        for def in factories.values() {
+            let Some(table) = &def.table else { continue };
+            let specs = def
+                .fields
+                .iter()
+                .chain(def.traits.values().flat_map(|t| t.fields.iter()));
+            for (column, spec) in specs {
+                let lane_scoped = matches!(spec, Value::Object(m)
+                    if m.keys().any(|k| LANE_HELPERS.contains(&k.as_str())));
+                let known = lane_columns.entry(table.clone()).or_default();
+                if lane_scoped && !known.contains(column) {
+                    known.push(column.clone());
+                }
+            }
+        }
+        lane_columns.retain(|_, columns| !columns.is_empty());
         let registry = FactoryRegistry {
             factories,
             lane_columns: lane_columns.into_iter().collect(),

@@ -353,13 +353,15 @@ pub async fn leftovers(
 ) -> Result<Vec<TableCount>> {
     let pattern = LanePattern::parse(&run.lane_pattern)?;
     let (graph, _) = db.graph_for(Freshness::Cached).await?;
+    // Columns of tables this database lacks (a preset's, say) have nothing to find.
+    let lane_columns = lane_columns_present(&graph, lane_columns);
     let mut found = if lane_columns.is_empty() {
         Vec::new()
     } else {
         execute::count_left(
             db,
             &graph,
-            &Seeds::from_lane(&graph, &pattern, lane_columns)?,
+            &Seeds::from_lane(&graph, &pattern, &lane_columns)?,
         )
         .await?
     };
