@@ -10,6 +10,7 @@ export default definePglaneConfig(
   {
     testDir: '.',
     testMatch: /.*\.spec\.ts/,
+    testIgnore: ['taskboard/**'], // the second example has its own config
     timeout: 30_000,
     reporter: [['list'], ['html', { outputFolder: '../playwright-report', open: 'never' }]],
     outputDir: '../test-results/examples',
@@ -22,5 +23,5 @@ export default definePglaneConfig(
     },
     use: { baseURL: `http://127.0.0.1:${port}` },
   },
-  { schemaFiles: [join(__dirname, 'schema.sql')] },
+  { schemaFiles: [join(__dirname, 'schema.sql')], preset: 'reference' },
 );

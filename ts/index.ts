@@ -8,6 +8,7 @@ import * as native from '../index';
 import type { LockOptions } from '../index';
 
 export * from '../index';
+export * from './factory-types';
 
 /** A lock key: a string (hashed to a stable 64-bit key) or a pair of 32-bit integers. */
 export type LockKey = string | [number, number];
