@@ -81,7 +81,7 @@ describe('runs', () => {
     assert.match(note.description, /archived notes are kept/);
     assert.equal(partial.results[0].status, 'failed', 'rows left behind are no clean pass');
     const error = partial.results[0].errors.map((e) => e.message).join('\n');
-    assert.match(error, /the cleanup after "a cleanup that partly fails is reported on the test" left rows: public\.archived_notes: .*archived notes are kept/, error);
+    assert.match(error, /the cleanup after "crash\.spec\.ts › a cleanup that partly fails is reported on the test" left rows: public\.archived_notes: .*archived notes are kept/, error);
     assert.doesNotMatch(out, /killed worker/);
     assert.match(out, /the database refused to delete the rest, which is still there: public\.archived_notes: .*archived notes are kept/, out);
     assert.ok(partial.results[0].attachments.some((a) => a.name === 'pglane-cleanup-report'));

@@ -133,7 +133,7 @@ async fn a_failing_file_names_its_line_and_statement_and_leaves_nothing_behind()
     assert_eq!(err.sqlstate(), Some("42P07"));
     assert!(
         err.message().starts_with(
-            "sf_fail/b.sql:4: relation \"users\" already exists\n  create table sf_fail.users ("
+            "sf_fail/b.sql:4: relation \"users\" already exists (in `create table sf_fail.users ( id int )`)"
         ),
         "{}",
         err.message()
@@ -153,7 +153,7 @@ async fn a_failing_file_names_its_line_and_statement_and_leaves_nothing_behind()
     assert_eq!(err.sqlstate(), Some("42601"));
     assert!(
         err.message()
-            .starts_with("sf_fail/c.sql:3: syntax error at or near \"tabel\"\n  create tabel"),
+            .starts_with("sf_fail/c.sql:3: syntax error at or near \"tabel\" (in `create tabel sf_fail.t (id int)`)"),
         "{}",
         err.message()
     );

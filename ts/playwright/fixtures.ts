@@ -170,7 +170,7 @@ async function finishLane(lane: Lane<any>, stats: LaneStats, testInfo: TestInfo)
   const result = await cleanLane(lane, stats);
   await testInfo.attach('pglane-stats', { body: JSON.stringify(stats), contentType: 'application/json' });
   if (!result.problem) return;
-  const title = testInfo.titlePath.slice(1).join(' › ');
+  const title = testInfo.titlePath.join(' › ');
   testInfo.annotations.push({ type: 'pglane-cleanup', description: result.problem });
   await testInfo.attach('pglane-cleanup-report', {
     body: JSON.stringify(result.report ?? { error: String(result.error), tracked: lane.tracker.list() }, null, 2),

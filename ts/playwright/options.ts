@@ -13,7 +13,8 @@
  * ```
  */
 import type { FullConfig } from '@playwright/test';
-import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 
 /** Factory definitions given as a JS object (the YAML's shape). */
 export type FactoryDefinitions = { version?: number; laneColumns?: Record<string, string[]>; factories: Record<string, unknown> };
@@ -78,10 +79,22 @@ export function baseDir(config: Pick<FullConfig, 'configFile' | 'rootDir'> | und
   return process.cwd();
 }
 
-/** A path the user gave, resolved, and the name it is recorded and reported under. */
+/** The nearest directory at or above `dir` with a package.json (else `dir`). */
+function packageRoot(dir: string): string {
+  for (let d = dir; ; d = dirname(d)) {
+    if (existsSync(join(d, 'package.json'))) return d;
+    if (dirname(d) === d) return dir;
+  }
+}
+
+/**
+ * A path the user gave (relative to `base`, the config file's directory), resolved, and the
+ * name it is recorded and reported under: relative to the package root, so it is the same on
+ * every machine and two suites' `schema.sql` files stay apart.
+ */
 export function resolvePath(base: string, path: string): { path: string; name: string } {
   const full = isAbsolute(path) ? path : resolve(base, path);
-  const rel = relative(base, full);
+  const rel = relative(packageRoot(base), full);
   const name = rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel.split(sep).join('/') : full;
   return { path: full, name };
 }

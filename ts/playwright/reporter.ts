@@ -57,7 +57,7 @@ export default class PglaneReporter implements Reporter {
     if (a?.body) this.stats.push(JSON.parse(a.body.toString()) as LaneStats);
     const state = runState();
     for (const note of test.annotations.filter((n) => n.type === 'pglane-cleanup')) {
-      const failure = { test: test.titlePath().filter(Boolean).slice(1).join(' › '), description: note.description ?? '' };
+      const failure = { test: test.titlePath().filter(Boolean).join(' › '), description: note.description ?? '' };
       this.failedCleanups.push(failure);
       state.cleanupFailures.push(failure);
     }

@@ -10,8 +10,9 @@
 //!   nothing behind (so it can be fixed and run again). A file must therefore not hold
 //!   statements that refuse a transaction (`create index concurrently`, `vacuum`).
 //! - A failure names the file, the line and the text of the statement (`PGLANE_SCHEMA_FILE`),
-//!   with Postgres' SQLSTATE: from the error's position when Postgres gives one, else by
-//!   running the file's statements one by one inside the failed transaction's savepoint.
+//!   with Postgres' SQLSTATE: the line Postgres' error position points to when it gives one
+//!   (the statement around it), else the first line of the statement that fails when the
+//!   file's statements run one by one inside the failed transaction's savepoint.
 //! - Without the `pglane` schema (a role without `CREATE`), nothing can be recorded: files are
 //!   applied on every run, and the caller says so.
 
@@ -318,36 +319,33 @@ async fn locate(conn: &Conn, sql: &str, statements: &[Statement]) -> Option<(Sta
 }
 
 fn file_error(file: &SchemaFile, failing: Option<(Statement, usize)>, cause: Error) -> Error {
-    let (place, text) = match &failing {
-        Some((statement, line)) => (
-            format!("{}:{line}", file.name),
-            format!("\n  {}", shorten(statement.text(&file.sql))),
+    // One line: test runners print the first line of a setup error's message.
+    let message = match &failing {
+        Some((statement, line)) => format!(
+            "{}:{line}: {} (in `{}`)",
+            file.name,
+            cause.message(),
+            shorten(statement.text(&file.sql))
         ),
-        None => (file.name.clone(), String::new()),
+        None => format!("{}: {}", file.name, cause.message()),
     };
-    let mut err = Error::new(
-        ErrorCode::SchemaFile,
-        format!("{place}: {}{text}", cause.message()),
-    );
+    let mut err = Error::new(ErrorCode::SchemaFile, message);
     if let Some(state) = cause.sqlstate() {
         err = err.with_sqlstate(state);
     }
     err.with_source(cause)
 }
 
-/// The statement's text for a message: its first lines, indented.
+/// The statement's text for a message, on one line: whitespace runs become one space, and a
+/// long statement is cut.
 fn shorten(text: &str) -> String {
-    const MAX_LINES: usize = 8;
-    const MAX_CHARS: usize = 600;
-    let lines: Vec<&str> = text.lines().collect();
-    let mut out = lines[..lines.len().min(MAX_LINES)].join("\n  ");
-    if out.chars().count() > MAX_CHARS {
-        out = out.chars().take(MAX_CHARS).collect();
-        out.push('…');
-    } else if lines.len() > MAX_LINES {
-        out.push_str("\n  …");
+    const MAX_CHARS: usize = 240;
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() > MAX_CHARS {
+        format!("{}…", flat.chars().take(MAX_CHARS).collect::<String>())
+    } else {
+        flat
     }
-    out
 }
 
 #[cfg(test)]
@@ -400,19 +398,20 @@ mod tests {
         assert_eq!(err.sqlstate(), Some("42P07"));
         assert_eq!(
             err.message(),
-            "db/schema.sql:3: relation \"users\" already exists\n  create table users (\n    id int\n  )"
+            "db/schema.sql:3: relation \"users\" already exists (in `create table users ( id int )`)"
         );
     }
 
     #[test]
-    fn long_statements_are_shortened() {
-        let long = (0..20)
+    fn long_statements_are_shortened_to_one_line() {
+        let long = (0..60)
             .map(|i| format!("line {i}"))
             .collect::<Vec<_>>()
             .join("\n");
         let s = shorten(&long);
-        assert!(s.ends_with("\n  …"), "{s}");
-        assert_eq!(s.lines().count(), 9);
+        assert!(s.ends_with('…'), "{s}");
+        assert_eq!(s.lines().count(), 1);
+        assert_eq!(s.chars().count(), 241);
         assert_eq!(OnChange::parse("reapply").unwrap(), OnChange::Reapply);
         assert_eq!(
             OnChange::parse("again").unwrap_err().code(),
