@@ -1,7 +1,9 @@
 /**
  * pglane's main entry: the native addon (WorkerContext, ResourceTracker, CleanupManager,
- * Factories, DbLocks, Db, createWorkerScoped*) plus the few helpers that run JS callbacks,
- * which are written here in JS on top of the native methods.
+ * Factories, DbLocks, Db, createWorkerScoped*) plus what is better written in JS on top of the
+ * native methods: the helpers that run JS callbacks (`withLock`), the fast path of
+ * `ctx.name()`, the conversion of query parameters JSON has no form for (`Date`, bytes,
+ * `bigint`), and the factory-types map (`PglaneFactories`) that typed fixtures read.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as native from '../index';

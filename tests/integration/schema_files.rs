@@ -208,3 +208,14 @@ async fn without_a_record_every_run_applies_the_files() {
         .get(0);
     assert_eq!(n, 0);
 }
+
+#[tokio::test]
+async fn once_the_pglane_schema_exists_checking_it_costs_one_round_trip() {
+    let db = db();
+    let status = ensure_schema(&db).await.unwrap();
+    assert!(status.ready, "{status:?}");
+    let before = db.round_trips();
+    let again = ensure_schema(&db).await.unwrap();
+    assert_eq!((again.ready, again.missing), (true, None));
+    assert_eq!(db.round_trips() - before, 1);
+}
