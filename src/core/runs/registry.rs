@@ -70,7 +70,9 @@ select n.oid is not null,
        (select count(*)::int4 from pg_catalog.pg_class c
           where c.relnamespace = n.oid and c.relkind = 'r' and c.relname = any($1)
             and has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE')),
-       current_user::text, current_database()::text
+       current_user::text, current_database()::text,
+       (select count(*)::int4 from pg_catalog.pg_class c
+          where c.relnamespace = n.oid and c.relkind = 'r' and c.relname = any($1))
 from (select 1) one left join pg_catalog.pg_namespace n on n.nspname = 'pglane'";
 
 /// Whether pglane's own schema is there for this role, and if not, why.
@@ -109,6 +111,7 @@ pub async fn ensure_schema(db: &Db) -> Result<SchemaStatus> {
         (row.get(0), row.get(1), row.get(2), row.get(3));
     let usable_tables: i32 = row.get(4);
     let (role, database): (String, String) = (row.get(5), row.get(6));
+    let existing_tables: i32 = row.get(7);
     let status = |missing: Option<String>| SchemaStatus {
         ready: missing.is_none(),
         role: role.clone(),
@@ -119,7 +122,9 @@ pub async fn ensure_schema(db: &Db) -> Result<SchemaStatus> {
         return Ok(status(None));
     }
     let ddl = format!("{REGISTRY_DDL}\n{}\n{}", journal::DDL, schema_files::DDL);
-    let sql = if exists && usage && create {
+    // Tables someone else made and granted nothing on cannot be fixed by creating the others.
+    let unusable = existing_tables > usable_tables;
+    let sql = if exists && usage && create && !unusable {
         format!("begin;\n{SCHEMA_LOCK_SQL}\n{ddl}\ncommit;")
     } else if !exists && create_db {
         format!("begin;\n{SCHEMA_LOCK_SQL}\ncreate schema if not exists pglane;\n{ddl}\ncommit;")
@@ -128,10 +133,10 @@ pub async fn ensure_schema(db: &Db) -> Result<SchemaStatus> {
             format!("role {role:?} may not create schemas in database {database:?} and there is no pglane schema")
         } else if !usage {
             format!("role {role:?} has no USAGE privilege on schema pglane")
-        } else if !create {
-            format!("schema pglane lacks some of its tables and role {role:?} may not create them (no CREATE privilege on it)")
-        } else {
+        } else if unusable {
             format!("role {role:?} may not read and write every table of schema pglane (meta, runs, journal, schema_files)")
+        } else {
+            format!("schema pglane lacks some of its tables and role {role:?} may not create them (no CREATE privilege on it)")
         };
         return Ok(status(Some(format!(
             "{why}; an admin can run once: {}",
@@ -142,9 +147,9 @@ pub async fn ensure_schema(db: &Db) -> Result<SchemaStatus> {
     Ok(status(None))
 }
 
-/// Does `graph` have the registry's run table?
+/// Does `graph` have the registry's run table, and may this run use it?
 fn registry_exists(graph: &SchemaGraph) -> bool {
-    graph.find(&TableName::new("pglane", "runs")).is_some()
+    !journal::disabled() && graph.find(&TableName::new("pglane", "runs")).is_some()
 }
 
 /// Marks the database as a test database (sweeps may run on it). Needs the `pglane` schema.
