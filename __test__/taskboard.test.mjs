@@ -14,7 +14,10 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
+import { pglane } from './helpers.mjs';
 import { pg15SkipReason, startPg15 } from './pg15.mjs';
+
+const { Db, RunRegistry } = pglane;
 
 const WORKERS = process.env.PGLANE_EXAMPLE_WORKERS;
 // The specs that need no browser, for the runs that only check the database side.
@@ -155,6 +158,16 @@ describe('examples/taskboard on PostgreSQL 15', { skip: pg15SkipReason() ?? fals
     assert.deepEqual(await rowsLeft(roleUrl('tb_owned_pglane')), EMPTY);
     const recorded = await withClient(roleUrl('tb_owned_pglane'), (c) => c.query('select name from pglane.schema_files'));
     assert.deepEqual(recorded.rows, [{ name: 'examples/taskboard/db/schema.sql' }]);
+
+    // An admin made pglane's tables but granted nothing on them: the run goes on without them.
+    await createDatabase('tb_ungranted_pglane', [...publicOnly, 'create schema pglane', `grant usage on schema pglane to ${role}`]);
+    const admin = new RunRegistry(Db.connect(server.urlFor(server.superuser, server.password, 'tb_ungranted_pglane')));
+    assert.equal((await admin.ensureSchema()).ready, true);
+    const ungranted = await run('playwright.config.ts', userEnv({ DATABASE_URL: roleUrl('tb_ungranted_pglane') }), DATA_ONLY);
+    assertPassed(ungranted, 'with pglane tables the role may not use');
+    assert.match(ungranted.out, /role "taskboard_tester" may not read and write every table of schema pglane/);
+    assert.equal(ungranted.out.match(/Running without the pglane schema/g)?.length, 1);
+    assert.deepEqual(await rowsLeft(roleUrl('tb_ungranted_pglane')), EMPTY);
 
     await createDatabase('tb_granted_pglane', [...publicOnly, 'create schema pglane', `grant usage, create on schema pglane to ${role}`]);
     const granted = await run('playwright.config.ts', userEnv({ DATABASE_URL: roleUrl('tb_granted_pglane') }), DATA_ONLY);

@@ -109,7 +109,11 @@ async function setup(config: FullConfig | undefined, savedEnv: NodeJS.ProcessEnv
     const db = url ? native.Db.connect(url) : native.Db.default();
     const registry = new native.RunRegistry(db);
     const schema = await registry.ensureSchema();
-    if (!schema.ready) console.warn(`[pglane] ${withoutSchemaMessage(schema)}`);
+    if (!schema.ready) {
+      console.warn(`[pglane] ${withoutSchemaMessage(schema)}`);
+      // The workers must not write to tables this role may not use (an admin made them, say).
+      process.env.PGLANE_WITHOUT_SCHEMA = '1';
+    }
     if (embedded) await registry.markTestDatabase();
 
     const files = options.schemaFiles.map((f) => {
