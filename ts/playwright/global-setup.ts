@@ -102,11 +102,12 @@ async function setup(config: FullConfig | undefined, savedEnv: NodeJS.ProcessEnv
   const laneColumns = laneColumnsOf(options);
   const embedded = await database();
   if (embedded) log(options.verbose, `embedded PostgreSQL at ${embedded.safeUrl}`);
+  let db: native.Db | undefined;
   try {
     const url = process.env.DATABASE_URL || process.env.PGLANE_DATABASE_URL;
     if (url) for (const name of options.databaseUrlEnv) process.env[name] ??= url;
     const runId = (process.env.PGLANE_RUN_ID ||= native.generateRunId());
-    const db = url ? native.Db.connect(url) : native.Db.default();
+    db = url ? native.Db.connect(url) : native.Db.default();
     const registry = new native.RunRegistry(db);
     const schema = await registry.ensureSchema();
     if (!schema.ready) {
@@ -185,7 +186,7 @@ async function setup(config: FullConfig | undefined, savedEnv: NodeJS.ProcessEnv
       } catch (err) {
         throw setupError(err);
       } finally {
-        db.close();
+        db!.close();
         restoreEnv(savedEnv);
         if (embedded) {
           // Playwright stops its web servers after global teardown; the app's connections
@@ -196,6 +197,7 @@ async function setup(config: FullConfig | undefined, savedEnv: NodeJS.ProcessEnv
       }
     };
   } catch (err) {
+    db?.close();
     await embedded?.stop();
     throw err;
   }
