@@ -1,7 +1,9 @@
 // Runs every test suite against one real PostgreSQL: `DATABASE_URL` when set, otherwise an
 // embedded server started here and removed afterwards.
 //   1. cargo test: Rust unit, property and integration tests
-//   2. node --test __test__/*.test.mjs: the JS API against the built addon
+//   2. node --test __test__/*.test.mjs: the JS API against the built addon, and whole Playwright
+//      runs as a user makes them (__test__/integration, examples/taskboard: embedded default,
+//      PostgreSQL 15, a role without CREATE)
 //   3. playwright test: parallel workers against one database
 //   4. node22, node24 (and node20 when this Node is not 20): the JS tests again on each Node
 //      version pglane supports (`engines`), with Node binaries from the npm registry

@@ -7,6 +7,8 @@
  *   pglane sweep --expired [--ttl S] remove what dead runs left (heartbeat older than S, default 120)
  *   pglane sweep <run-id>           remove what one run left (refuses a live run unless --force)
  *   pglane mark-test-db             allow sweeps on this database
+ *   pglane schema-files             schema files applied to this database (name, hash, when)
+ *   pglane schema-files forget <name>  forget one, so the next run applies it again
  *
  * The database comes from DATABASE_URL (or libpq's PG* variables).
  */
@@ -26,9 +28,13 @@ async function main(argv: string[]) {
   };
   const positional = rest.filter((a, i) => !a.startsWith('--') && !(i > 0 && rest[i - 1] === '--ttl'));
   const registry = new native.RunRegistry(null);
+  const needSchema = async () => {
+    const status = await registry.ensureSchema();
+    if (!status.ready) fail(`this needs the pglane schema: ${status.missing}`);
+  };
   switch (command) {
     case 'runs': {
-      await registry.ensureSchema();
+      await needSchema();
       const runs = await registry.runs();
       if (!runs.length) console.log('no registered runs');
       for (const r of runs) console.log(`${r.runId}  ${r.host}  pid ${r.pid}  idle ${Math.round(r.idleSeconds)} s  ${r.lanePattern}`);
@@ -42,7 +48,7 @@ async function main(argv: string[]) {
       return;
     }
     case 'sweep': {
-      await registry.ensureSchema();
+      await needSchema();
       const ttl = Number(value('--ttl') ?? 120);
       let ids: string[];
       if (flag('--expired')) ids = (await registry.expired(ttl)).map((r) => r.runId);
@@ -64,8 +70,24 @@ async function main(argv: string[]) {
       console.log('marked as a test database: pglane may sweep dead runs here');
       return;
     }
+    case 'schema-files': {
+      await needSchema();
+      const db = native.Db.default();
+      if (positional[0] === 'forget') {
+        const name = positional[1] ?? fail('usage: pglane schema-files forget <name>');
+        const n = await db.execute('delete from pglane.schema_files where name = $1', [name]);
+        console.log(n ? `forgot ${name}: the next run applies it again` : `no schema file ${name} is recorded`);
+        return;
+      }
+      const files = await db.query<{ name: string; sha256: string; applied_at: string; run_id: string | null }>(
+        'select name, sha256, applied_at, run_id from pglane.schema_files order by applied_at, name',
+      );
+      if (!files.length) console.log('no schema files recorded');
+      for (const f of files) console.log(`${f.name}  sha256 ${f.sha256.slice(0, 12)}  applied ${f.applied_at}${f.run_id ? ` by run ${f.run_id}` : ''}`);
+      return;
+    }
     default:
-      console.log('usage: pglane <runs | leftovers <run-id> | sweep <run-id> | sweep --expired [--ttl s] | mark-test-db>');
+      console.log('usage: pglane <runs | leftovers <run-id> | sweep <run-id> | sweep --expired [--ttl s] | mark-test-db | schema-files [forget <name>]>');
       if (command && command !== 'help' && command !== '--help') process.exit(2);
   }
 }

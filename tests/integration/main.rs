@@ -6,5 +6,7 @@ mod cleanup;
 mod db;
 mod factory_adopt;
 mod naming_properties;
+mod query;
+mod schema_files;
 mod schema_shapes;
 mod support;

@@ -1,12 +1,16 @@
 //! The database layer every other part uses: a small pool per process, TLS per `sslmode`,
 //! unnamed statements only (one round trip each, and safe behind transaction-mode poolers),
 //! a client-side statement timeout that cancels on the server, a round-trip counter, the
-//! schema graph read from the catalog and cached ([`catalog`]), and the one place where
-//! connection and query errors get their codes ([`errors`]).
+//! schema graph read from the catalog and cached ([`catalog`]), the one place where
+//! connection and query errors get their codes ([`errors`]), queries from tests with rows as
+//! JSON ([`query`]), and a reader of SQL text that splits scripts and shapes statements
+//! ([`sql_text`]).
 
 pub mod catalog;
 pub mod config;
 pub mod errors;
+pub mod query;
+pub mod sql_text;
 pub mod tls;
 
 use crate::core::error::{Error, ErrorCode, Result};
