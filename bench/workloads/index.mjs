@@ -1,0 +1,21 @@
+// The workloads of this folder, as run.mjs runs them (after its own): a group id, the ids of
+// the results it produces (BENCH_ONLY takes either), and `run({ url, admin, embedded, wanted })`
+// resolving with one result or several. Plus the goals of issues 15 and 20 they check.
+import { netboxWorkloads } from './netbox.mjs';
+import { shopWorkloads } from './shop.mjs';
+
+export const EXTRA_WORKLOADS = [
+  { id: 'shop', ids: ['shopSetup', 'shopCleanup'], run: ({ url, admin, wanted }) => shopWorkloads(url, admin, wanted) },
+  { id: 'netbox', ids: ['netboxCleanup', 'netboxSweep'], run: ({ url, admin, wanted }) => netboxWorkloads(url, admin, wanted) },
+];
+
+/** MET / NOT MET lines for the goals of issues 15 and 20 (`by`: results by id). */
+export function extraGoals(by) {
+  const list = [];
+  if (by.sweep?.results.b) {
+    const r = by.sweep.results.b.p50 / by.sweep.results.a.p50;
+    list.push({ goal: 'sweep no slower than (b)', target: 1, measured: r, met: r >= 1 });
+  }
+  for (const w of Object.values(by)) for (const g of w.goals ?? []) list.push(g);
+  return list;
+}
