@@ -92,12 +92,17 @@ const fmt = (v, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
 const pad = (s, n) => String(s).padStart(n);
 
 function printWorkload(w) {
-  console.log(`\n${w.title}   [n=${w.results.a.n} per implementation${w.note ? `; ${w.note}` : ''}]`);
+  // Workloads without implementations to compare (bench/workloads/) print their own lines.
+  const keys = KEYS.filter((key) => w.results[key]);
+  const n = w.results[keys[0]]?.n;
+  console.log(`\n${w.title}   [${n === undefined ? '' : `n=${n} per implementation`}${n !== undefined && w.note ? '; ' : ''}${w.note ?? ''}]`);
   const unit = w.unit;
-  console.log(
-    `${''.padEnd(22)}${pad(`p50 ${unit}`, 11)}${pad(`p95 ${unit}`, 11)}${pad('round trips', 13)}${pad('statements', 12)}${pad('ratio (p50)', 13)}`,
-  );
-  for (const k of KEYS.filter((key) => w.results[key])) {
+  if (keys.length) {
+    console.log(
+      `${''.padEnd(22)}${pad(`p50 ${unit}`, 11)}${pad(`p95 ${unit}`, 11)}${pad('round trips', 13)}${pad('statements', 12)}${pad('ratio (p50)', 13)}`,
+    );
+  }
+  for (const k of keys) {
     const r = w.results[k];
     const ratio = k === 'a' || !w.results.a ? '' : `${k}/a ${fmt(r.p50 / w.results.a.p50, 2)}x`;
     console.log(

@@ -1,6 +1,7 @@
 // The workloads of this folder, as run.mjs runs them (after its own): a group id, the ids of
 // the results it produces (BENCH_ONLY takes either), and `run({ url, admin, embedded, wanted })`
 // resolving with one result or several. Plus the goals of issues 15 and 20 they check.
+import { fixtureWorkload } from './fixture.mjs';
 import { hostedWorkload } from './hosted.mjs';
 import { netboxWorkloads } from './netbox.mjs';
 import { shopWorkloads } from './shop.mjs';
@@ -8,6 +9,7 @@ import { shopWorkloads } from './shop.mjs';
 export const EXTRA_WORKLOADS = [
   { id: 'shop', ids: ['shopSetup', 'shopCleanup'], run: ({ url, admin, wanted }) => shopWorkloads(url, admin, wanted) },
   { id: 'hosted', ids: [], run: ({ url, admin }) => hostedWorkload(url, admin) },
+  { id: 'fixture', ids: [], run: ({ url }) => fixtureWorkload(url) },
   { id: 'netbox', ids: ['netboxCleanup', 'netboxSweep'], run: ({ url, admin, wanted }) => netboxWorkloads(url, admin, wanted) },
 ];
 
