@@ -1,8 +1,10 @@
 // The workloads of this folder, as run.mjs runs them (after its own): a group id, the ids of
 // the results it produces (BENCH_ONLY takes either), and `run({ url, admin, embedded, wanted })`
 // resolving with one result or several. Plus the goals of issues 15 and 20 they check.
+import { connectionsWorkload } from './connections.mjs';
 import { fixtureWorkload } from './fixture.mjs';
 import { hostedWorkload } from './hosted.mjs';
+import { memoryWorkload } from './memory.mjs';
 import { netboxWorkloads } from './netbox.mjs';
 import { shopWorkloads } from './shop.mjs';
 
@@ -10,6 +12,8 @@ export const EXTRA_WORKLOADS = [
   { id: 'shop', ids: ['shopSetup', 'shopCleanup'], run: ({ url, admin, wanted }) => shopWorkloads(url, admin, wanted) },
   { id: 'hosted', ids: [], run: ({ url, admin }) => hostedWorkload(url, admin) },
   { id: 'fixture', ids: [], run: ({ url }) => fixtureWorkload(url) },
+  { id: 'memory', ids: [], run: ({ url }) => memoryWorkload(url) },
+  { id: 'connections', ids: [], run: ({ url, admin }) => connectionsWorkload(url, admin) },
   { id: 'netbox', ids: ['netboxCleanup', 'netboxSweep'], run: ({ url, admin, wanted }) => netboxWorkloads(url, admin, wanted) },
 ];
 
