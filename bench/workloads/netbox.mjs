@@ -118,7 +118,10 @@ export async function netboxWorkloads(url, admin, wanted) {
         extraLines.push(
           explain.error
             ? `  planning vs execution: not measured (${explain.error})`
-            : `  its statement on the server (unnamed, EXPLAIN ANALYZE in BEGIN ... ROLLBACK, p50 of ${explain.n}): planning ${fmt(explain.planningMs, 3)} ms, execution ${fmt(explain.executionMs, 3)} ms (${explain.chars} characters${explain.setLocal.length ? `, after ${explain.setLocal.join('; ')}` : ''})`,
+            : `  its statement on the server (${explain.chars} characters; EXPLAIN ANALYZE in BEGIN ... ROLLBACK, deferred FK checks included, p50 of ${explain.n}${
+                explain.setLocal.length ? `, after ${explain.setLocal.join('; ')}` : ''
+              }):\n    unnamed: planning ${fmt(explain.planningMs, 3)} ms, execution ${fmt(explain.executionMs, 3)} ms; ` +
+                `prepared, generic plan: planning ${fmt(explain.generic.planningMs, 3)} ms, execution ${fmt(explain.generic.executionMs, 3)} ms`,
         );
       } else {
         extraLines.push('  planning vs execution: needs the embedded server (its log); not measured with DATABASE_URL');
@@ -213,21 +216,40 @@ async function explainCleanup(netboxUrl, client, a, build, n) {
   }
   // The same lane again, then the statement, rolled back each time.
   await insertNetboxLane(client, lane.lane.ctx, lane.ids, await netboxContentTypes(client), 251);
-  const planning = [];
-  const execution = [];
-  for (let i = 0; i < n + 2; i++) {
-    await client.query('begin');
-    try {
-      for (const s of setLocal) await client.query(s);
-      const { rows } = await client.query({ text: `explain (analyze, summary, format json) ${text}`, values: params });
-      const plan = rows[0]['QUERY PLAN'][0];
-      if (i >= 2) {
-        planning.push(plan['Planning Time']);
-        execution.push(plan['Execution Time']);
+  const explainRuns = async (explain, values) => {
+    const planning = [];
+    const execution = [];
+    for (let i = 0; i < n + 2; i++) {
+      await client.query('begin');
+      try {
+        for (const s of setLocal) await client.query(s);
+        // NetBox's foreign keys are all deferred: their checks would run at COMMIT, which a
+        // rollback skips. Checked at the statement's end instead, they count in its execution.
+        await client.query('set constraints all immediate');
+        const { rows } = await client.query({ text: `explain (analyze, summary, format json) ${explain}`, values });
+        const plan = rows[0]['QUERY PLAN'][0];
+        if (i >= 2) {
+          planning.push(plan['Planning Time']);
+          execution.push(plan['Execution Time']);
+        }
+      } finally {
+        await client.query('rollback');
       }
-    } finally {
-      await client.query('rollback');
     }
+    return { planningMs: summarize(planning).p50, executionMs: summarize(execution).p50 };
+  };
+  // As sent (unnamed: planned for its parameters each time), then prepared with the generic
+  // plan pglane's prepared statements use (plan_cache_mode = force_generic_plan).
+  const unnamed = await explainRuns(text, params);
+  await client.query(`prepare bench_netbox_cleanup as ${text}`);
+  await client.query('set plan_cache_mode = force_generic_plan');
+  let generic;
+  try {
+    const literals = params.map((v) => (v === null ? 'null' : client.escapeLiteral(v))).join(', ');
+    generic = await explainRuns(`execute bench_netbox_cleanup(${literals})`, []);
+  } finally {
+    await client.query('deallocate bench_netbox_cleanup');
+    await client.query('reset plan_cache_mode');
   }
   // The replayed lane is still there (rolled back each time): pglane deletes it.
   const tracker = ResourceTracker.forTest({}, lane.lane.ctx, a.db);
@@ -235,8 +257,9 @@ async function explainCleanup(netboxUrl, client, a, build, n) {
   await new CleanupManager(a.db, tracker).cleanup();
   return {
     n,
-    planningMs: summarize(planning).p50,
-    executionMs: summarize(execution).p50,
+    planningMs: unnamed.planningMs,
+    executionMs: unnamed.executionMs,
+    generic,
     chars: text.length,
     parameters: params.length,
     setLocal,
