@@ -20,6 +20,17 @@ export const EXTRA_WORKLOADS = [
 /** MET / NOT MET lines for the goals of issues 15 and 20 (`by`: results by id). */
 export function extraGoals(by) {
   const list = [];
+  const compared = Object.values(by).filter((w) => w.results.a && w.results.c);
+  if (compared.length) {
+    const below = compared.filter((w) => w.results.c.p50 / w.results.a.p50 < 1);
+    const worst = Math.min(...compared.map((w) => w.results.c.p50 / w.results.a.p50));
+    list.push({
+      goal: `every workload's (c)/(a) >= 1.0 (${below.length ? `${below.length} of ${compared.length} below` : `all ${compared.length}`}; lowest)`,
+      target: 1,
+      measured: worst,
+      met: below.length === 0,
+    });
+  }
   if (by.sweep?.results.b) {
     const r = by.sweep.results.b.p50 / by.sweep.results.a.p50;
     list.push({ goal: 'sweep no slower than (b)', target: 1, measured: r, met: r >= 1 });

@@ -76,7 +76,14 @@ export async function netboxWorkloads(url, admin, wanted) {
     return [];
   }
   const t0 = performance.now();
-  const netbox = await loadRealworldSchema('netbox', url, { database: 'bench_netbox' });
+  let netbox;
+  try {
+    netbox = await loadRealworldSchema('netbox', url, { database: 'bench_netbox' });
+  } catch (err) {
+    // E.g. DATABASE_URL of a role that may not create databases or roles.
+    console.log(`\nNetBox workloads (netboxCleanup, netboxSweep): skipped: NetBox did not load on this server: ${err.message.split('\n')[0]}`);
+    return [];
+  }
   const loadMs = performance.now() - t0;
   const client = await connect(netbox.url);
   const a = new NetboxPglane(netbox.url);
