@@ -6,9 +6,10 @@
 //
 // Environment: DATABASE_URL (else an embedded PostgreSQL is started), BENCH_QUICK=1 (few
 // iterations, a smoke test), BENCH_ONLY=setup,cleanup,cleanup1000,sweep,fleet,latency,name
-// (a subset), BENCH_RTT_MS (simulated network round trip of the latency section, default 2;
-// 0 skips it), BENCH_WORKERS (default 10), BENCH_FK_INDEXES=1 (an experiment: index the four
-// foreign-key columns examples/schema.sql leaves unindexed).
+// (a subset; the workloads of bench/workloads/ add shop,hosted,fixture,memory,connections,netbox),
+// BENCH_RTT_MS (simulated network round trip of the latency section, default 2; 0 skips it),
+// BENCH_WORKERS (default 10), BENCH_FK_INDEXES=1 (an experiment: index the four foreign-key
+// columns examples/schema.sql leaves unindexed); bench/README.md lists the rest.
 import { fork, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
