@@ -5,7 +5,7 @@
 // every test is its setup + cleanup time; the floor is two round trips.
 import { join } from 'node:path';
 import { pg, summarize } from '../common.mjs';
-import { BENCH_DIR, fmt, forkProcesses, pad, pollConnections, QUICK, startLatencyProxy } from './harness.mjs';
+import { BENCH_DIR, fmt, forkProcesses, LABEL, pad, pollConnections, QUICK, startLatencyProxy } from './harness.mjs';
 
 const RTT_MS = Number(process.env.BENCH_HOSTED_RTT_MS ?? 20);
 const WORKERS = Number(process.env.BENCH_HOSTED_WORKERS ?? 10);
@@ -13,7 +13,6 @@ const WORKERS = Number(process.env.BENCH_HOSTED_WORKERS ?? 10);
 const ITER = QUICK ? { warmLoops: 1, rounds: 1, loops: 2 } : { warmLoops: 2, rounds: 2, loops: 10 };
 const KEYS = ['a', 'b', 'c'];
 const ORDERS = [['a', 'b', 'c'], ['b', 'c', 'a'], ['c', 'a', 'b']];
-const LABEL = { a: '(a) pglane', b: '(b) reference (pg)', c: '(c) best pg' };
 
 export async function hostedWorkload(url, admin) {
   if (!(RTT_MS > 0)) {
