@@ -6,23 +6,24 @@
 //
 // Environment: DATABASE_URL (else an embedded PostgreSQL is started), BENCH_QUICK=1 (few
 // iterations, a smoke test), BENCH_ONLY=setup,cleanup,cleanup1000,sweep,fleet,latency,name
-// (a subset; the workloads of bench/workloads/ add shop,hosted,fixture,memory,connections,netbox),
-// BENCH_RTT_MS (simulated network round trip of the latency section, default 2; 0 skips it),
-// BENCH_WORKERS (default 10), BENCH_FK_INDEXES=1 (an experiment: index the four foreign-key
-// columns examples/schema.sql leaves unindexed); bench/README.md lists the rest.
+// (a subset), BENCH_RTT_MS (simulated network round trip of the latency section, default 2;
+// 0 skips it), BENCH_WORKERS (default 10), BENCH_FK_INDEXES=1 (an experiment: index the four
+// foreign-key columns examples/schema.sql leaves unindexed).
 import { fork, spawn } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+// The workloads of bench/workloads/ (issues 15 and 20, BENCH_ONLY=shop,hosted,fixture,memory,
+// connections,netbox; bench/README.md lists their variables).
+import { EXTRA_WORKLOADS, extraGoals } from './workloads/index.mjs';
+import { onServerLog, serverLog } from './workloads/harness.mjs';
 import { chatHistoryRows, insertChatHistory, insertLeakedRun, laneRowsLeft, pg, summarize, vacuum, APP_TABLES } from './common.mjs';
 import { PglaneImpl, pglane } from './pglane-impl.mjs';
 import { ReferenceImpl } from './baseline-reference.mjs';
 import { BestImpl } from './baseline-best.mjs';
 import { insertCompleteSetup, remainingRows } from '../__test__/reference.mjs';
-import { EXTRA_WORKLOADS, extraGoals } from './workloads/index.mjs';
-import { onServerLog, serverLog } from './workloads/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
