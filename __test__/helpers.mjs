@@ -13,8 +13,11 @@ export async function databaseUrl() {
   if (url) return url;
   const { startEmbeddedPostgres } = require('pglane/embedded');
   embedded = await startEmbeddedPostgres();
-  process.env.PGLANE_DATABASE_URL = embedded.url;
-  return embedded.url;
+  // As the test runner does: a plain URL (unnamed statements), whose round trips the tests count.
+  const plain = new URL(embedded.url);
+  plain.searchParams.delete('pglane_pooler');
+  process.env.PGLANE_DATABASE_URL = plain.toString();
+  return plain.toString();
 }
 
 /** Stops the server `databaseUrl` may have started. */

@@ -146,3 +146,20 @@ describe('pglane options', () => {
     });
   });
 });
+
+describe('the summary reporter', () => {
+  test('reads the lane statistics it knows and passes over anything else', () => {
+    const Reporter = require('../dist/playwright/reporter.js').default;
+    const reporter = new Reporter();
+    const test = { annotations: [], titlePath: () => ['', 'file.spec.ts', 'a test'] };
+    const result = (body) => ({ status: 'passed', errors: [], attachments: body === undefined ? [] : [{ name: 'pglane-stats', body: Buffer.from(body) }] });
+    const good = { rowsCreated: 3, rowsCleaned: 3, cleanupMs: 2.5, roundTrips: 1, leaks: 0, failures: 0, collisions: 0, verified: true };
+    reporter.onTestEnd(test, result(JSON.stringify(good)));
+    reporter.onTestEnd(test, result('{"rowsCreated": 1}'));
+    reporter.onTestEnd(test, result('not json'));
+    reporter.onTestEnd(test, result(undefined));
+    const summary = reporter.summary();
+    assert.equal(summary.tests, 4);
+    assert.equal(summary.rowsCreated, 3, 'only the well-formed statistics count');
+  });
+});

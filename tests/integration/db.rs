@@ -162,3 +162,43 @@ async fn prepared_statements_are_planned_once_per_connection_and_only_where_allo
     pooled.pooler = pglane::core::db::config::PoolerMode::None;
     assert!(pooled.named_statements());
 }
+
+#[tokio::test]
+async fn with_no_slot_left_a_second_connection_waits_for_the_first_instead_of_failing() {
+    // A role that may hold one connection: its second one is refused (SQLSTATE 53300), as a
+    // server out of slots refuses the 101st.
+    let admin = Db::new(config()).unwrap();
+    let role = format!(
+        "pglane_one_slot_{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    admin
+        .execute_script(&format!(
+            "create role {role} login password 'one-slot-pw' connection limit 1"
+        ))
+        .await
+        .unwrap();
+    let mut cfg = config();
+    cfg.user = role.clone();
+    cfg.password = Some("one-slot-pw".into());
+    cfg.pool_size = 2;
+    let db = Db::new(cfg).unwrap();
+    let first = db.conn().await.unwrap();
+    let waiter = {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let conn = db.conn().await?;
+            conn.query("select 1", &[]).await.map(|_| ())
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!waiter.is_finished(), "the second caller waits");
+    drop(first);
+    waiter.await.unwrap().unwrap();
+    assert_eq!(db.pool_status().0, 1, "one connection served both");
+    db.close();
+    admin
+        .execute_script(&format!("drop role {role}"))
+        .await
+        .unwrap();
+}

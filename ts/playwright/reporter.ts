@@ -54,7 +54,8 @@ export default class PglaneReporter implements Reporter {
     if (result.status === 'passed') this.passed++;
     else if (result.status === 'failed' || result.status === 'timedOut' || result.status === 'interrupted') this.failed++;
     const a = result.attachments.find((x) => x.name === 'pglane-stats');
-    if (a?.body) this.stats.push(JSON.parse(a.body.toString()) as LaneStats);
+    const stats = a?.body ? laneStats(a.body.toString()) : null;
+    if (stats) this.stats.push(stats);
     const state = runState();
     for (const note of test.annotations.filter((n) => n.type === 'pglane-cleanup')) {
       const failure = { test: test.titlePath().filter(Boolean).join(' › '), description: note.description ?? '' };
@@ -118,5 +119,17 @@ export default class PglaneReporter implements Reporter {
 
   printsToStdio() {
     return false;
+  }
+}
+
+const STAT_FIELDS = ['rowsCreated', 'rowsCleaned', 'cleanupMs', 'roundTrips', 'leaks', 'failures', 'collisions'] as const;
+
+/** A `pglane-stats` attachment as the lane fixture writes it, or null for anything else. */
+function laneStats(body: string): LaneStats | null {
+  try {
+    const value = JSON.parse(body) as Record<string, unknown>;
+    return STAT_FIELDS.every((k) => typeof value[k] === 'number' && Number.isFinite(value[k])) ? (value as unknown as LaneStats) : null;
+  } catch {
+    return null;
   }
 }

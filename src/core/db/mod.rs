@@ -148,15 +148,37 @@ impl Db {
     }
 
     /// A connection from the pool, opening one if needed.
+    ///
+    /// When the server has no connection slot left but this process already holds one, the
+    /// caller waits for that connection (retrying, backing off, until the statement timeout)
+    /// instead of failing: 50 workers with a pool of 2 each are 100 connections, more than a
+    /// server of `max_connections = 100` gives (it keeps slots for superusers), yet each needs
+    /// only one at a time.
     pub async fn conn(&self) -> Result<Conn> {
-        match self.inner.pool.get().await {
-            Ok(client) => Ok(Conn {
-                client,
-                db: self.clone(),
-                round_trips: AtomicU64::new(0),
-            }),
-            Err(e) => Err(pool_error(&self.inner.config, e)),
-        }
+        let cfg = &self.inner.config;
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(5);
+        let client = loop {
+            match self.inner.pool.get().await {
+                Ok(client) => break client,
+                Err(e) => {
+                    let err = pool_error(cfg, e);
+                    let waiting_helps = err.code() == ErrorCode::DbTooManyConnections
+                        && self.inner.pool.status().size > 0
+                        && started.elapsed() + pause < cfg.statement_timeout;
+                    if !waiting_helps {
+                        return Err(err);
+                    }
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(std::time::Duration::from_millis(200));
+                }
+            }
+        };
+        Ok(Conn {
+            client,
+            db: self.clone(),
+            round_trips: AtomicU64::new(0),
+        })
     }
 
     /// Is a transaction-mode pooler in front (no session state survives a transaction)?
