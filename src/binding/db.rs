@@ -1,34 +1,39 @@
 //! `Db`: a handle on one database (settings, a small pool, counters).
 
-use super::error::{OrThrow, Outcome};
-use crate::core::db::{self as core_db, config::DbOverrides};
+use super::args::{Arg, JsInput};
+use super::error::{caught, guard, Outcome};
+use crate::core::db::{self as core_db, config::DbOverrides, doctor};
 use napi::Env;
 use napi_derive::napi;
+use std::collections::HashMap;
 
 /// Options of `Db.connect`; each overrides the URL and the environment.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct DbOptions {
-    /// Connections per process (default 2).
-    pub pool_size: Option<u32>,
+    /// Connections per process (default 2; 1 to 100).
+    #[napi(ts_type = "number")]
+    pub pool_size: Option<JsInput>,
     /// Time allowed to open a connection, in ms (default 10000).
-    pub connect_timeout_ms: Option<u32>,
+    #[napi(ts_type = "number")]
+    pub connect_timeout_ms: Option<JsInput>,
     /// Time allowed for one operation before pglane cancels it, in ms (default 60000).
-    pub statement_timeout_ms: Option<u32>,
+    #[napi(ts_type = "number")]
+    pub statement_timeout_ms: Option<JsInput>,
     /// `application_name` of pglane's sessions (default `pglane`).
     pub application_name: Option<String>,
     /// `"auto"`, `"none"` or `"transaction"`: whether a transaction-mode pooler is in front.
     pub pooler: Option<String>,
 }
 
-impl From<DbOptions> for DbOverrides {
-    fn from(o: DbOptions) -> Self {
-        DbOverrides {
-            pool_size: o.pool_size,
-            connect_timeout_ms: o.connect_timeout_ms,
-            statement_timeout_ms: o.statement_timeout_ms,
-            application_name: o.application_name,
-            pooler: o.pooler,
-        }
+impl DbOptions {
+    fn overrides(self) -> crate::core::Result<DbOverrides> {
+        DbOverrides::checked(
+            self.pool_size.as_ref().map(JsInput::get),
+            self.connect_timeout_ms.as_ref().map(JsInput::get),
+            self.statement_timeout_ms.as_ref().map(JsInput::get),
+            self.application_name,
+            self.pooler,
+        )
     }
 }
 
@@ -66,6 +71,82 @@ impl From<core_db::ServerInfo> for ServerInfo {
     }
 }
 
+/// What the role may do on the database.
+#[napi(object)]
+pub struct DoctorPermissions {
+    /// May it create schemas (pglane's own, at the first run)?
+    pub create_schema: bool,
+    /// Does the `pglane` schema exist?
+    pub pglane_schema: bool,
+    /// May it use the `pglane` schema?
+    pub pglane_usage: bool,
+    /// Tables it may not delete from (cleanup cannot remove their rows).
+    pub no_delete: Vec<String>,
+}
+
+/// The schema graph in numbers.
+#[napi(object)]
+pub struct DoctorGraph {
+    /// User schemas with tables.
+    pub schemas: Vec<String>,
+    /// Tables.
+    pub tables: u32,
+    /// Foreign keys.
+    pub foreign_keys: u32,
+    /// Groups of tables referencing each other in a cycle.
+    pub cycles: Vec<Vec<String>>,
+    /// Tables without a primary key.
+    pub without_primary_key: Vec<String>,
+}
+
+/// What `db.doctor()` (and `npx pglane doctor`) found.
+#[napi(object)]
+pub struct Diagnosis {
+    /// The server and the session.
+    pub server: ServerInfo,
+    /// The `sslmode` pglane connects with.
+    pub sslmode: String,
+    /// Is a transaction-mode pooler in front?
+    pub transaction_pooler: bool,
+    /// What the role may do.
+    pub permissions: DoctorPermissions,
+    /// The schema graph.
+    pub graph: DoctorGraph,
+    /// Foreign keys whose referencing columns have no index (`child(cols) → parent`): every
+    /// cleanup that deletes a parent row scans the child table.
+    pub unindexed_foreign_keys: Vec<String>,
+    /// Where lane names are looked for by default: `{ 'schema.table': [text columns] }`.
+    pub lane_columns: HashMap<String, Vec<String>>,
+    /// Is the database marked as a test database?
+    pub test_database: bool,
+}
+
+impl From<doctor::Diagnosis> for Diagnosis {
+    fn from(d: doctor::Diagnosis) -> Self {
+        Diagnosis {
+            server: d.server.into(),
+            sslmode: d.sslmode,
+            transaction_pooler: d.transaction_pooler,
+            permissions: DoctorPermissions {
+                create_schema: d.permissions.create_schema,
+                pglane_schema: d.permissions.pglane_schema,
+                pglane_usage: d.permissions.pglane_usage,
+                no_delete: d.permissions.no_delete,
+            },
+            graph: DoctorGraph {
+                schemas: d.graph.schemas,
+                tables: d.graph.tables as u32,
+                foreign_keys: d.graph.foreign_keys as u32,
+                cycles: d.graph.cycles,
+                without_primary_key: d.graph.without_primary_key,
+            },
+            unindexed_foreign_keys: d.unindexed_foreign_keys,
+            lane_columns: d.lane_columns.into_iter().collect(),
+            test_database: d.test_database,
+        }
+    }
+}
+
 /// A database handle: its settings and a small connection pool. `Db.connect(null)` and
 /// `Db.default()` use `DATABASE_URL`, else the embedded server started by the global setup,
 /// else libpq's `PG*` variables.
@@ -78,7 +159,7 @@ pub struct Db {
 pub(crate) fn db_or_default(env: &Env, db: Option<&Db>) -> napi::Result<core_db::Db> {
     match db {
         Some(d) => Ok(d.inner.clone()),
-        None => core_db::default_db().or_throw(env),
+        None => guard(env, core_db::default_db),
     }
 }
 
@@ -86,31 +167,54 @@ pub(crate) fn db_or_default(env: &Env, db: Option<&Db>) -> napi::Result<core_db:
 impl Db {
     /// A handle for `url` (or the default settings when `null`), with options on top. Settings
     /// are checked now; the first connection opens on first use.
-    #[napi(factory)]
-    pub fn connect(env: Env, url: Option<String>, options: Option<DbOptions>) -> napi::Result<Db> {
-        let inner = core_db::connect(url.as_deref(), options.map(Into::into)).or_throw(&env)?;
+    #[napi(factory, catch_unwind)]
+    pub fn connect(
+        env: Env,
+        #[napi(ts_arg_type = "string | undefined | null")] url: Option<Arg<String>>,
+        #[napi(ts_arg_type = "DbOptions | undefined | null")] options: Option<Arg<DbOptions>>,
+    ) -> napi::Result<Db> {
+        let inner = guard(&env, || {
+            let overrides = options.map(|o| o.0.overrides()).transpose()?;
+            core_db::connect(url.as_ref().map(|u| u.0.as_str()), overrides)
+        })?;
         Ok(Db { inner })
     }
 
     /// The process's shared default handle.
-    #[napi(factory, js_name = "default")]
+    #[napi(factory, js_name = "default", catch_unwind)]
     pub fn default_db(env: Env) -> napi::Result<Db> {
         Ok(Db {
-            inner: core_db::default_db().or_throw(&env)?,
+            inner: guard(&env, core_db::default_db)?,
         })
     }
 
     /// Connects (if needed) and asks the server about the session. One round trip.
     #[napi(ts_return_type = "Promise<ServerInfo>")]
     pub async fn server_info(&self) -> Outcome<ServerInfo> {
-        self.inner.server_info().await.map(Into::into).into()
+        caught(self.inner.server_info())
+            .await
+            .map(Into::into)
+            .into()
     }
 
     /// Runs a SQL script (several statements, no parameters) with the simple query protocol,
     /// e.g. a schema file in global setup. Not for values: pglane never pastes values into SQL.
     #[napi(ts_return_type = "Promise<void>")]
-    pub async fn execute_script(&self, sql: String) -> Outcome<()> {
-        self.inner.execute_script(&sql).await.into()
+    pub async fn execute_script(
+        &self,
+        #[napi(ts_arg_type = "string")] sql: Arg<String>,
+    ) -> Outcome<()> {
+        caught(self.inner.execute_script(&sql)).await.into()
+    }
+
+    /// What pglane finds on this database: connection and TLS, pooler, permissions, the schema
+    /// graph, foreign keys without an index (slow cleanups), lane columns. Reads only.
+    #[napi(ts_return_type = "Promise<Diagnosis>")]
+    pub async fn doctor(&self) -> Outcome<Diagnosis> {
+        caught(doctor::diagnose(&self.inner))
+            .await
+            .map(Into::into)
+            .into()
     }
 
     /// Round trips made through this handle so far (pipelined requests count once).

@@ -9,6 +9,12 @@ pub enum ErrorCode {
     InvalidName,
     /// A setting (URL, sslmode, timeout, name format, ...) is malformed; found before any connection.
     InvalidConfig,
+    /// An argument has the wrong type or is out of range (`createList(-1)`, a `NaN` key,
+    /// `workerIndex: '3'`), whatever checked it.
+    InvalidArgument,
+    /// A destructive operation (a sweep, a pattern cleanup) on a database that is not marked as
+    /// a test database, without the opt-in.
+    NotTestDatabase,
     /// The server rejected the user or password, or no `pg_hba.conf` entry lets the user in.
     DbAuth,
     /// The host could not be reached, refused the connection, or did not answer in time.
@@ -67,6 +73,8 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidName => "PGLANE_INVALID_NAME",
             ErrorCode::InvalidConfig => "PGLANE_INVALID_CONFIG",
+            ErrorCode::InvalidArgument => "PGLANE_INVALID_ARGUMENT",
+            ErrorCode::NotTestDatabase => "PGLANE_NOT_TEST_DATABASE",
             ErrorCode::DbAuth => "PGLANE_DB_AUTH",
             ErrorCode::DbUnreachable => "PGLANE_DB_UNREACHABLE",
             ErrorCode::DbNotFound => "PGLANE_DB_NOT_FOUND",
@@ -99,6 +107,8 @@ impl ErrorCode {
     pub const ALL: &'static [ErrorCode] = &[
         ErrorCode::InvalidName,
         ErrorCode::InvalidConfig,
+        ErrorCode::InvalidArgument,
+        ErrorCode::NotTestDatabase,
         ErrorCode::DbAuth,
         ErrorCode::DbUnreachable,
         ErrorCode::DbNotFound,
@@ -245,6 +255,10 @@ impl Error {
 
     pub(crate) fn invalid_config(message: impl Into<String>) -> Error {
         Error::new(ErrorCode::InvalidConfig, message)
+    }
+
+    pub(crate) fn invalid_argument(message: impl Into<String>) -> Error {
+        Error::new(ErrorCode::InvalidArgument, message)
     }
 }
 

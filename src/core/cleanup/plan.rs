@@ -4,8 +4,8 @@
 //! leak checks).
 
 use super::closure::{Closure, Dependents, LaneRows};
-use super::seeds::Seeds;
-use super::sql::{self, Chain, ChainMode, ChainSpec, Params, Scale, SqlParam};
+use super::seeds::{Seed, Seeds};
+use super::sql::{self, Chain, ChainMode, ChainSpec, LaneParams, Params, Scale};
 use crate::core::error::Result;
 use crate::core::lane::LanePattern;
 use crate::core::schema::{SchemaGraph, TableId};
@@ -79,6 +79,14 @@ pub struct DeletePlan {
     pub count: CountPlan,
 }
 
+/// A closure, its parameters, the seed conditions per table and the lane's parameters.
+type ClosureParts = (
+    Closure,
+    Params,
+    BTreeMap<TableId, Vec<String>>,
+    Option<LaneParams>,
+);
+
 /// The closure of `seeds` and its parameters: seed conditions first, then the lane's pattern
 /// when rows behind SET NULL / SET DEFAULT foreign keys go by it.
 fn closure_and_params(
@@ -86,12 +94,7 @@ fn closure_and_params(
     seeds: &Seeds,
     dependents: Dependents,
     lane: Option<&LanePattern>,
-) -> Result<(
-    Closure,
-    Params,
-    BTreeMap<TableId, Vec<String>>,
-    Option<String>,
-)> {
+) -> Result<ClosureParts> {
     let lane_rows = if lane.is_some() {
         LaneRows::Follow
     } else {
@@ -101,9 +104,7 @@ fn closure_and_params(
     let mut params = Params::default();
     let seed_conds = sql::seed_conditions(graph, seeds, &mut params)?;
     let lane_param = match lane {
-        Some(p) if !closure.lane_edges.is_empty() => {
-            Some(params.push(SqlParam::Text(p.as_str().to_string())))
-        }
+        Some(p) if !closure.lane_edges.is_empty() => Some(LaneParams::push(p, &mut params)),
         _ => None,
     };
     Ok((closure, params, seed_conds, lane_param))
@@ -145,7 +146,7 @@ impl DeletePlan {
                 with_ctid: if options.verify { &lane_seeded } else { &[] },
                 scale: options.scale,
                 mode: ChainMode::Delete,
-                lane_param: lane_param.as_deref(),
+                lane_param: lane_param.as_ref(),
             },
         )?;
         let (checks, check_sql) = if options.verify {
@@ -254,7 +255,7 @@ impl SelectPlan {
                 with_ctid: &[],
                 scale,
                 mode: ChainMode::Select,
-                lane_param: lane_param.as_deref(),
+                lane_param: lane_param.as_ref(),
             },
         )?;
         Ok(SelectPlan {
@@ -269,6 +270,114 @@ impl SelectPlan {
     pub fn delete_group_sql(&self, graph: &SchemaGraph, group: &[TableId]) -> String {
         sql::group_delete_statement(graph, &self.chain, group)
     }
+}
+
+/// A dry run: every table of the closure (every dependent walked, as a lane sweep does)
+/// selected and counted in one statement, deleting nothing, with the foreign-key path by which
+/// each table is reached.
+#[derive(Debug, Clone)]
+pub struct PreviewPlan {
+    /// Walked tables, parents first, in the order of the statement's counts.
+    pub tables: Vec<TableId>,
+    /// For each of `tables`: the path from a seeded table to it.
+    pub paths: Vec<Vec<String>>,
+    /// Parameters of the statement.
+    pub params: Params,
+    /// The statement (none when there is nothing to select).
+    pub sql: Option<String>,
+}
+
+impl PreviewPlan {
+    /// The dry run of a lane cleanup or sweep of `seeds`.
+    pub fn build(
+        graph: &SchemaGraph,
+        seeds: &Seeds,
+        lane: Option<&LanePattern>,
+    ) -> Result<PreviewPlan> {
+        let (closure, params, seed_conds, lane_param) =
+            closure_and_params(graph, seeds, Dependents::DeleteAll, lane)?;
+        let tables = closure.tables();
+        if closure.is_empty() {
+            return Ok(PreviewPlan {
+                tables,
+                paths: Vec::new(),
+                params,
+                sql: None,
+            });
+        }
+        let chain = sql::chain(
+            graph,
+            &closure,
+            &ChainSpec {
+                seed_conds: &seed_conds,
+                with_ctid: &[],
+                scale: Scale::Lane,
+                mode: ChainMode::Select,
+                lane_param: lane_param.as_ref(),
+            },
+        )?;
+        let sql = sql::count_chain_statement(&chain, &tables);
+        let paths = fk_paths(graph, &closure, seeds, &tables);
+        Ok(PreviewPlan {
+            tables,
+            paths,
+            params,
+            sql: Some(sql),
+        })
+    }
+}
+
+/// How each of `tables` is reached: a seeded table with what seeds it, then one hop per
+/// foreign key (`child.columns → parent`), breadth first so the path is a shortest one.
+fn fk_paths(
+    graph: &SchemaGraph,
+    closure: &Closure,
+    seeds: &Seeds,
+    tables: &[TableId],
+) -> Vec<Vec<String>> {
+    let mut path: BTreeMap<TableId, Vec<String>> = BTreeMap::new();
+    let mut queue = std::collections::VecDeque::new();
+    for t in seeds.tables() {
+        let mut why: Vec<&str> = seeds
+            .iter()
+            .filter(|(s, _)| *s == t)
+            .map(|(_, seed)| match seed {
+                Seed::Keys(_) => "tracked or journaled keys",
+                Seed::Like { .. } => "lane names",
+            })
+            .collect();
+        why.dedup();
+        path.insert(
+            t,
+            vec![format!(
+                "{} ({})",
+                graph.tables[t].display_name(),
+                why.join(", ")
+            )],
+        );
+        queue.push_back(t);
+    }
+    while let Some(parent) = queue.pop_front() {
+        for &i in &closure.edges {
+            let fk = &graph.fks[i];
+            if fk.parent != parent || path.contains_key(&fk.child) {
+                continue;
+            }
+            let mut p = path[&parent].clone();
+            p.push(format!(
+                "{}.{} → {}",
+                graph.tables[fk.child].display_name(),
+                fk.child_cols.join(","),
+                graph.tables[parent].display_name()
+            ));
+            path.insert(fk.child, p);
+            queue.push_back(fk.child);
+        }
+    }
+    tables
+        .iter()
+        .map(|t| path.get(t).cloned().unwrap_or_default())
+        .collect()
 }
 
 #[cfg(test)]
@@ -333,6 +442,28 @@ mod tests {
             tables,
             vec![1, 2],
             "members are walked, not left to the cascade"
+        );
+    }
+
+    #[test]
+    fn a_preview_selects_the_closure_and_names_the_path_to_each_table() {
+        let g = sample();
+        let plan = PreviewPlan::build(&g, &keys(0, &[ID]), None).unwrap();
+        let sql = plan.sql.as_deref().unwrap();
+        assert!(!sql.contains("delete"), "a dry run deletes nothing: {sql}");
+        assert_eq!(plan.tables.len(), plan.paths.len());
+        for (t, path) in plan.tables.iter().zip(&plan.paths) {
+            assert_eq!(
+                path[0], "auth.users (tracked or journaled keys)",
+                "{path:?}"
+            );
+            assert_eq!(path.len() > 1, *t != 0, "{path:?}");
+        }
+        let members = plan.tables.iter().position(|&t| t == 2).unwrap();
+        assert_eq!(
+            plan.paths[members].len(),
+            2,
+            "the shortest path: members.user_id → users"
         );
     }
 

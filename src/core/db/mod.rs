@@ -2,10 +2,12 @@
 //! unnamed statements only (one round trip each, and safe behind transaction-mode poolers),
 //! a client-side statement timeout that cancels on the server, a round-trip counter, the
 //! schema graph read from the catalog and cached ([`catalog`]), and the one place where
-//! connection and query errors get their codes ([`errors`]).
+//! connection and query errors get their codes ([`errors`]), and what `pglane doctor` reports
+//! ([`doctor`]).
 
 pub mod catalog;
 pub mod config;
+pub mod doctor;
 pub mod errors;
 pub mod tls;
 
@@ -39,6 +41,8 @@ struct DbInner {
     round_trips: AtomicU64,
     graph: std::sync::RwLock<Option<Arc<SchemaGraph>>>,
     pooler: tokio::sync::OnceCell<bool>,
+    /// Seen marked as a test database (pglane never removes the mark).
+    test_database: std::sync::atomic::AtomicBool,
 }
 
 /// What the server says about the session pglane got.
@@ -115,6 +119,7 @@ impl Db {
                 round_trips: AtomicU64::new(0),
                 graph: std::sync::RwLock::new(None),
                 pooler: tokio::sync::OnceCell::new(),
+                test_database: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -122,6 +127,16 @@ impl Db {
     /// The settings (the password stays inside; print [`DbConfig::describe`]).
     pub fn config(&self) -> &DbConfig {
         &self.inner.config
+    }
+
+    /// Has this handle seen the database marked as a test database?
+    pub fn known_test_database(&self) -> bool {
+        self.inner.test_database.load(Ordering::Relaxed)
+    }
+
+    /// Remembers that the database is marked as a test database.
+    pub fn remember_test_database(&self) {
+        self.inner.test_database.store(true, Ordering::Relaxed);
     }
 
     /// Round trips to Postgres made through this handle so far (pipelined requests count once).
