@@ -6,5 +6,6 @@ mod cleanup;
 mod db;
 mod factory_adopt;
 mod naming_properties;
+mod runs;
 mod schema_shapes;
 mod support;

@@ -200,6 +200,11 @@ impl Db {
         self.inner.pool.close();
     }
 
+    /// Was [`Db::close`] called?
+    pub fn is_closed(&self) -> bool {
+        self.inner.pool.is_closed()
+    }
+
     /// Asks the server who we are: version, pid, application name, TLS. One round trip.
     pub async fn server_info(&self) -> Result<ServerInfo> {
         let conn = self.conn().await?;
@@ -383,12 +388,13 @@ impl Conn {
     }
 }
 
-/// The process's default database: built once from the environment
-/// ([`DbConfig::from_env`]) and shared by everything that was given `null` for a database.
+/// The process's default database: built from the environment ([`DbConfig::from_env`]) and
+/// shared by everything that was given `null` for a database; built again once closed (a
+/// global teardown closes it, and a second setup in the same process needs one).
 pub fn default_db() -> Result<Db> {
     static DEFAULT: std::sync::Mutex<Option<Db>> = std::sync::Mutex::new(None);
     let mut slot = DEFAULT.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(db) = slot.as_ref() {
+    if let Some(db) = slot.as_ref().filter(|db| !db.is_closed()) {
         return Ok(db.clone());
     }
     let env = |k: &str| std::env::var(k).ok();

@@ -522,3 +522,92 @@ pub async fn leftovers(
     let seeds = run_seeds(db, &graph, run, &pattern, lane_columns).await?;
     execute::count_left(db, &graph, &seeds).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::error::ErrorCode;
+
+    fn run(idle: f64, ttl: Option<f64>, beat: Option<f64>) -> RunInfo {
+        RunInfo {
+            run_id: "abc123xyz0".into(),
+            host: "h".into(),
+            pid: 1,
+            lane_pattern: "Acme Cor%".into(),
+            name_format: None,
+            heartbeat_seconds: beat,
+            ttl_seconds: ttl,
+            idle_seconds: idle,
+        }
+    }
+
+    #[test]
+    fn a_run_is_judged_by_its_own_ttl_never_by_the_callers() {
+        // A caller started with PGLANE_HEARTBEAT_TTL=5 looks at a run beating every 20 s.
+        let live = run(30.0, Some(120.0), Some(20.0));
+        assert!(!live.is_expired(5.0));
+        assert!(run(121.0, Some(120.0), Some(20.0)).is_expired(600.0));
+        // A run whose own TTL is shorter than two heartbeats is not dead between two beats.
+        assert!(!run(30.0, Some(5.0), Some(20.0)).is_expired(5.0));
+        assert!(run(41.0, Some(5.0), Some(20.0)).is_expired(5.0));
+        // Registered by an older pglane: the caller's TTL is all there is.
+        assert!(run(30.0, None, None).is_expired(5.0));
+    }
+
+    #[test]
+    fn the_lane_of_a_run_comes_from_its_id_never_from_the_registered_text() {
+        let r = run(0.0, None, None);
+        assert_eq!(r.lane().unwrap().as_str(), "abc123xyz0-w%");
+        let mut bad = r.clone();
+        bad.run_id = "x".into();
+        assert!(bad.lane().is_err());
+        bad.run_id = "abc123xyz0".into();
+        bad.name_format = Some("x{run}-w{worker}-{test}-{name}".into());
+        assert_eq!(bad.lane().unwrap_err().code(), ErrorCode::InvalidConfig);
+    }
+
+    #[test]
+    fn a_registration_refuses_a_pattern_that_is_not_its_runs() {
+        let live = Liveness {
+            heartbeat_seconds: 20.0,
+            ttl_seconds: 120.0,
+        };
+        let f = NameFormat::default;
+        assert!(Registration::new("abc123xyz0", "h", 1, f(), Some("Acme Cor%"), live).is_err());
+        assert!(Registration::new("abc123xyz0", "h", 1, f(), Some("abc123xyz0%"), live).is_err());
+        assert!(Registration::new("Acme Cor%", "h", 1, f(), None, live).is_err());
+        Registration::new("abc123xyz0", "h", 1, f(), Some("abc123xyz0-w%"), live).unwrap();
+    }
+
+    #[test]
+    fn liveness_comes_from_the_caller_then_the_environment_and_is_checked() {
+        let env = |k: &str| match k {
+            "PGLANE_HEARTBEAT_TTL" => Some("5".to_string()),
+            "PGLANE_HEARTBEAT_SECONDS" => Some("-3".to_string()),
+            _ => None,
+        };
+        let l = Liveness::resolve(None, None, &env).unwrap();
+        assert_eq!((l.heartbeat_seconds, l.ttl_seconds), (20.0, 5.0));
+        assert_eq!(
+            Liveness::resolve(Some(7.0), None, &env)
+                .unwrap()
+                .heartbeat_seconds,
+            7.0
+        );
+        for bad in [f64::NAN, f64::INFINITY, -1.0, 0.0, 1e20] {
+            assert_eq!(
+                Liveness::resolve(None, Some(bad), &env).unwrap_err().code(),
+                ErrorCode::InvalidArgument,
+                "{bad}"
+            );
+        }
+        let input = RegisterInput {
+            ttl_seconds: Some(Input::String("2m".into())),
+            ..Default::default()
+        };
+        assert_eq!(
+            input.liveness(&env).unwrap_err().code(),
+            ErrorCode::InvalidArgument
+        );
+    }
+}
