@@ -737,8 +737,13 @@ export interface PlannedTable {
   /** Rows that would be deleted. */
   rows: number
   /**
-   * How the sweep reaches them: the seeded table (and why), then each foreign key hop as
-   * `child.column → parent`.
+   * What seeds the table itself: `lane names`, `tracked or journaled keys` (empty when only
+   * foreign keys lead there).
+   */
+  seeds: Array<string>
+  /**
+   * The shortest foreign-key path to it from another seeded table: that table, then each
+   * hop as `child.column → parent` (empty when none leads there).
    */
   path: Array<string>
 }

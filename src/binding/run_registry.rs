@@ -96,8 +96,11 @@ pub struct PlannedTable {
     pub table: String,
     /// Rows that would be deleted.
     pub rows: f64,
-    /// How the sweep reaches them: the seeded table (and why), then each foreign key hop as
-    /// `child.column → parent`.
+    /// What seeds the table itself: `lane names`, `tracked or journaled keys` (empty when only
+    /// foreign keys lead there).
+    pub seeds: Vec<String>,
+    /// The shortest foreign-key path to it from another seeded table: that table, then each
+    /// hop as `child.column → parent` (empty when none leads there).
     pub path: Vec<String>,
 }
 
@@ -106,6 +109,7 @@ impl From<PreviewTable> for PlannedTable {
         PlannedTable {
             table: p.table,
             rows: p.rows as f64,
+            seeds: p.seeds,
             path: p.path,
         }
     }

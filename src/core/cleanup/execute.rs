@@ -60,11 +60,12 @@ pub async fn preview(
         .tables
         .iter()
         .zip(counts)
-        .zip(plan.paths)
+        .zip(plan.paths.into_iter().zip(plan.seeds))
         .filter(|((_, n), _)| *n > 0)
-        .map(|((t, rows), path)| PreviewTable {
+        .map(|((t, rows), (path, seeds))| PreviewTable {
             table: graph.tables[*t].display_name(),
             rows,
+            seeds,
             path,
         })
         .collect())

@@ -260,8 +260,11 @@ pub struct PreviewTable {
     pub table: String,
     /// Rows that would go.
     pub rows: u64,
-    /// The foreign-key path from a seeded table: the seeded table first (with why it is
-    /// seeded), then each hop as `child.column → parent`.
+    /// What seeds the table itself: `lane names` (its text columns), `tracked or journaled
+    /// keys`; empty when only foreign keys lead there.
+    pub seeds: Vec<String>,
+    /// The shortest foreign-key path to it from another seeded table: that table, then each
+    /// hop as `child.column → parent`; empty when none leads there.
     pub path: Vec<String>,
 }
 

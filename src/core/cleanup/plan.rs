@@ -273,13 +273,16 @@ impl SelectPlan {
 }
 
 /// A dry run: every table of the closure (every dependent walked, as a lane sweep does)
-/// selected and counted in one statement, deleting nothing, with the foreign-key path by which
-/// each table is reached.
+/// selected and counted in one statement, deleting nothing, with what seeds each table and the
+/// foreign-key path by which the walk reaches it.
 #[derive(Debug, Clone)]
 pub struct PreviewPlan {
     /// Walked tables, parents first, in the order of the statement's counts.
     pub tables: Vec<TableId>,
-    /// For each of `tables`: the path from a seeded table to it.
+    /// For each of `tables`: what seeds it (`lane names`, `tracked or journaled keys`).
+    pub seeds: Vec<Vec<String>>,
+    /// For each of `tables`: the shortest foreign-key path from another seeded table (the
+    /// seeded table, then `child.columns → parent` hops), empty when none leads there.
     pub paths: Vec<Vec<String>>,
     /// Parameters of the statement.
     pub params: Params,
@@ -300,6 +303,7 @@ impl PreviewPlan {
         if closure.is_empty() {
             return Ok(PreviewPlan {
                 tables,
+                seeds: Vec::new(),
                 paths: Vec::new(),
                 params,
                 sql: None,
@@ -318,8 +322,10 @@ impl PreviewPlan {
         )?;
         let sql = sql::count_chain_statement(&chain, &tables);
         let paths = fk_paths(graph, &closure, seeds, &tables);
+        let seeds = tables.iter().map(|&t| seed_kinds(seeds, t)).collect();
         Ok(PreviewPlan {
             tables,
+            seeds,
             paths,
             params,
             sql: Some(sql),
@@ -327,43 +333,44 @@ impl PreviewPlan {
     }
 }
 
-/// How each of `tables` is reached: a seeded table with what seeds it, then one hop per
-/// foreign key (`child.columns → parent`), breadth first so the path is a shortest one.
+/// What seeds `table`, in words.
+fn seed_kinds(seeds: &Seeds, table: TableId) -> Vec<String> {
+    let mut kinds: Vec<String> = seeds
+        .iter()
+        .filter(|(t, _)| *t == table)
+        .map(|(_, seed)| match seed {
+            Seed::Keys(_) => "tracked or journaled keys".to_string(),
+            Seed::Like { .. } => "lane names".to_string(),
+        })
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+
+/// The shortest foreign-key path to each of `tables` from a seeded table other than itself:
+/// the seeded table, then one hop per foreign key (`child.columns → parent`). Breadth first,
+/// from every seeded table at once.
 fn fk_paths(
     graph: &SchemaGraph,
     closure: &Closure,
     seeds: &Seeds,
     tables: &[TableId],
 ) -> Vec<Vec<String>> {
+    let seeded = seeds.tables();
     let mut path: BTreeMap<TableId, Vec<String>> = BTreeMap::new();
-    let mut queue = std::collections::VecDeque::new();
-    for t in seeds.tables() {
-        let mut why: Vec<&str> = seeds
-            .iter()
-            .filter(|(s, _)| *s == t)
-            .map(|(_, seed)| match seed {
-                Seed::Keys(_) => "tracked or journaled keys",
-                Seed::Like { .. } => "lane names",
-            })
-            .collect();
-        why.dedup();
-        path.insert(
-            t,
-            vec![format!(
-                "{} ({})",
-                graph.tables[t].display_name(),
-                why.join(", ")
-            )],
-        );
-        queue.push_back(t);
-    }
+    let mut queue: std::collections::VecDeque<TableId> = seeded.iter().copied().collect();
     while let Some(parent) = queue.pop_front() {
+        let from = match path.get(&parent) {
+            Some(p) => p.clone(),
+            None => vec![graph.tables[parent].display_name()],
+        };
         for &i in &closure.edges {
             let fk = &graph.fks[i];
-            if fk.parent != parent || path.contains_key(&fk.child) {
+            if fk.parent != parent || fk.child == parent || path.contains_key(&fk.child) {
                 continue;
             }
-            let mut p = path[&parent].clone();
+            let mut p = from.clone();
             p.push(format!(
                 "{}.{} → {}",
                 graph.tables[fk.child].display_name(),
@@ -452,18 +459,15 @@ mod tests {
         let sql = plan.sql.as_deref().unwrap();
         assert!(!sql.contains("delete"), "a dry run deletes nothing: {sql}");
         assert_eq!(plan.tables.len(), plan.paths.len());
-        for (t, path) in plan.tables.iter().zip(&plan.paths) {
-            assert_eq!(
-                path[0], "auth.users (tracked or journaled keys)",
-                "{path:?}"
-            );
-            assert_eq!(path.len() > 1, *t != 0, "{path:?}");
+        for ((t, path), seeds) in plan.tables.iter().zip(&plan.paths).zip(&plan.seeds) {
+            assert_eq!(path.is_empty(), *t == 0, "{path:?}");
+            assert_eq!(!seeds.is_empty(), *t == 0, "{seeds:?}");
         }
         let members = plan.tables.iter().position(|&t| t == 2).unwrap();
         assert_eq!(
-            plan.paths[members].len(),
-            2,
-            "the shortest path: members.user_id → users"
+            plan.paths[members],
+            vec!["auth.users", "public.members.user_id → auth.users"],
+            "the shortest path"
         );
     }
 

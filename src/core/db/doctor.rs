@@ -62,14 +62,18 @@ pub struct Diagnosis {
 /// Foreign keys of user schemas with no index whose leading columns are exactly the
 /// referencing columns (in any order).
 const UNINDEXED_FKS_SQL: &str = r#"
-select format('%s(%s) → %s', c.conrelid::regclass, string_agg(quote_ident(a.attname), ', ' order by k.o), c.confrelid::regclass)
+select format('%I.%I(%s) → %I.%I', cn.nspname, ct.relname,
+              string_agg(quote_ident(a.attname), ', ' order by k.o), pn.nspname, pt.relname)
 from pg_constraint c
+join pg_class ct on ct.oid = c.conrelid
+join pg_namespace cn on cn.oid = ct.relnamespace
+join pg_class pt on pt.oid = c.confrelid
+join pg_namespace pn on pn.oid = pt.relnamespace
 cross join lateral unnest(c.conkey) with ordinality k(attnum, o)
 join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
-join pg_namespace n on n.oid = c.connamespace
 where c.contype = 'f'
-  and n.nspname not in ('pg_catalog', 'information_schema', 'pglane')
-  and n.nspname not like 'pg\_%'
+  and cn.nspname not in ('pg_catalog', 'information_schema', 'pglane')
+  and cn.nspname not like 'pg\_%'
   and not exists (
     select 1 from pg_index i
     where i.indrelid = c.conrelid
@@ -77,7 +81,7 @@ where c.contype = 'f'
       and (select array_agg(x) from unnest(i.indkey) with ordinality u(x, o) where u.o <= cardinality(c.conkey))::int2[] @> c.conkey
       and (select array_agg(x) from unnest(i.indkey) with ordinality u(x, o) where u.o <= cardinality(c.conkey))::int2[] <@ c.conkey
   )
-group by c.oid, c.conrelid, c.confrelid
+group by c.oid, cn.nspname, ct.relname, pn.nspname, pt.relname
 order by 1
 "#;
 
