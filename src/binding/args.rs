@@ -223,28 +223,49 @@ fn is_type_error(status: &Status) -> bool {
     )
 }
 
-impl<T: FromNapiValue> FromNapiValue for Arg<T> {
+impl<T: FromNapiValue + TypeName> FromNapiValue for Arg<T> {
     unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
-        match unsafe { T::from_napi_value(env, value) } {
+        // napi-rs reads an options object's properties from whatever it is given: a number
+        // would pass as an object with no properties. An object is what the type says.
+        let converted = if T::value_type() == ValueType::Object && !unsafe { is_object(env, value) }
+        {
+            Err(napi::Error::new(
+                Status::ObjectExpected,
+                "an object was expected",
+            ))
+        } else {
+            unsafe { T::from_napi_value(env, value) }
+        };
+        match converted {
             Ok(v) => Ok(Arg(v)),
             Err(e) if is_type_error(&e.status) => {
                 let got = unsafe { kind_of(env, value) };
                 let rust = std::any::type_name::<T>();
-                let expected = match rust.rsplit("::").next().unwrap_or(rust) {
-                    "String" => "a string".to_string(),
-                    name => format!("{} (see its declaration)", name.trim_end_matches('>')),
+                let name = rust
+                    .rsplit("::")
+                    .next()
+                    .unwrap_or(rust)
+                    .trim_end_matches('>');
+                let message = match name {
+                    "String" => format!("expected a string, got {got}"),
+                    _ if got == "an object" => format!("{name}: {}", e.reason),
+                    _ => format!("expected {name} (an object), got {got}"),
                 };
                 Err(js_error(
                     env,
-                    &CoreError::new(
-                        ErrorCode::InvalidArgument,
-                        format!("expected {expected}, got {got}: {}", e.reason),
-                    ),
+                    &CoreError::new(ErrorCode::InvalidArgument, message),
                 ))
             }
             Err(e) => Err(e),
         }
     }
+}
+
+/// Is the value an object (arrays and class instances included)?
+unsafe fn is_object(env: sys::napi_env, value: sys::napi_value) -> bool {
+    let mut ty = 0;
+    let status = unsafe { sys::napi_typeof(env, value, &mut ty) };
+    status == sys::Status::napi_ok && ty == sys::ValueType::napi_object
 }
 
 /// The JS type of a value, for a message (`a number`, `undefined`, `an object`).
