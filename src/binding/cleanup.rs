@@ -167,7 +167,7 @@ impl CleanupManager {
     /// a no-op. Partial failures are in `report.failures`; it throws only when nothing could be
     /// done (the database is unreachable or the connection broke), and then the tracker keeps
     /// its rows, so a retry works.
-    #[napi(ts_return_type = "Promise<CleanupReport>")]
+    #[napi(ts_return_type = "Promise<CleanupReport>", catch_unwind)]
     pub async fn cleanup(&self) -> Outcome<CleanupReport> {
         caught(core_cleanup::cleanup_tracked(
             &self.db,
@@ -184,7 +184,7 @@ impl CleanupManager {
     /// A pattern that is not a lane's own (`'%'`, `'abcd%'`, another run's) rejects with
     /// `PGLANE_INVALID_CONFIG` and deletes nothing; so does a database not marked as a test
     /// database (`PGLANE_NOT_TEST_DATABASE`) unless `allowUnmarked`.
-    #[napi(ts_return_type = "Promise<CleanupReport>")]
+    #[napi(ts_return_type = "Promise<CleanupReport>", catch_unwind)]
     pub async fn cleanup_pattern(
         &self,
         #[napi(ts_arg_type = "string")] scope_or_pattern: Arg<String>,
@@ -215,7 +215,7 @@ impl CleanupManager {
 
     /// Lists rows left in a lane (`"test"`, `"worker"`, `"run"` or a LIKE pattern), per table.
     /// An empty list proves the lane clean.
-    #[napi(ts_return_type = "Promise<LeakedRows[]>")]
+    #[napi(ts_return_type = "Promise<LeakedRows[]>", catch_unwind)]
     pub async fn verify_no_leaked_data(
         &self,
         #[napi(ts_arg_type = "string")] scope_or_pattern: Arg<String>,

@@ -189,7 +189,7 @@ impl Db {
     }
 
     /// Connects (if needed) and asks the server about the session. One round trip.
-    #[napi(ts_return_type = "Promise<ServerInfo>")]
+    #[napi(ts_return_type = "Promise<ServerInfo>", catch_unwind)]
     pub async fn server_info(&self) -> Outcome<ServerInfo> {
         caught(self.inner.server_info())
             .await
@@ -199,7 +199,7 @@ impl Db {
 
     /// Runs a SQL script (several statements, no parameters) with the simple query protocol,
     /// e.g. a schema file in global setup. Not for values: pglane never pastes values into SQL.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub async fn execute_script(
         &self,
         #[napi(ts_arg_type = "string")] sql: Arg<String>,
@@ -209,7 +209,7 @@ impl Db {
 
     /// What pglane finds on this database: connection and TLS, pooler, permissions, the schema
     /// graph, foreign keys without an index (slow cleanups), lane columns. Reads only.
-    #[napi(ts_return_type = "Promise<Diagnosis>")]
+    #[napi(ts_return_type = "Promise<Diagnosis>", catch_unwind)]
     pub async fn doctor(&self) -> Outcome<Diagnosis> {
         caught(doctor::diagnose(&self.inner))
             .await
@@ -218,37 +218,37 @@ impl Db {
     }
 
     /// Round trips made through this handle so far (pipelined requests count once).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn round_trips(&self) -> f64 {
         self.inner.round_trips() as f64
     }
 
     /// Connections open now.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn open_connections(&self) -> u32 {
         self.inner.pool_status().0 as u32
     }
 
     /// The pool's limit.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn pool_size(&self) -> u32 {
         self.inner.pool_status().1 as u32
     }
 
     /// The settings as a URL with the password masked.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn url(&self) -> String {
         self.inner.config().redacted_url()
     }
 
     /// `user@host:port/database`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn describe(&self) -> String {
         self.inner.config().describe()
     }
 
     /// Closes the pool.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.inner.close();
     }

@@ -5,13 +5,14 @@
 //! A panic never reaches JS as a panic: [`guard`] (synchronous bodies) and [`caught`] (async
 //! bodies) turn it into `PGLANE_INTERNAL`.
 
+use crate::core::error::panic;
 use crate::core::{Error as CoreError, ErrorCode};
 use napi::bindgen_prelude::ToNapiValue;
 use napi::{sys, Env};
 use napi_derive::napi;
 
 /// Every error code pglane can throw, e.g. `PGLANE_DB_AUTH`.
-#[napi]
+#[napi(catch_unwind)]
 pub fn error_codes() -> Vec<&'static str> {
     ErrorCode::ALL.iter().map(|c| c.as_str()).collect()
 }
@@ -66,32 +67,10 @@ unsafe fn set_string(
     Ok(())
 }
 
-/// The core error of a panic: `PGLANE_INTERNAL`, with the first line of the panic's message.
-fn panic_error(payload: Box<dyn std::any::Any + Send>) -> CoreError {
-    let text = payload
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| payload.downcast_ref::<&str>().copied())
-        .unwrap_or("no message");
-    let line: String = text
-        .lines()
-        .next()
-        .unwrap_or("")
-        .chars()
-        .take(200)
-        .collect();
-    CoreError::new(
-        ErrorCode::Internal,
-        format!("pglane panicked ({line}): this is a bug in pglane, please report it"),
-    )
-}
-
 /// Runs a synchronous body; a panic in it becomes `PGLANE_INTERNAL` instead of unwinding into
 /// napi-rs (which would abort the process or throw without a code).
 pub fn guard<T>(env: &Env, body: impl FnOnce() -> crate::core::Result<T>) -> napi::Result<T> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
-        .unwrap_or_else(|p| Err(panic_error(p)))
-        .or_throw(env)
+    panic::catch(body).or_throw(env)
 }
 
 /// Awaits an async body; a panic in it becomes `PGLANE_INTERNAL` (tokio would otherwise hand
@@ -99,25 +78,7 @@ pub fn guard<T>(env: &Env, body: impl FnOnce() -> crate::core::Result<T>) -> nap
 pub async fn caught<T>(
     body: impl std::future::Future<Output = crate::core::Result<T>>,
 ) -> crate::core::Result<T> {
-    CatchPanic(Box::pin(body)).await
-}
-
-struct CatchPanic<F>(std::pin::Pin<Box<F>>);
-
-impl<T, F: std::future::Future<Output = crate::core::Result<T>>> std::future::Future
-    for CatchPanic<F>
-{
-    type Output = crate::core::Result<T>;
-    fn poll(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        let fut = self.0.as_mut();
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(cx))) {
-            Ok(poll) => poll,
-            Err(p) => std::task::Poll::Ready(Err(panic_error(p))),
-        }
-    }
+    panic::CatchPanic::new(body).await
 }
 
 /// A core result on its way out of a synchronous call.

@@ -109,13 +109,13 @@ impl Factories {
     }
 
     /// Factory names.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn names(&self) -> Vec<String> {
         self.registry.names()
     }
 
     /// The lane columns the definitions declare, `{ 'schema.table': ['name'] }`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn lane_columns(&self) -> HashMap<String, Vec<String>> {
         self.registry.lane_columns().iter().cloned().collect()
     }

@@ -99,7 +99,8 @@ impl DbLocks {
     /// `PGLANE_POOLER_UNSUPPORTED` for a session lock through a transaction-mode pooler.
     #[napi(
         ts_args_type = "key: string | [number, number], options?: LockOptions",
-        ts_return_type = "Promise<void>"
+        ts_return_type = "Promise<void>",
+        catch_unwind
     )]
     pub async fn lock(&self, key: JsInput, options: Option<Arg<LockOptions>>) -> Outcome<()> {
         let run = async {
@@ -127,7 +128,8 @@ impl DbLocks {
     /// Takes the lock if free; resolves false at once when another holder has it.
     #[napi(
         ts_args_type = "key: string | [number, number], options?: LockOptions",
-        ts_return_type = "Promise<boolean>"
+        ts_return_type = "Promise<boolean>",
+        catch_unwind
     )]
     pub async fn try_lock(&self, key: JsInput, options: Option<Arg<LockOptions>>) -> Outcome<bool> {
         let run = async {
@@ -147,7 +149,8 @@ impl DbLocks {
     /// Releases one hold. Throws `PGLANE_LOCK_NOT_HELD` for a lock this holder does not hold.
     #[napi(
         ts_args_type = "key: string | [number, number]",
-        ts_return_type = "Promise<void>"
+        ts_return_type = "Promise<void>",
+        catch_unwind
     )]
     pub async fn unlock(&self, key: JsInput) -> Outcome<()> {
         let run = async {
@@ -158,7 +161,7 @@ impl DbLocks {
     }
 
     /// The locks held now.
-    #[napi(ts_return_type = "Promise<HeldLock[]>")]
+    #[napi(ts_return_type = "Promise<HeldLock[]>", catch_unwind)]
     pub async fn held(&self) -> Outcome<Vec<HeldLock>> {
         let list = self.holder.held().await;
         Outcome(Ok(list
@@ -174,7 +177,7 @@ impl DbLocks {
 
     /// Releases every lock (the Playwright fixture calls this at the end of each test).
     /// Resolves with how many were held.
-    #[napi(ts_return_type = "Promise<number>")]
+    #[napi(ts_return_type = "Promise<number>", catch_unwind)]
     pub async fn release_all(&self) -> Outcome<u32> {
         caught(self.holder.release_all())
             .await
@@ -183,7 +186,7 @@ impl DbLocks {
     }
 
     /// Whether the database is reached through a transaction-mode pooler.
-    #[napi(ts_return_type = "Promise<boolean>")]
+    #[napi(ts_return_type = "Promise<boolean>", catch_unwind)]
     pub async fn behind_transaction_pooler(&self) -> Outcome<bool> {
         caught(self.db.is_transaction_pooler()).await.into()
     }

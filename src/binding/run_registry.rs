@@ -149,20 +149,20 @@ impl RunRegistry {
     }
 
     /// Creates the `pglane` schema if it does not exist (safe from many processes at once).
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub async fn ensure_schema(&self) -> Outcome<()> {
         caught(core_runs::ensure_schema(&self.db)).await.into()
     }
 
     /// Marks the database as a test database, which allows sweeps and pattern cleanups.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub async fn mark_test_database(&self) -> Outcome<()> {
         caught(core_runs::mark_test_database(&self.db)).await.into()
     }
 
     /// Whether the database is marked as a test database (false on a database without
     /// pglane's schema).
-    #[napi(ts_return_type = "Promise<boolean>")]
+    #[napi(ts_return_type = "Promise<boolean>", catch_unwind)]
     pub async fn is_test_database(&self) -> Outcome<bool> {
         caught(core_runs::is_test_database(&self.db)).await.into()
     }
@@ -174,7 +174,8 @@ impl RunRegistry {
     /// again), false when it was (its heartbeat is refreshed).
     #[napi(
         ts_args_type = "runId: string, host: string, pid: number, lanePattern?: string | null, options?: RegisterOptions",
-        ts_return_type = "Promise<boolean>"
+        ts_return_type = "Promise<boolean>",
+        catch_unwind
     )]
     pub async fn register(
         &self,
@@ -203,7 +204,8 @@ impl RunRegistry {
     /// was forgotten): register it again, and its teardown can clean its rows.
     #[napi(
         ts_args_type = "runId: string, options?: RegisterOptions",
-        ts_return_type = "Promise<boolean>"
+        ts_return_type = "Promise<boolean>",
+        catch_unwind
     )]
     pub async fn heartbeat(
         &self,
@@ -219,7 +221,7 @@ impl RunRegistry {
     }
 
     /// Every registered run.
-    #[napi(ts_return_type = "Promise<RunInfo[]>")]
+    #[napi(ts_return_type = "Promise<RunInfo[]>", catch_unwind)]
     pub async fn runs(&self) -> Outcome<Vec<RunInfo>> {
         caught(core_runs::runs(&self.db))
             .await
@@ -232,7 +234,8 @@ impl RunRegistry {
     /// older pglane, which recorded none.
     #[napi(
         ts_args_type = "fallbackTtlSeconds: number",
-        ts_return_type = "Promise<RunInfo[]>"
+        ts_return_type = "Promise<RunInfo[]>",
+        catch_unwind
     )]
     pub async fn expired(&self, fallback_ttl_seconds: JsInput) -> Outcome<Vec<RunInfo>> {
         let run = async {
@@ -250,7 +253,7 @@ impl RunRegistry {
     }
 
     /// Rows a run still has in the database, per table (journal keys and lane names).
-    #[napi(ts_return_type = "Promise<LeakedRows[]>")]
+    #[napi(ts_return_type = "Promise<LeakedRows[]>", catch_unwind)]
     pub async fn leftovers(
         &self,
         #[napi(ts_arg_type = "string")] run_id: Arg<String>,
@@ -269,7 +272,7 @@ impl RunRegistry {
 
     /// What `sweep(runId)` would delete, per table with the foreign-key path to it, deleting
     /// nothing (a dry run).
-    #[napi(ts_return_type = "Promise<PlannedTable[]>")]
+    #[napi(ts_return_type = "Promise<PlannedTable[]>", catch_unwind)]
     pub async fn plan(
         &self,
         #[napi(ts_arg_type = "string")] run_id: Arg<String>,
@@ -289,7 +292,7 @@ impl RunRegistry {
     /// Deletes what a run left (journal keys and lane names, with their dependents) and forgets
     /// the run. Refuses an unmarked database (`PGLANE_NOT_TEST_DATABASE`) unless
     /// `allowUnmarked` or `PGLANE_ALLOW_SWEEP=1`.
-    #[napi(ts_return_type = "Promise<CleanupReport>")]
+    #[napi(ts_return_type = "Promise<CleanupReport>", catch_unwind)]
     pub async fn sweep(
         &self,
         #[napi(ts_arg_type = "string")] run_id: Arg<String>,
@@ -304,7 +307,7 @@ impl RunRegistry {
     }
 
     /// Forgets a run and its journal without deleting rows.
-    #[napi(ts_return_type = "Promise<void>")]
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
     pub async fn forget(&self, #[napi(ts_arg_type = "string")] run_id: Arg<String>) -> Outcome<()> {
         caught(core_runs::forget_run(&self.db, &run_id))
             .await

@@ -97,7 +97,7 @@ impl ResourceTracker {
 
     /// Waits until every row tracked by hand is journaled. Resolves with how many could not be
     /// journaled (the rows stay tracked either way).
-    #[napi(ts_return_type = "Promise<number>")]
+    #[napi(ts_return_type = "Promise<number>", catch_unwind)]
     pub async fn flush(&self) -> Outcome<u32> {
         Outcome(Ok(self.inner.settle().await))
     }
@@ -203,31 +203,31 @@ impl ResourceTracker {
     }
 
     /// The tracked rows, in tracking order.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn list(&self) -> Vec<TrackedRow> {
         self.inner.list().into_iter().map(Into::into).collect()
     }
 
     /// How many rows are tracked.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn count(&self) -> u32 {
         self.inner.count() as u32
     }
 
     /// Forgets every row (nothing is deleted).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn clear(&self) {
         self.inner.clear();
     }
 
     /// The tracker as JSON: `{ version: 1, lane, rows }`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn export(&self) -> String {
         self.inner.export()
     }
 
     /// The run id of the lane.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn run_id(&self) -> String {
         self.inner.lane().id.run_id.clone()
     }

@@ -104,68 +104,68 @@ impl WorkerContext {
     }
 
     /// The worker id in names: Playwright's `workerIndex`.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn worker_id(&self) -> u32 {
         self.inner.worker_id()
     }
 
     /// Same as `workerId`, for code written against the reference utilities.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn get_worker_id(&self) -> u32 {
         self.inner.worker_id()
     }
 
     /// This test's index within its worker process.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn test_index(&self) -> u32 {
         self.inner.test_index()
     }
 
     /// Same as `testIndex`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn get_test_index(&self) -> u32 {
         self.inner.test_index()
     }
 
     /// The run id shared by every worker of this `playwright test` run.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn run_id(&self) -> String {
         self.inner.run_id().to_string()
     }
 
     /// The retry number of the test.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn retry(&self) -> u32 {
         self.inner.identity().retry
     }
 
     /// The `--repeat-each` index of the test.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn repeat_each_index(&self) -> u32 {
         self.inner.identity().repeat_each_index
     }
 
     /// The worker slot (`parallelIndex`), when known.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn parallel_index(&self) -> Option<u32> {
         self.inner.identity().parallel_index
     }
 
     /// Playwright's test id, when known.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn test_id(&self) -> Option<String> {
         self.inner.identity().test_id.clone()
     }
 
     /// The project name, when known.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn project_name(&self) -> Option<String> {
         self.inner.identity().project.clone()
     }
 
     /// A unique name: `{run}-w{worker}-{test}-{base}`. Throws `PGLANE_INVALID_NAME` for an
     /// empty base, one over 128 characters, or one with control characters.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn name(
         &self,
         env: Env,
@@ -175,7 +175,7 @@ impl WorkerContext {
     }
 
     /// A unique lowercase email in the lane, e.g. `{run}-w3-7-alice@pglane.test`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn email(
         &self,
         env: Env,
@@ -185,7 +185,7 @@ impl WorkerContext {
     }
 
     /// A unique URL-safe slug (`a-z`, `0-9`, `-`).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn slug(
         &self,
         env: Env,
@@ -195,31 +195,31 @@ impl WorkerContext {
     }
 
     /// A new time-ordered UUID (v7).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn uuid(&self) -> String {
         uuid::Uuid::now_v7().to_string()
     }
 
     /// LIKE pattern of this test's names (`%`, `_` and `\` escaped).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn test_pattern(&self) -> String {
         self.inner.pattern(LaneScope::Test).to_string()
     }
 
     /// LIKE pattern of this worker's names.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn worker_pattern(&self) -> String {
         self.inner.pattern(LaneScope::Worker).to_string()
     }
 
     /// LIKE pattern of this run's names.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn run_pattern(&self) -> String {
         self.inner.pattern(LaneScope::Run).to_string()
     }
 
     /// LIKE pattern of a scope: `"test"`, `"worker"` or `"run"`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn like_pattern(
         &self,
         env: Env,
@@ -231,7 +231,7 @@ impl WorkerContext {
     }
 
     /// The literal prefix of a scope's names (no escaping): `"test"`, `"worker"` or `"run"`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn prefix(
         &self,
         env: Env,
@@ -248,13 +248,13 @@ impl WorkerContext {
 }
 
 /// Escapes `\`, `%` and `_` so a string matches itself literally in a LIKE pattern.
-#[napi]
+#[napi(catch_unwind)]
 pub fn escape_like(#[napi(ts_arg_type = "string")] text: Arg<String>) -> String {
     pattern::escape_like(&text)
 }
 
 /// A new run id: 10 characters, sortable by start time, random in the last four.
-#[napi]
+#[napi(catch_unwind)]
 pub fn generate_run_id() -> String {
     naming::generate_run_id()
 }
