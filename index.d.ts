@@ -27,6 +27,9 @@ export type PglaneErrorCode =
   | 'PGLANE_FACTORY_DEFINITION'
   | 'PGLANE_AUTH_API'
   | 'PGLANE_AUTH_RATE_LIMITED'
+  | 'PGLANE_ROW_COUNT'
+  | 'PGLANE_SCHEMA_FILE'
+  | 'PGLANE_FIXTURE_SCOPE'
   | 'PGLANE_EMBEDDED_SETUP'
   | 'PGLANE_INTERNAL'
 
@@ -158,6 +161,24 @@ export declare class Db {
    * graph, foreign keys without an index (slow cleanups), lane columns. Reads only.
    */
   doctor(): Promise<Diagnosis>
+  /**
+   * Runs one statement with `$1, $2, ...` parameters and resolves with its rows, as JSON
+   * objects keyed by column: the values Postgres' `to_json` gives (the same a factory
+   * returns). Parameters go as text and the server infers their types, as with the `pg`
+   * package: strings, numbers, booleans, `null`, arrays (array literals), objects (JSON);
+   * `Date`, `Buffer` and `bigint` are converted by pglane's JS entry. One round trip, an
+   * unnamed statement: safe through transaction-mode poolers.
+   */
+  query<T = Row>(sql: string, params?: readonly unknown[] | null): Promise<T[]>
+  /** `query` for exactly one row: resolves with it, or rejects with `PGLANE_ROW_COUNT`. */
+  one<T = Row>(sql: string, params?: readonly unknown[] | null): Promise<T>
+  /** `query` for at least one row: rejects with `PGLANE_ROW_COUNT` when there is none. */
+  many<T = Row>(sql: string, params?: readonly unknown[] | null): Promise<T[]>
+  /**
+   * Runs one statement with parameters and resolves with the number of rows it returned or
+   * changed (`update ... where ...` without `RETURNING`: the rows updated).
+   */
+  execute(sql: string, params?: readonly unknown[] | null): Promise<number>
   /** Round trips made through this handle so far (pipelined requests count once). */
   get roundTrips(): number
   /** Connections open now. */
@@ -213,6 +234,11 @@ export declare class Factories {
   static fromYaml(yaml: string, db?: Db | undefined | null): Factories
   /** Factories from a JS object of the same shape as the YAML. */
   static fromObject(definitions: any, db?: Db | undefined | null): Factories
+  /**
+   * Factories of several sources in one registry (a factory of one may use another's); a
+   * name defined twice is `PGLANE_FACTORY_DEFINITION` naming both sources.
+   */
+  static fromSources(sources: FactorySource[], db?: Db | undefined | null): Factories
   /** Factory names. */
   names(): Array<string>
   /** The lane columns the definitions declare, `{ 'schema.table': ['name'] }`. */
@@ -300,8 +326,20 @@ export declare class ResourceTracker {
 export declare class RunRegistry {
   /** The registry on `db` (or the default database). */
   constructor(db?: Db | undefined | null)
-  /** Creates the `pglane` schema if it does not exist (safe from many processes at once). */
-  ensureSchema(): Promise<void>
+  /**
+   * Creates the `pglane` schema and its tables if they do not exist (safe from many
+   * processes at once), or uses the ones an admin created and granted. A role that may do
+   * neither gets `ready: false` and what is `missing`, not an error.
+   */
+  ensureSchema(): Promise<SchemaStatus>
+  /**
+   * Applies the schema files that are new to this database, in order, in one transaction,
+   * and records each by name and SHA-256 in `pglane.schema_files`; recorded ones are skipped.
+   * A failure is `PGLANE_SCHEMA_FILE` naming file, line and statement; a file changed since
+   * it was applied is one too, unless its `onChange` says `"reapply"` or `"skip"`. With
+   * `recorded: false` (no `pglane` schema) every file is applied.
+   */
+  applySchemaFiles(files: Array<SchemaFileInput>, runId: string, recorded: boolean): Promise<SchemaFileOutcome[]>
   /** Marks the database as a test database, which allows sweeps and pattern cleanups. */
   markTestDatabase(): Promise<void>
   /**
@@ -614,6 +652,11 @@ export interface DbOptions {
   applicationName?: string
   /** `"auto"`, `"none"` or `"transaction"`: whether a transaction-mode pooler is in front. */
   pooler?: string
+  /**
+   * `"auto"` (default: prepared where the settings declare a direct connection, `pooler:
+   * "none"`), `"on"` or `"off"`: whether statements are prepared once per connection.
+   */
+  prepare?: string
 }
 
 /** What `db.doctor()` (and `npx pglane doctor`) found. */
@@ -675,6 +718,18 @@ export declare function escapeLike(text: string): string
 export interface FactoryOptions {
   /** Traits to apply, e.g. `['unconfirmed']`. */
   traits?: Array<string>
+}
+
+/** One source of `Factories.fromSources`: YAML text, a JS object, or a preset by name. */
+export interface FactorySource {
+  /** Where it comes from, for messages (e.g. the file's path). */
+  name: string
+  /** YAML text. */
+  yaml?: string
+  /** A JS object of the same shape. */
+  object?: any
+  /** A preset shipped with pglane: `"reference"`. */
+  preset?: string
 }
 
 /** A new run id: 10 characters, sortable by start time, random in the last four. */
@@ -788,6 +843,36 @@ export interface RunInfo {
   idleSeconds: number
 }
 
+/** A schema file for `applySchemaFiles`. */
+export interface SchemaFileInput {
+  /** Its name in the record and in messages (the path relative to the config file). */
+  name: string
+  /** Its SQL. */
+  sql: string
+  /** When it changed since it was applied: `"error"` (default), `"reapply"` or `"skip"`. */
+  onChange?: string
+}
+
+/** What `applySchemaFiles` did with one file. */
+export interface SchemaFileOutcome {
+  /** The file's name. */
+  name: string
+  /** `"applied"`, `"unchanged"`, `"reapplied"`, `"changed-skipped"` or `"applied-unrecorded"`. */
+  status: string
+}
+
+/** Whether pglane's own schema (registry, journal, schema-file record) is there for this role. */
+export interface SchemaStatus {
+  /** Everything can be used. */
+  ready: boolean
+  /** The role pglane connects as. */
+  role: string
+  /** The database. */
+  database: string
+  /** Why it is not ready and the statements an admin can run (absent when ready). */
+  missing?: string
+}
+
 /** What the server says about pglane's session. */
 export interface ServerInfo {
   /** e.g. 180001 */
@@ -887,6 +972,12 @@ export interface SweepOptions {
   laneColumns?: Record<string, Array<string>>
   /** Sweep even if the database is not marked as a test database. */
   allowUnmarked?: boolean
+  /**
+   * The run's lane pattern, for a run the registry does not know (a database without the
+   * `pglane` schema): its rows are then found by lane names alone. It must be exactly the
+   * run's own pattern (derived from the run id and the name format), never free text.
+   */
+  lanePattern?: string
 }
 
 /**

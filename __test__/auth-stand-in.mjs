@@ -63,6 +63,9 @@ function userJson(u, identities) {
  */
 export async function startAuthStandIn({ databaseUrl, signingKey, jwks = [], apiKey = 'stand-in-anon-key', expiresIn = 3600, rateLimit = Infinity }) {
   const pool = new pg.Pool({ connectionString: databaseUrl, max: 4 });
+  // An idle connection dropped by the server (stopped at the end of a test) is not an error of
+  // the test: without a listener it would surface as an uncaught exception.
+  pool.on('error', () => {});
   const key = await importJWK(signingKey, signingKey.alg);
   const served = { keys: [publicJwk(signingKey), ...jwks] };
   const state = { signIns: 0, refreshes: 0, rateLimit, tokenRequests: 0 };

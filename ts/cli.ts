@@ -46,6 +46,14 @@ function registry() {
   return new (native().RunRegistry)(null);
 }
 
+/** The registry, once its schema is there (a role without it is told what an admin can do). */
+async function readyRegistry() {
+  const reg = registry();
+  const status = await reg.ensureSchema();
+  if (!status.ready) throw new UsageError(`this needs the pglane schema: ${status.missing}`);
+  return reg;
+}
+
 const DURATION = /^(\d+(?:\.\d+)?)(s|m|h)?$/;
 
 /**
@@ -102,8 +110,7 @@ function describeRun(r: { runId: string; host: string; pid: number; idleSeconds:
  * `--force`; a plan, which deletes nothing, shows any.
  */
 async function targets(positionals: string[], values: Values, usage: string, onlyDead: boolean): Promise<string[]> {
-  const reg = registry();
-  await reg.ensureSchema();
+  const reg = await readyRegistry();
   const expired = (await reg.expired(fallbackTtl(values))).map((r) => r.runId);
   if (values.expired) {
     if (positionals.length) throw new UsageError(`usage: ${usage} (a run id or --expired, not both)`);
@@ -123,8 +130,7 @@ const commands: Record<string, Command> = {
     summary: 'registered runs, their heartbeat age and their own ttl',
     usage: ['pglane runs'],
     async run() {
-      const reg = registry();
-      await reg.ensureSchema();
+      const reg = await readyRegistry();
       const runs = await reg.runs();
       if (!runs.length) console.log('no registered runs');
       for (const r of runs) console.log(describeRun(r));
@@ -180,6 +186,33 @@ const commands: Record<string, Command> = {
       }
       await reg.markTestDatabase();
       console.log('marked as a test database: pglane may sweep dead runs here');
+    },
+  },
+  'schema-files': {
+    summary: 'schema files applied to this database (name, hash, when); forget one so the next run applies it again',
+    usage: ['pglane schema-files', 'pglane schema-files forget <name> [--dry-run]'],
+    writes: true,
+    async run({ positionals, values }) {
+      await readyRegistry();
+      const db = native().Db.default();
+      if (positionals[0] === 'forget') {
+        if (positionals.length !== 2) throw new UsageError('usage: pglane schema-files forget <name>');
+        const name = positionals[1];
+        if (values['dry-run']) {
+          const [{ n }] = await db.query<{ n: number }>('select count(*)::int as n from pglane.schema_files where name = $1', [name]);
+          console.log(`(dry run) would forget ${n ? name : `nothing: no schema file ${name} is recorded`}`);
+          return;
+        }
+        const n = await db.execute('delete from pglane.schema_files where name = $1', [name]);
+        console.log(n ? `forgot ${name}: the next run applies it again` : `no schema file ${name} is recorded`);
+        return;
+      }
+      if (positionals.length) throw new UsageError('usage: pglane schema-files [forget <name>]');
+      const files = await db.query<{ name: string; sha256: string; applied_at: string; run_id: string | null }>(
+        'select name, sha256, applied_at, run_id from pglane.schema_files order by applied_at, name',
+      );
+      if (!files.length) console.log('no schema files recorded');
+      for (const f of files) console.log(`${f.name}  sha256 ${f.sha256.slice(0, 12)}  applied ${f.applied_at}${f.run_id ? ` by run ${f.run_id}` : ''}`);
     },
   },
   doctor: {

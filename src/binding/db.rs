@@ -2,9 +2,11 @@
 
 use super::args::{Arg, JsInput};
 use super::error::{caught, guard, Outcome};
+use crate::core::db::query::{Expect, QueryOutcome};
 use crate::core::db::{self as core_db, config::DbOverrides, doctor};
 use napi::Env;
 use napi_derive::napi;
+use serde_json::Value;
 use std::collections::HashMap;
 
 /// Options of `Db.connect`; each overrides the URL and the environment.
@@ -23,6 +25,9 @@ pub struct DbOptions {
     pub application_name: Option<String>,
     /// `"auto"`, `"none"` or `"transaction"`: whether a transaction-mode pooler is in front.
     pub pooler: Option<String>,
+    /// `"auto"` (default: prepared where the settings declare a direct connection, `pooler:
+    /// "none"`), `"on"` or `"off"`: whether statements are prepared once per connection.
+    pub prepare: Option<String>,
 }
 
 impl DbOptions {
@@ -33,6 +38,7 @@ impl DbOptions {
             self.statement_timeout_ms.as_ref().map(JsInput::get),
             self.application_name,
             self.pooler,
+            self.prepare,
         )
     }
 }
@@ -155,6 +161,25 @@ pub struct Db {
     pub(crate) inner: core_db::Db,
 }
 
+impl Db {
+    async fn run(
+        &self,
+        sql: Arg<String>,
+        params: Option<JsInput>,
+        expect: Expect,
+    ) -> crate::core::Result<QueryOutcome> {
+        let params = match params {
+            Some(p) => p.get().optional_json_array("params")?,
+            None => None,
+        };
+        caught(
+            self.inner
+                .query_json(&sql, params.as_deref().unwrap_or(&[]), expect),
+        )
+        .await
+    }
+}
+
 /// The handle given, or the process's default one.
 pub(crate) fn db_or_default(env: &Env, db: Option<&Db>) -> napi::Result<core_db::Db> {
     match db {
@@ -214,6 +239,67 @@ impl Db {
         caught(doctor::diagnose(&self.inner))
             .await
             .map(Into::into)
+            .into()
+    }
+
+    /// Runs one statement with `$1, $2, ...` parameters and resolves with its rows, as JSON
+    /// objects keyed by column: the values Postgres' `to_json` gives (the same a factory
+    /// returns). Parameters go as text and the server infers their types, as with the `pg`
+    /// package: strings, numbers, booleans, `null`, arrays (array literals), objects (JSON);
+    /// `Date`, `Buffer` and `bigint` are converted by pglane's JS entry. One round trip, an
+    /// unnamed statement: safe through transaction-mode poolers.
+    #[napi(
+        ts_generic_types = "T = Row",
+        ts_args_type = "sql: string, params?: readonly unknown[] | null",
+        ts_return_type = "Promise<T[]>",
+        catch_unwind
+    )]
+    pub async fn query(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<Vec<Value>> {
+        self.run(sql, params, Expect::Any)
+            .await
+            .map(|o| o.rows)
+            .into()
+    }
+
+    /// `query` for exactly one row: resolves with it, or rejects with `PGLANE_ROW_COUNT`.
+    #[napi(
+        ts_generic_types = "T = Row",
+        ts_args_type = "sql: string, params?: readonly unknown[] | null",
+        ts_return_type = "Promise<T>",
+        catch_unwind
+    )]
+    pub async fn one(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<Value> {
+        self.run(sql, params, Expect::One)
+            .await
+            .map(|o| o.rows.into_iter().next().unwrap_or(Value::Null))
+            .into()
+    }
+
+    /// `query` for at least one row: rejects with `PGLANE_ROW_COUNT` when there is none.
+    #[napi(
+        ts_generic_types = "T = Row",
+        ts_args_type = "sql: string, params?: readonly unknown[] | null",
+        ts_return_type = "Promise<T[]>",
+        catch_unwind
+    )]
+    pub async fn many(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<Vec<Value>> {
+        self.run(sql, params, Expect::Many)
+            .await
+            .map(|o| o.rows)
+            .into()
+    }
+
+    /// Runs one statement with parameters and resolves with the number of rows it returned or
+    /// changed (`update ... where ...` without `RETURNING`: the rows updated).
+    #[napi(
+        ts_args_type = "sql: string, params?: readonly unknown[] | null",
+        ts_return_type = "Promise<number>",
+        catch_unwind
+    )]
+    pub async fn execute(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<f64> {
+        self.run(sql, params, Expect::Any)
+            .await
+            .map(|o| o.row_count as f64)
             .into()
     }
 

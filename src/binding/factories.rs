@@ -6,7 +6,8 @@ use super::error::{guard, spawn, Outcome};
 use super::tracker::ResourceTracker;
 use super::worker_context::WorkerContext;
 use crate::core::db as core_db;
-use crate::core::factory::definition::FactoryRegistry;
+use crate::core::error::{Error as CoreError, ErrorCode};
+use crate::core::factory::definition::{FactoryFile, FactoryRegistry};
 use crate::core::factory::{self, FactoryCall};
 use crate::core::lane::WorkerContext as CoreContext;
 use crate::core::preset;
@@ -22,6 +23,19 @@ use std::sync::Arc;
 pub struct FactoryOptions {
     /// Traits to apply, e.g. `['unconfirmed']`.
     pub traits: Option<Vec<String>>,
+}
+
+/// One source of `Factories.fromSources`: YAML text, a JS object, or a preset by name.
+#[napi(object)]
+pub struct FactorySource {
+    /// Where it comes from, for messages (e.g. the file's path).
+    pub name: String,
+    /// YAML text.
+    pub yaml: Option<String>,
+    /// A JS object of the same shape.
+    pub object: Option<Value>,
+    /// A preset shipped with pglane: `"reference"`.
+    pub preset: Option<String>,
 }
 
 /// Factories defined as data (YAML or a JS object). Every row they insert is tracked and comes
@@ -104,6 +118,46 @@ impl Factories {
         })?;
         Ok(Factories {
             registry: Arc::new(registry),
+            db: db.map(|d| d.inner.clone()),
+        })
+    }
+
+    /// Factories of several sources in one registry (a factory of one may use another's); a
+    /// name defined twice is `PGLANE_FACTORY_DEFINITION` naming both sources.
+    #[napi(factory, catch_unwind)]
+    pub fn from_sources(
+        env: Env,
+        #[napi(ts_arg_type = "FactorySource[]")] sources: Arg<Vec<FactorySource>>,
+        #[napi(ts_arg_type = "Db | undefined | null")] db: Option<Arg<&Db>>,
+    ) -> napi::Result<Factories> {
+        let files = guard(&env, || {
+            sources
+                .0
+                .into_iter()
+                .map(|s| {
+                    let file = match (s.yaml, s.object, s.preset) {
+                        (Some(yaml), None, None) => FactoryFile::from_yaml(&yaml),
+                        (None, Some(object), None) => FactoryFile::from_json(object),
+                        (None, None, Some(p)) if p == preset::NAME => {
+                            FactoryFile::from_yaml(preset::YAML)
+                        }
+                        (None, None, Some(p)) => Err(CoreError::new(
+                            ErrorCode::FactoryDefinition,
+                            format!("no preset named {p:?}; pglane ships {:?}", preset::NAME),
+                        )),
+                        _ => Err(CoreError::new(
+                            ErrorCode::FactoryDefinition,
+                            "a factory source has exactly one of yaml, object and preset",
+                        )),
+                    };
+                    file.map(|f| (s.name.clone(), f))
+                        .map_err(|e| e.context(&s.name))
+                })
+                .collect::<crate::core::Result<Vec<_>>>()
+                .and_then(FactoryRegistry::from_files)
+        })?;
+        Ok(Factories {
+            registry: Arc::new(files),
             db: db.map(|d| d.inner.clone()),
         })
     }

@@ -9,6 +9,7 @@ use crate::core::db as core_db;
 use crate::core::runs::registry::{
     self as core_runs, RegisterInput, RunInfo as CoreRun, MAX_FALLBACK_TTL,
 };
+use crate::core::runs::schema_files::{self, OnChange};
 use napi::Env;
 use napi_derive::napi;
 use std::collections::HashMap;
@@ -60,6 +61,43 @@ pub struct SweepOptions {
     pub lane_columns: Option<HashMap<String, Vec<String>>>,
     /// Sweep even if the database is not marked as a test database.
     pub allow_unmarked: Option<bool>,
+    /// The run's lane pattern, for a run the registry does not know (a database without the
+    /// `pglane` schema): its rows are then found by lane names alone. It must be exactly the
+    /// run's own pattern (derived from the run id and the name format), never free text.
+    pub lane_pattern: Option<String>,
+}
+
+/// Whether pglane's own schema (registry, journal, schema-file record) is there for this role.
+#[napi(object)]
+pub struct SchemaStatus {
+    /// Everything can be used.
+    pub ready: bool,
+    /// The role pglane connects as.
+    pub role: String,
+    /// The database.
+    pub database: String,
+    /// Why it is not ready and the statements an admin can run (absent when ready).
+    pub missing: Option<String>,
+}
+
+/// A schema file for `applySchemaFiles`.
+#[napi(object)]
+pub struct SchemaFileInput {
+    /// Its name in the record and in messages (the path relative to the config file).
+    pub name: String,
+    /// Its SQL.
+    pub sql: String,
+    /// When it changed since it was applied: `"error"` (default), `"reapply"` or `"skip"`.
+    pub on_change: Option<String>,
+}
+
+/// What `applySchemaFiles` did with one file.
+#[napi(object)]
+pub struct SchemaFileOutcome {
+    /// The file's name.
+    pub name: String,
+    /// `"applied"`, `"unchanged"`, `"reapplied"`, `"changed-skipped"` or `"applied-unrecorded"`.
+    pub status: String,
 }
 
 /// How a run registers or beats: its name format, heartbeat interval and time-to-live.
@@ -122,16 +160,18 @@ pub struct RunRegistry {
     db: core_db::Db,
 }
 
-/// Lane columns as given (in a stable order) and the unmarked-database opt-in.
-type SweepArgs = (Option<Vec<(String, Vec<String>)>>, bool);
+/// Lane columns as given (in a stable order), the unmarked-database opt-in, and the lane
+/// pattern of a run the registry does not know.
+type SweepArgs = (Option<Vec<(String, Vec<String>)>>, bool, Option<String>);
 
 fn sweep_options(options: Option<Arg<SweepOptions>>) -> SweepArgs {
     match options {
-        Some(o) => (
-            given_lane_columns(o.0.lane_columns),
-            o.0.allow_unmarked.unwrap_or(false),
+        Some(Arg(o)) => (
+            given_lane_columns(o.lane_columns),
+            o.allow_unmarked.unwrap_or(false),
+            o.lane_pattern,
         ),
-        None => (None, false),
+        None => (None, false, None),
     }
 }
 
@@ -148,10 +188,61 @@ impl RunRegistry {
         })
     }
 
-    /// Creates the `pglane` schema if it does not exist (safe from many processes at once).
-    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
-    pub async fn ensure_schema(&self) -> Outcome<()> {
-        caught(core_runs::ensure_schema(&self.db)).await.into()
+    /// Creates the `pglane` schema and its tables if they do not exist (safe from many
+    /// processes at once), or uses the ones an admin created and granted. A role that may do
+    /// neither gets `ready: false` and what is `missing`, not an error.
+    #[napi(ts_return_type = "Promise<SchemaStatus>", catch_unwind)]
+    pub async fn ensure_schema(&self) -> Outcome<SchemaStatus> {
+        caught(core_runs::ensure_schema(&self.db))
+            .await
+            .map(|s| SchemaStatus {
+                ready: s.ready,
+                role: s.role,
+                database: s.database,
+                missing: s.missing,
+            })
+            .into()
+    }
+
+    /// Applies the schema files that are new to this database, in order, in one transaction,
+    /// and records each by name and SHA-256 in `pglane.schema_files`; recorded ones are skipped.
+    /// A failure is `PGLANE_SCHEMA_FILE` naming file, line and statement; a file changed since
+    /// it was applied is one too, unless its `onChange` says `"reapply"` or `"skip"`. With
+    /// `recorded: false` (no `pglane` schema) every file is applied.
+    #[napi(ts_return_type = "Promise<SchemaFileOutcome[]>", catch_unwind)]
+    pub async fn apply_schema_files(
+        &self,
+        files: Vec<SchemaFileInput>,
+        run_id: String,
+        recorded: bool,
+    ) -> Outcome<Vec<SchemaFileOutcome>> {
+        let run = async {
+            let files = files
+                .into_iter()
+                .map(|f| {
+                    Ok(schema_files::SchemaFile {
+                        name: f.name,
+                        sql: f.sql,
+                        on_change: match f.on_change {
+                            Some(text) => OnChange::parse(&text)?,
+                            None => OnChange::default(),
+                        },
+                    })
+                })
+                .collect::<crate::core::Result<Vec<_>>>()?;
+            schema_files::apply(&self.db, &files, &run_id, recorded).await
+        };
+        caught(run)
+            .await
+            .map(|v| {
+                v.into_iter()
+                    .map(|o| SchemaFileOutcome {
+                        name: o.name,
+                        status: o.status.as_str().to_string(),
+                    })
+                    .collect()
+            })
+            .into()
     }
 
     /// Marks the database as a test database, which allows sweeps and pattern cleanups.
@@ -259,9 +350,9 @@ impl RunRegistry {
         #[napi(ts_arg_type = "string")] run_id: Arg<String>,
         #[napi(ts_arg_type = "SweepOptions | undefined | null")] options: Option<Arg<SweepOptions>>,
     ) -> Outcome<Vec<LeakedRows>> {
-        let (cols, _) = sweep_options(options);
+        let (cols, _, pattern) = sweep_options(options);
         let run = async {
-            let r = core_runs::find_run(&self.db, &run_id).await?;
+            let r = core_runs::run_info(&self.db, &run_id, pattern).await?;
             core_runs::leftovers(&self.db, &r, cols.as_deref()).await
         };
         caught(run)
@@ -278,9 +369,9 @@ impl RunRegistry {
         #[napi(ts_arg_type = "string")] run_id: Arg<String>,
         #[napi(ts_arg_type = "SweepOptions | undefined | null")] options: Option<Arg<SweepOptions>>,
     ) -> Outcome<Vec<PlannedTable>> {
-        let (cols, _) = sweep_options(options);
+        let (cols, _, pattern) = sweep_options(options);
         let run = async {
-            let r = core_runs::find_run(&self.db, &run_id).await?;
+            let r = core_runs::run_info(&self.db, &run_id, pattern).await?;
             core_runs::plan_sweep(&self.db, &r, cols.as_deref()).await
         };
         caught(run)
@@ -298,9 +389,9 @@ impl RunRegistry {
         #[napi(ts_arg_type = "string")] run_id: Arg<String>,
         #[napi(ts_arg_type = "SweepOptions | undefined | null")] options: Option<Arg<SweepOptions>>,
     ) -> Outcome<CleanupReport> {
-        let (cols, allow) = sweep_options(options);
+        let (cols, allow, pattern) = sweep_options(options);
         let run = async {
-            let r = core_runs::find_run(&self.db, &run_id).await?;
+            let r = core_runs::run_info(&self.db, &run_id, pattern).await?;
             core_runs::sweep_run(&self.db, &r, cols.as_deref(), allow).await
         };
         caught(run).await.map(Into::into).into()

@@ -141,6 +141,20 @@ impl Input {
     }
 }
 
+impl Input {
+    /// An optional array argument as JSON values (`undefined` or `null`: `None`).
+    pub fn optional_json_array(&self, what: &str) -> Result<Option<Vec<Value>>> {
+        match self.optional_json(what)? {
+            None => Ok(None),
+            Some(Value::Array(items)) => Ok(Some(items)),
+            Some(_) => Err(Error::invalid_argument(format!(
+                "{what} must be an array; got {}",
+                self.describe()
+            ))),
+        }
+    }
+}
+
 /// A finite JS number as JSON: an integer when it has no fraction and fits `i64`.
 fn number_json(n: f64) -> Option<Value> {
     if !n.is_finite() {

@@ -6,6 +6,8 @@ mod cleanup;
 mod db;
 mod factory_adopt;
 mod naming_properties;
+mod query;
 mod runs;
+mod schema_files;
 mod schema_shapes;
 mod support;

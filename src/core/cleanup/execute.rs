@@ -50,7 +50,7 @@ pub async fn preview(
     };
     let conn = db.conn().await?;
     let rows = conn
-        .query_without_jit(sql, &plan.params.typed(), graph.jit)
+        .query_guarded(sql, &plan.params.typed(), graph.jit, true)
         .await??;
     let row = rows
         .first()
@@ -95,7 +95,12 @@ async fn run_delete(
     // The statement's own error is data here (it sends the fallback); a broken connection or
     // a timeout is not.
     let outcome = conn
-        .query_without_jit(&plan.sql, &plan.params.typed(), graph.jit)
+        .query_guarded(
+            &plan.sql,
+            &plan.params.typed(),
+            graph.jit,
+            seeds.many_rows(),
+        )
         .await
         .map_err(|e| e.context("cleanup"))?;
     report.statements = 1;
@@ -214,7 +219,7 @@ async fn counts_of(
         return Ok(Vec::new());
     };
     let rows = conn
-        .query_without_jit(sql, &params.typed(), graph.jit)
+        .query_guarded(sql, &params.typed(), graph.jit, true)
         .await??;
     let row = rows
         .first()

@@ -79,22 +79,24 @@ pub struct DeletePlan {
     pub count: CountPlan,
 }
 
-/// A closure, its parameters, the seed conditions per table and the lane's parameters.
-type ClosureParts = (
-    Closure,
-    Params,
-    BTreeMap<TableId, Vec<String>>,
-    Option<LaneParams>,
-);
+/// What every plan starts from: the closure of the seeds, and the parameters of its statements.
+struct Basis {
+    closure: Closure,
+    params: Params,
+    /// Seed conditions per seeded table.
+    seed_conds: BTreeMap<TableId, Vec<String>>,
+    /// The parameters of the lane's pattern, when lane edges need them.
+    lane_param: Option<LaneParams>,
+}
 
 /// The closure of `seeds` and its parameters: seed conditions first, then the lane's pattern
 /// when rows behind SET NULL / SET DEFAULT foreign keys go by it.
-fn closure_and_params(
+fn basis(
     graph: &SchemaGraph,
     seeds: &Seeds,
     dependents: Dependents,
     lane: Option<&LanePattern>,
-) -> Result<ClosureParts> {
+) -> Result<Basis> {
     let lane_rows = if lane.is_some() {
         LaneRows::Follow
     } else {
@@ -107,7 +109,12 @@ fn closure_and_params(
         Some(p) if !closure.lane_edges.is_empty() => Some(LaneParams::push(p, &mut params)),
         _ => None,
     };
-    Ok((closure, params, seed_conds, lane_param))
+    Ok(Basis {
+        closure,
+        params,
+        seed_conds,
+        lane_param,
+    })
 }
 
 impl DeletePlan {
@@ -119,8 +126,12 @@ impl DeletePlan {
         options: PlanOptions,
         lane: Option<&LanePattern>,
     ) -> Result<DeletePlan> {
-        let (closure, params, seed_conds, lane_param) =
-            closure_and_params(graph, seeds, options.dependents, lane)?;
+        let Basis {
+            closure,
+            params,
+            seed_conds,
+            lane_param,
+        } = basis(graph, seeds, options.dependents, lane)?;
         let tables = closure.tables();
         let lane_seeded: Vec<TableId> = seed_conds
             .keys()
@@ -245,8 +256,12 @@ impl SelectPlan {
         } else {
             Dependents::Skip
         };
-        let (closure, params, seed_conds, lane_param) =
-            closure_and_params(graph, seeds, dependents, lane)?;
+        let Basis {
+            closure,
+            params,
+            seed_conds,
+            lane_param,
+        } = basis(graph, seeds, dependents, lane)?;
         let chain = sql::chain(
             graph,
             &closure,
@@ -297,8 +312,12 @@ impl PreviewPlan {
         seeds: &Seeds,
         lane: Option<&LanePattern>,
     ) -> Result<PreviewPlan> {
-        let (closure, params, seed_conds, lane_param) =
-            closure_and_params(graph, seeds, Dependents::DeleteAll, lane)?;
+        let Basis {
+            closure,
+            params,
+            seed_conds,
+            lane_param,
+        } = basis(graph, seeds, Dependents::DeleteAll, lane)?;
         let tables = closure.tables();
         if closure.is_empty() {
             return Ok(PreviewPlan {

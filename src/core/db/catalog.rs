@@ -162,6 +162,8 @@ impl Db {
             .ok_or_else(|| Error::internal("the catalog query returned no row"))?;
         let graph = Arc::new(graph_from_catalog_json(&json)?);
         *self.inner.graph.write().unwrap_or_else(|p| p.into_inner()) = Some(graph.clone());
+        // The schema may have changed: statements prepared for the old one go.
+        self.inner.pool.manager().statement_caches.clear();
         Ok((graph, 1))
     }
 

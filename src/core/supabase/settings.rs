@@ -4,7 +4,7 @@
 //! Options first, then the environment, then the defaults of a local Supabase stack. Secrets,
 //! keys and API keys are checked here and never printed.
 
-use super::signing::{Signer, SigningKey};
+use super::signing::{JwtSecret, Signer, SigningKey};
 use crate::core::error::{Error, Result};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
@@ -12,8 +12,6 @@ use std::sync::Arc;
 
 /// The JWT secret of a local Supabase stack (`supabase start`), used when none is configured.
 pub const LOCAL_DEV_JWT_SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
-/// Shortest JWT secret accepted: Supabase requires at least 32 characters.
-pub const MIN_JWT_SECRET_CHARS: usize = 32;
 /// The API URL of a local Supabase stack.
 pub const DEFAULT_SUPABASE_URL: &str = "http://127.0.0.1:54321";
 /// Where the app under test runs unless `appOrigin` or `PGLANE_APP_ORIGIN` says otherwise.
@@ -22,35 +20,6 @@ pub const DEFAULT_APP_ORIGIN: &str = "http://localhost:3000";
 pub const DEFAULT_EXPIRES_IN: u64 = 3600;
 /// Folder of the storage state files, relative to the working directory.
 pub const DEFAULT_STATE_DIR: &str = "playwright/.auth";
-
-/// A JWT secret. Its `Debug` form never shows the value.
-#[derive(Clone)]
-pub struct JwtSecret(pub(super) String);
-
-impl JwtSecret {
-    /// Checks that the secret is present and long enough. `source` names where it came from
-    /// (`jwtSecret`, `SUPABASE_JWT_SECRET`) for the error message, which never holds the value.
-    pub fn new(secret: &str, source: &str) -> Result<JwtSecret> {
-        if secret.is_empty() {
-            return Err(Error::invalid_config(format!(
-                "{source} is empty: give the project's JWT secret (Supabase dashboard: Project Settings > API > JWT secret), or leave SUPABASE_JWT_SECRET unset to use the local development secret"
-            )));
-        }
-        let chars = secret.chars().count();
-        if chars < MIN_JWT_SECRET_CHARS {
-            return Err(Error::invalid_config(format!(
-                "{source} is {chars} characters long; a Supabase JWT secret has at least {MIN_JWT_SECRET_CHARS}"
-            )));
-        }
-        Ok(JwtSecret(secret.to_string()))
-    }
-}
-
-impl std::fmt::Debug for JwtSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("JwtSecret(<redacted>)")
-    }
-}
 
 /// An API key (`apikey` header) of the project: the anon or publishable key. Its `Debug` form
 /// never shows the value.

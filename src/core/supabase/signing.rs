@@ -3,7 +3,6 @@
 //! such as `supabase gen signing-key` prints. Keys and secrets are never printed: their `Debug`
 //! forms are redacted and errors name only where a key came from.
 
-use super::settings::JwtSecret;
 use crate::core::error::{Error, Result};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -53,6 +52,38 @@ impl std::fmt::Debug for SigningKey {
             self.alg.as_str(),
             self.kid
         )
+    }
+}
+
+/// Shortest JWT secret accepted: Supabase requires at least 32 characters.
+pub const MIN_JWT_SECRET_CHARS: usize = 32;
+
+/// A JWT secret. Its `Debug` form never shows the value.
+#[derive(Clone)]
+pub struct JwtSecret(pub(super) String);
+
+impl JwtSecret {
+    /// Checks that the secret is present and long enough. `source` names where it came from
+    /// (`jwtSecret`, `SUPABASE_JWT_SECRET`) for the error message, which never holds the value.
+    pub fn new(secret: &str, source: &str) -> Result<JwtSecret> {
+        if secret.is_empty() {
+            return Err(Error::invalid_config(format!(
+                "{source} is empty: give the project's JWT secret (Supabase dashboard: Project Settings > API > JWT secret), or leave SUPABASE_JWT_SECRET unset to use the local development secret"
+            )));
+        }
+        let chars = secret.chars().count();
+        if chars < MIN_JWT_SECRET_CHARS {
+            return Err(Error::invalid_config(format!(
+                "{source} is {chars} characters long; a Supabase JWT secret has at least {MIN_JWT_SECRET_CHARS}"
+            )));
+        }
+        Ok(JwtSecret(secret.to_string()))
+    }
+}
+
+impl std::fmt::Debug for JwtSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JwtSecret(<redacted>)")
     }
 }
 
