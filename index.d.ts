@@ -339,7 +339,7 @@ export declare class RunRegistry {
    * it was applied is one too, unless its `onChange` says `"reapply"` or `"skip"`. With
    * `recorded: false` (no `pglane` schema) every file is applied.
    */
-  applySchemaFiles(files: Array<SchemaFileInput>, runId: string, recorded: boolean): Promise<SchemaFileOutcome[]>
+  applySchemaFiles(files: SchemaFileInput[], runId: string, recorded: boolean): Promise<SchemaFileOutcome[]>
   /** Marks the database as a test database, which allows sweeps and pattern cleanups. */
   markTestDatabase(): Promise<void>
   /**

@@ -212,10 +212,11 @@ impl RunRegistry {
     #[napi(ts_return_type = "Promise<SchemaFileOutcome[]>", catch_unwind)]
     pub async fn apply_schema_files(
         &self,
-        files: Vec<SchemaFileInput>,
-        run_id: String,
-        recorded: bool,
+        #[napi(ts_arg_type = "SchemaFileInput[]")] files: Arg<Vec<SchemaFileInput>>,
+        #[napi(ts_arg_type = "string")] run_id: Arg<String>,
+        #[napi(ts_arg_type = "boolean")] recorded: Arg<bool>,
     ) -> Outcome<Vec<SchemaFileOutcome>> {
+        let (files, run_id, recorded) = (files.0, run_id.0, recorded.0);
         let run = async {
             let files = files
                 .into_iter()
