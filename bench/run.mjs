@@ -15,6 +15,10 @@ import { cpus, loadavg, totalmem } from 'node:os';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+// The workloads of bench/workloads/ (issues 15 and 20, BENCH_ONLY=shop,hosted,fixture,memory,
+// connections,netbox; bench/README.md lists their variables).
+import { EXTRA_WORKLOADS, extraGoals } from './workloads/index.mjs';
+import { onServerLog, serverLog } from './workloads/harness.mjs';
 import { chatHistoryRows, insertChatHistory, insertLeakedRun, laneRowsLeft, pg, summarize, vacuum, APP_TABLES } from './common.mjs';
 import { PglaneImpl, pglane } from './pglane-impl.mjs';
 import { ReferenceImpl } from './baseline-reference.mjs';
@@ -90,14 +94,19 @@ const fmt = (v, digits = 2) => (Number.isFinite(v) ? v.toFixed(digits) : '-');
 const pad = (s, n) => String(s).padStart(n);
 
 function printWorkload(w) {
-  console.log(`\n${w.title}   [n=${w.results.a.n} per implementation${w.note ? `; ${w.note}` : ''}]`);
+  // Workloads without implementations to compare (bench/workloads/) print their own lines.
+  const keys = KEYS.filter((key) => w.results[key]);
+  const n = w.results[keys[0]]?.n;
+  console.log(`\n${w.title}   [${n === undefined ? '' : `n=${n} per implementation`}${n !== undefined && w.note ? '; ' : ''}${w.note ?? ''}]`);
   const unit = w.unit;
-  console.log(
-    `${''.padEnd(22)}${pad(`p50 ${unit}`, 11)}${pad(`p95 ${unit}`, 11)}${pad('round trips', 13)}${pad('statements', 12)}${pad('ratio (p50)', 13)}`,
-  );
-  for (const k of KEYS) {
+  if (keys.length) {
+    console.log(
+      `${''.padEnd(22)}${pad(`p50 ${unit}`, 11)}${pad(`p95 ${unit}`, 11)}${pad('round trips', 13)}${pad('statements', 12)}${pad('ratio (p50)', 13)}`,
+    );
+  }
+  for (const k of keys) {
     const r = w.results[k];
-    const ratio = k === 'a' ? '' : `${k}/a ${fmt(r.p50 / w.results.a.p50, 2)}x`;
+    const ratio = k === 'a' || !w.results.a ? '' : `${k}/a ${fmt(r.p50 / w.results.a.p50, 2)}x`;
     console.log(
       `${LABEL[k].padEnd(22)}${pad(fmt(r.p50, unit === 'ns' ? 0 : 3), 11)}${pad(fmt(r.p95, unit === 'ns' ? 0 : 3), 11)}${pad(fmt(r.roundTrips, 0), 13)}${pad(fmt(r.statements, 0), 12)}${pad(ratio, 13)}`,
     );
@@ -462,6 +471,7 @@ function goals(workloads) {
   if (by.setup) list.push({ goal: 'complete setup >= 3x faster than (b)', target: 3, measured: ratio('setup', 'b'), met: ratio('setup', 'b') >= 3 });
   if (by.setupRtt) list.push({ goal: `  (same, ${RTT_MS} ms round trip)`, target: 3, measured: ratio('setupRtt', 'b'), met: ratio('setupRtt', 'b') >= 3 });
   for (const w of workloads) {
+    if (!w.results.a || !w.results.c) continue;
     list.push({ goal: `no slower than (c): ${w.id}`, target: 1, measured: ratio(w.id, 'c'), met: ratio(w.id, 'c') >= 1 });
   }
   if (by.name) list.push({ goal: 'ctx.name() under 1 us per call', target: 1000, measured: by.name.results.a.p50, met: by.name.results.a.p50 < 1000, unit: 'ns' });
@@ -469,6 +479,7 @@ function goals(workloads) {
     const n = by.fleet.results.a.connectionsPerProcess;
     list.push({ goal: 'at most 2 connections per worker process', target: 2, measured: n, met: n <= 2, unit: 'connections' });
   }
+  list.push(...extraGoals(by));
   return list;
 }
 
@@ -483,7 +494,10 @@ async function main() {
   let url = process.env.DATABASE_URL;
   if (!url) {
     const { startEmbeddedPostgres } = require('pglane/embedded');
-    embedded = await startEmbeddedPostgres();
+    // The server's log goes to workloads that capture pglane's statements (the application
+    // name first on each line); nothing is kept otherwise.
+    embedded = await startEmbeddedPostgres({ onLog: onServerLog, postgresFlags: ['-c', 'log_line_prefix=%a|'] });
+    serverLog.available = true;
     url = embedded.url;
   }
   const admin = new pg.Client({ connectionString: url, application_name: 'pglane-bench-admin' });
@@ -514,7 +528,7 @@ async function main() {
     const runIds = { a: pglane.generateRunId(), b: pglane.generateRunId(), c: pglane.generateRunId() };
     for (const impl of Object.values(impls)) await impl.warm();
     const step = async (id, fn) => {
-      if (!wanted(id)) return;
+      if (![].concat(id).some(wanted)) return;
       await vacuum(admin);
       const w = await fn();
       for (const one of Array.isArray(w) ? w : [w]) {
@@ -533,6 +547,11 @@ async function main() {
     }
     await step('fleet', () => fleetWorkload(url, admin, { rounds: ITER.fleetRounds, loops: ITER.fleetLoops }));
     if (RTT_MS > 0) await step('latency', () => latencyWorkloads(url, admin, ITER.latency));
+    // The workloads of bench/workloads/ (issues 15 and 20); BENCH_ONLY takes a group or its ids.
+    for (const extra of EXTRA_WORKLOADS) {
+      const wants = (id) => wanted(extra.id) || wanted(id);
+      await step([extra.id, ...extra.ids], () => extra.run({ url, admin, embedded, wanted: wants }));
+    }
 
     const addonAfter = addonInfo();
     if (addonAfter.mtimeMs !== addon.mtimeMs) {
@@ -542,7 +561,7 @@ async function main() {
     const goalList = goals(workloads);
     console.log('\nGoals');
     for (const g of goalList) {
-      const m = g.unit === 'ns' ? `${fmt(g.measured, 0)} ns` : g.unit === 'connections' ? `${g.measured}` : `${fmt(g.measured)}x`;
+      const m = g.unit === 'ns' ? `${fmt(g.measured, 0)} ns` : g.unit === 'connections' ? `${g.measured}` : g.unit ? `${fmt(g.measured)} ${g.unit}` : `${fmt(g.measured)}x`;
       console.log(`  ${g.met ? 'MET    ' : 'NOT MET'}  ${g.goal.padEnd(44)} ${m}`);
     }
     const load1 = loadavg();
@@ -567,7 +586,7 @@ async function main() {
       rttMs: RTT_MS,
       workloads: workloads.map(({ extraLines, sink, ...w }) => ({
         ...w,
-        ratios: { b_a: w.results.b.p50 / w.results.a.p50, c_a: w.results.c.p50 / w.results.a.p50 },
+        ratios: { b_a: w.results.b?.p50 / w.results.a?.p50, c_a: w.results.c?.p50 / w.results.a?.p50 },
       })),
       goals: goalList,
     };
