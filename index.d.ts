@@ -2,6 +2,8 @@
 export type PglaneErrorCode =
   | 'PGLANE_INVALID_NAME'
   | 'PGLANE_INVALID_CONFIG'
+  | 'PGLANE_INVALID_ARGUMENT'
+  | 'PGLANE_NOT_TEST_DATABASE'
   | 'PGLANE_DB_AUTH'
   | 'PGLANE_DB_UNREACHABLE'
   | 'PGLANE_DB_NOT_FOUND'
@@ -122,8 +124,9 @@ export declare class CleanupManager {
   /**
    * Deletes a whole lane by name: `"test"`, `"worker"` or `"run"` (this tracker's lane), or
    * a LIKE pattern of this run such as `ctx.workerPattern()`; plus the rows referencing it.
-   * A pattern that is not a lane's own (`'%'`, `'abcd%'`, another run's) throws
-   * `PGLANE_INVALID_CONFIG` and deletes nothing.
+   * A pattern that is not a lane's own (`'%'`, `'abcd%'`, another run's) rejects with
+   * `PGLANE_INVALID_CONFIG` and deletes nothing; so does a database not marked as a test
+   * database (`PGLANE_NOT_TEST_DATABASE`) unless `allowUnmarked`.
    */
   cleanupPattern(scopeOrPattern: string, options?: LaneOptions | undefined | null): Promise<CleanupReport>
   /**
@@ -153,6 +156,11 @@ export declare class Db {
    * e.g. a schema file in global setup. Not for values: pglane never pastes values into SQL.
    */
   executeScript(sql: string): Promise<void>
+  /**
+   * What pglane finds on this database: connection and TLS, pooler, permissions, the schema
+   * graph, foreign keys without an index (slow cleanups), lane columns. Reads only.
+   */
+  doctor(): Promise<Diagnosis>
   /**
    * Runs one statement with `$1, $2, ...` parameters and resolves with its rows, as JSON
    * objects keyed by column: the values Postgres' `to_json` gives (the same a factory
@@ -230,7 +238,7 @@ export declare class Factories {
    * Factories of several sources in one registry (a factory of one may use another's); a
    * name defined twice is `PGLANE_FACTORY_DEFINITION` naming both sources.
    */
-  static fromSources(sources: Array<FactorySource>, db?: Db | undefined | null): Factories
+  static fromSources(sources: FactorySource[], db?: Db | undefined | null): Factories
   /** Factory names. */
   names(): Array<string>
   /** The lane columns the definitions declare, `{ 'schema.table': ['name'] }`. */
@@ -241,7 +249,10 @@ export declare class Factories {
    * for a multi-row factory, per-step attributes.
    */
   create(name: string, ctx: WorkerContext, tracker: ResourceTracker, attrs?: any | undefined | null, options?: FactoryOptions | undefined | null): Promise<Record<string, any>>
-  /** Inserts `count` rows (or sets) with factory `name` in one statement. */
+  /**
+   * Inserts `count` rows (or sets) with factory `name` in one statement. `count` is an
+   * integer from 0 to 10000; anything else rejects with `PGLANE_INVALID_ARGUMENT`.
+   */
   createList(name: string, count: number, ctx: WorkerContext, tracker: ResourceTracker, attrs?: any | undefined | null, options?: FactoryOptions | undefined | null): Promise<Record<string, any>[]>
   /** The values `create` would insert, without inserting (database defaults are absent). */
   build(name: string, ctx: WorkerContext, attrs?: any | undefined | null, options?: FactoryOptions | undefined | null, db?: Db | undefined | null): Record<string, any>
@@ -255,7 +266,10 @@ export declare class Factories {
 export declare class ResourceTracker {
   /** The tracker of a test. `db` defaults to the process's default database. */
   static forTest(testInfo: TestInfoLike | undefined | null, ctx: WorkerContext, db?: Db | undefined | null): ResourceTracker
-  /** A tracker from `export()`'s JSON (e.g. handed over by a crashed worker). */
+  /**
+   * A tracker from `export()`'s JSON (e.g. handed over by a crashed worker). Its patterns
+   * are never trusted: pattern cleanup builds them again from its run id and name format.
+   */
   static import(json: string, db?: Db | undefined | null): ResourceTracker
   /**
    * Tracks a row of any table: `key` is the primary key value, an array of values in key
@@ -302,7 +316,7 @@ export declare class ResourceTracker {
   /** The run id of the lane. */
   get runId(): string
   /** LIKE pattern of the lane's test, worker or run names (`"test"` by default). */
-  lanePattern(scope?: string | undefined | null): string
+  lanePattern(scope?: 'test' | 'worker' | 'run' | undefined | null): string
 }
 
 /**
@@ -325,24 +339,47 @@ export declare class RunRegistry {
    * it was applied is one too, unless its `onChange` says `"reapply"` or `"skip"`. With
    * `recorded: false` (no `pglane` schema) every file is applied.
    */
-  applySchemaFiles(files: Array<SchemaFileInput>, runId: string, recorded: boolean): Promise<SchemaFileOutcome[]>
-  /** Marks the database as a test database, which allows sweeps. */
+  applySchemaFiles(files: SchemaFileInput[], runId: string, recorded: boolean): Promise<SchemaFileOutcome[]>
+  /** Marks the database as a test database, which allows sweeps and pattern cleanups. */
   markTestDatabase(): Promise<void>
-  /** Whether the database is marked as a test database. */
+  /**
+   * Whether the database is marked as a test database (false on a database without
+   * pglane's schema).
+   */
   isTestDatabase(): Promise<boolean>
-  /** Registers a run with its lane pattern (or beats, when it exists). */
-  register(runId: string, host: string, pid: number, lanePattern: string): Promise<void>
-  /** Records that the run is alive. */
-  heartbeat(runId: string): Promise<void>
+  /**
+   * Registers a run with its name format, heartbeat interval and time-to-live. `lanePattern`
+   * may be left out; when given it must be the run's own pattern (it is derived from the run
+   * id, 8 to 32 characters of `0-9a-z`, and the name format, never taken as given). Resolves
+   * true when the run was not registered (new, or swept by another run and registered
+   * again), false when it was (its heartbeat is refreshed).
+   */
+  register(runId: string, host: string, pid: number, lanePattern?: string | null, options?: RegisterOptions): Promise<boolean>
+  /**
+   * Records that the run is alive (and, when given, its heartbeat interval and TTL as they
+   * are now). Resolves false when the run is not registered (another run swept it, or it
+   * was forgotten): register it again, and its teardown can clean its rows.
+   */
+  heartbeat(runId: string, options?: RegisterOptions): Promise<boolean>
   /** Every registered run. */
   runs(): Promise<RunInfo[]>
-  /** Runs whose heartbeat is older than `ttlSeconds`. */
-  expired(ttlSeconds: number): Promise<RunInfo[]>
+  /**
+   * Dead runs: each judged by the heartbeat interval and time-to-live it recorded itself;
+   * `fallbackTtlSeconds` (a number of seconds above 0) judges only runs registered by an
+   * older pglane, which recorded none.
+   */
+  expired(fallbackTtlSeconds: number): Promise<RunInfo[]>
   /** Rows a run still has in the database, per table (journal keys and lane names). */
   leftovers(runId: string, options?: SweepOptions | undefined | null): Promise<LeakedRows[]>
   /**
+   * What `sweep(runId)` would delete, per table with the foreign-key path to it, deleting
+   * nothing (a dry run).
+   */
+  plan(runId: string, options?: SweepOptions | undefined | null): Promise<PlannedTable[]>
+  /**
    * Deletes what a run left (journal keys and lane names, with their dependents) and forgets
-   * the run. Refuses an unmarked database unless `allowUnmarked`.
+   * the run. Refuses an unmarked database (`PGLANE_NOT_TEST_DATABASE`) unless
+   * `allowUnmarked` or `PGLANE_ALLOW_SWEEP=1`.
    */
   sweep(runId: string, options?: SweepOptions | undefined | null): Promise<CleanupReport>
   /** Forgets a run and its journal without deleting rows. */
@@ -397,9 +434,9 @@ export declare class WorkerContext {
   /** LIKE pattern of this run's names. */
   runPattern(): string
   /** LIKE pattern of a scope: `"test"`, `"worker"` or `"run"`. */
-  likePattern(scope: string): string
+  likePattern(scope: 'test' | 'worker' | 'run'): string
   /** The literal prefix of a scope's names (no escaping): `"test"`, `"worker"` or `"run"`. */
-  prefix(scope: string): string
+  prefix(scope: 'test' | 'worker' | 'run'): string
 }
 
 /**
@@ -597,15 +634,15 @@ export declare function createWorkerScopedUserWithOrgAndState(ctx: WorkerContext
 
 /** Options of `new DbLocks(db, options)`. */
 export interface DbLocksOptions {
-  /** Namespace mixed into string keys (default `pglane`). */
+  /** Namespace mixed into string keys (default `pglane`; no NUL character). */
   namespace?: string
-  /** Default wait of `lock` in ms (default 10000). */
+  /** Default wait of `lock` in ms (default 10000; an integer from 0 to 86400000). */
   timeoutMs?: number
 }
 
 /** Options of `Db.connect`; each overrides the URL and the environment. */
 export interface DbOptions {
-  /** Connections per process (default 2). */
+  /** Connections per process (default 2; 1 to 100). */
   poolSize?: number
   /** Time allowed to open a connection, in ms (default 10000). */
   connectTimeoutMs?: number
@@ -620,6 +657,55 @@ export interface DbOptions {
    * "none"`), `"on"` or `"off"`: whether statements are prepared once per connection.
    */
   prepare?: string
+}
+
+/** What `db.doctor()` (and `npx pglane doctor`) found. */
+export interface Diagnosis {
+  /** The server and the session. */
+  server: ServerInfo
+  /** The `sslmode` pglane connects with. */
+  sslmode: string
+  /** Is a transaction-mode pooler in front? */
+  transactionPooler: boolean
+  /** What the role may do. */
+  permissions: DoctorPermissions
+  /** The schema graph. */
+  graph: DoctorGraph
+  /**
+   * Foreign keys whose referencing columns have no index (`child(cols) → parent`): every
+   * cleanup that deletes a parent row scans the child table.
+   */
+  unindexedForeignKeys: Array<string>
+  /** Where lane names are looked for by default: `{ 'schema.table': [text columns] }`. */
+  laneColumns: Record<string, Array<string>>
+  /** Is the database marked as a test database? */
+  testDatabase: boolean
+}
+
+/** The schema graph in numbers. */
+export interface DoctorGraph {
+  /** User schemas with tables. */
+  schemas: Array<string>
+  /** Tables. */
+  tables: number
+  /** Foreign keys. */
+  foreignKeys: number
+  /** Groups of tables referencing each other in a cycle. */
+  cycles: Array<Array<string>>
+  /** Tables without a primary key. */
+  withoutPrimaryKey: Array<string>
+}
+
+/** What the role may do on the database. */
+export interface DoctorPermissions {
+  /** May it create schemas (pglane's own, at the first run)? */
+  createSchema: boolean
+  /** Does the `pglane` schema exist? */
+  pglaneSchema: boolean
+  /** May it use the `pglane` schema? */
+  pglaneUsage: boolean
+  /** Tables it may not delete from (cleanup cannot remove their rows). */
+  noDelete: Array<string>
 }
 
 /** Every error code pglane can throw, e.g. `PGLANE_DB_AUTH`. */
@@ -672,6 +758,12 @@ export interface LaneOptions {
   includeDependents?: boolean
   /** Delete and count every dependent row, cascading ones included (default false). */
   countDependents?: boolean
+  /**
+   * Delete by name even if the database is not marked as a test database (default false:
+   * such a database is refused with `PGLANE_NOT_TEST_DATABASE`; `PGLANE_ALLOW_SWEEP=1`
+   * allows it too).
+   */
+  allowUnmarked?: boolean
 }
 
 /** Rows of one table left in a lane. */
@@ -684,7 +776,7 @@ export interface LeakedRows {
 
 /** Options of one lock call. */
 export interface LockOptions {
-  /** How long to wait, in ms. */
+  /** How long to wait, in ms (an integer from 0 to 86400000). */
   timeoutMs?: number
   /**
    * `"session"` (default for `lock`), `"transaction"`, or `"auto"` (session, or transaction
@@ -693,10 +785,42 @@ export interface LockOptions {
   scope?: string
 }
 
+/** One table of a dry run: what a sweep would delete there. */
+export interface PlannedTable {
+  /** `schema.table`. */
+  table: string
+  /** Rows that would be deleted. */
+  rows: number
+  /**
+   * What seeds the table itself: `lane names`, `tracked or journaled keys` (empty when only
+   * foreign keys lead there).
+   */
+  seeds: Array<string>
+  /**
+   * The shortest foreign-key path to it from another seeded table: that table, then each
+   * hop as `child.column → parent` (empty when none leads there).
+   */
+  path: Array<string>
+}
+
 /** The parts of a Playwright project pglane reads. */
 export interface ProjectLike {
   /** Project name. */
   name?: string
+}
+
+/** How a run registers or beats: its name format, heartbeat interval and time-to-live. */
+export interface RegisterOptions {
+  /** The run's name format (default `PGLANE_NAME_FORMAT`, else `{run}-w{worker}-{test}-{name}`). */
+  nameFormat?: string
+  /** Seconds between the run's heartbeats (default `PGLANE_HEARTBEAT_SECONDS`, else 20). */
+  heartbeatSeconds?: number
+  /**
+   * Seconds without a heartbeat after which the run is dead (default
+   * `PGLANE_HEARTBEAT_TTL`, else 120). Other runs judge it by this (and never before it
+   * missed two heartbeats), not by their own setting.
+   */
+  ttlSeconds?: number
 }
 
 /** A registered run. */
@@ -707,8 +831,14 @@ export interface RunInfo {
   host: string
   /** Process id of its Playwright runner. */
   pid: number
-  /** LIKE pattern of its names. */
+  /** LIKE pattern of its names (derived from the run id and the name format). */
   lanePattern: string
+  /** Its name format (null: registered by an older pglane, the default format). */
+  nameFormat?: string
+  /** The heartbeat interval it recorded, in seconds. */
+  heartbeatSeconds?: number
+  /** The time-to-live it recorded, in seconds: others judge it by this, not by their own. */
+  ttlSeconds?: number
   /** Seconds since its last heartbeat. */
   idleSeconds: number
 }
@@ -836,7 +966,7 @@ export interface SupabaseSession {
  */
 export declare function supabaseStorageKey(supabaseUrl?: string | undefined | null): string
 
-/** Options of sweeps and leftover checks. */
+/** Options of sweeps, plans and leftover checks. */
 export interface SweepOptions {
   /** `{ 'schema.table': ['name'] }`; default: every text column of every table. */
   laneColumns?: Record<string, Array<string>>
@@ -844,12 +974,16 @@ export interface SweepOptions {
   allowUnmarked?: boolean
   /**
    * The run's lane pattern, for a run the registry does not know (a database without the
-   * `pglane` schema): its rows are then found by lane names alone.
+   * `pglane` schema): its rows are then found by lane names alone. It must be exactly the
+   * run's own pattern (derived from the run id and the name format), never free text.
    */
   lanePattern?: string
 }
 
-/** The parts of Playwright's `TestInfo` pglane reads. A real `TestInfo` or a plain object. */
+/**
+ * The parts of Playwright's `TestInfo` pglane reads. A real `TestInfo` or a plain object.
+ * Indexes must be integers from 0 to 2147483647; anything else is `PGLANE_INVALID_ARGUMENT`.
+ */
 export interface TestInfoLike {
   /** Unique per worker process within a run. */
   workerIndex?: number
@@ -875,9 +1009,15 @@ export interface TrackedRow {
 
 /** Options of `WorkerContext.create`; each falls back to an environment variable. */
 export interface WorkerContextOptions {
-  /** Run id (default: `PGLANE_RUN_ID`, set by the global setup, or one per process). */
+  /**
+   * Run id (default: `PGLANE_RUN_ID`, set by the global setup, or one per process): 8 to 32
+   * characters of `0-9` and `a-z`.
+   */
   runId?: string
-  /** Name format (default `{run}-w{worker}-{test}-{name}`, or `PGLANE_NAME_FORMAT`). */
+  /**
+   * Name format (default `{run}-w{worker}-{test}-{name}`, or `PGLANE_NAME_FORMAT`); it must
+   * start with `{run}`.
+   */
   nameFormat?: string
   /** Domain of lane emails (default `pglane.test`, or `PGLANE_EMAIL_DOMAIN`). */
   emailDomain?: string

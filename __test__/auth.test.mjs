@@ -346,7 +346,7 @@ describe('Supabase auth users, sessions and storage state', () => {
     const ctx = lane();
     const tracker = ResourceTracker.forTest({}, ctx);
     const user = await createWorkerScopedAuthenticatedUser(ctx, tracker, { email: 'crashed' });
-    const report = await new CleanupManager(null, ResourceTracker.forTest({}, ctx)).cleanupPattern(ctx.testPattern());
+    const report = await new CleanupManager(null, ResourceTracker.forTest({}, ctx)).cleanupPattern(ctx.testPattern(), { allowUnmarked: true });
     // A lane sweep deletes (and counts) every dependent row itself: user, profile, identity,
     // session, refresh token.
     assert.equal(report.verified, true);

@@ -19,6 +19,8 @@ describe('ResourceTracker and CleanupManager on the reference schema', () => {
     url = await databaseUrl();
     client = await pgClient(url);
     await applySchema(client);
+    // Pattern cleanup deletes by name: it runs on a database marked as a test database only.
+    await new pglane.RunRegistry(null).markTestDatabase();
   });
   after(async () => {
     await client?.end();

@@ -149,6 +149,31 @@ factories:
     await client.query('drop table public.pglane_guarded');
   });
 
+  test('a constraint error on the user factory never shows the bcrypt hash, the password or the tokens', async () => {
+    // The user factory writes a bcrypt hash, a password and tokens into auth.users; a check
+    // constraint that fails makes Postgres print the whole row ("Failing row contains (...)").
+    const ctx = lane();
+    const tracker = ResourceTracker.forTest({}, ctx);
+    const password = 'correct-horse-never-printed';
+    await client.query("alter table auth.users add constraint pglane_refuses_forbidden check (email not like '%forbidden%') not valid");
+    try {
+      for (const create of [pglane.createWorkerScopedUser, pglane.createWorkerScopedAuthenticatedUser, pglane.createWorkerScopedUserWithOrg]) {
+        const err = await rejection(create(ctx, tracker, { email: `forbidden-${n++}`, password }));
+        assert.equal(err.code, 'PGLANE_DB_QUERY', `${create.name}: ${err.message}`);
+        assert.equal(err.sqlstate, '23514');
+        assert.match(err.message, /pglane_refuses_forbidden/);
+        for (const text of [err.message, err.cause?.message ?? '', err.stack, JSON.stringify(err)]) {
+          assert.doesNotMatch(text, /\$2[aby]\$/, `${create.name}: no bcrypt hash`);
+          assert.ok(!text.includes(password), `${create.name}: no password`);
+        }
+        assert.match(err.cause.message, /Failing row contains \(values hidden\)/);
+      }
+      assert.equal(tracker.count(), 0, 'nothing was inserted or tracked');
+    } finally {
+      await client.query('alter table auth.users drop constraint pglane_refuses_forbidden');
+    }
+  });
+
   test('synchronous calls throw the same coded errors as async ones, sqlstate included', async () => {
     const url = new URL(await databaseUrl());
     url.password = 'not-the-password';

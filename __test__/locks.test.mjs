@@ -157,11 +157,11 @@ describe('DbLocks', () => {
     db.close();
   });
 
-  test('bad keys are PGLANE_INVALID_CONFIG', async () => {
+  test('bad keys are PGLANE_INVALID_ARGUMENT, a bad scope PGLANE_INVALID_CONFIG', async () => {
     const locks = new DbLocks(null);
-    assert.equal((await rejection(locks.lock(''))).code, 'PGLANE_INVALID_CONFIG');
-    assert.equal((await rejection(locks.lock([1]))).code, 'PGLANE_INVALID_CONFIG');
-    assert.equal((await rejection(locks.lock([1, 2 ** 40]))).code, 'PGLANE_INVALID_CONFIG');
+    assert.equal((await rejection(locks.lock(''))).code, 'PGLANE_INVALID_ARGUMENT');
+    assert.equal((await rejection(locks.lock([1]))).code, 'PGLANE_INVALID_ARGUMENT');
+    assert.equal((await rejection(locks.lock([1, 2 ** 40]))).code, 'PGLANE_INVALID_ARGUMENT');
     assert.equal((await rejection(locks.lock('x', { scope: 'forever' }))).code, 'PGLANE_INVALID_CONFIG');
   });
 

@@ -139,6 +139,65 @@ describe('runs', () => {
     db.close();
   });
 
+  test("a run started with PGLANE_HEARTBEAT_TTL=5 judges a live run by the live run's own TTL and leaves it alone", { timeout: 120_000 }, async () => {
+    const db = Db.connect(url);
+    const registry = new RunRegistry(db);
+    await registry.ensureSchema();
+    await registry.markTestDatabase();
+    const live = generateRunId();
+    const ctx = WorkerContext.create({ workerIndex: 0, testId: live }, { runId: live });
+    assert.equal(await registry.register(live, 'elsewhere', 1, null, { heartbeatSeconds: 20, ttlSeconds: 120 }), true);
+    await Factories.preset(db).create('completeSetup', ctx, ResourceTracker.forTest({}, ctx, db));
+    // Its last beat was 30 s ago: well within its own 120 s, far past the other run's 5 s.
+    await client.query("update pglane.runs set heartbeat_at = now() - interval '30 seconds' where run_id = $1", [live]);
+    const { default: globalSetup } = require('pglane/global-setup');
+    const saved = { ...process.env };
+    Object.assign(process.env, { DATABASE_URL: url, PGLANE_RUN_ID: generateRunId(), PGLANE_QUIET: '1', PGLANE_HEARTBEAT_TTL: '5' });
+    try {
+      const teardown = await globalSetup();
+      assert.ok((await laneRows(client, live)).named > 0, 'the live run keeps its rows');
+      await teardown();
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+    const info = (await registry.runs()).find((r) => r.runId === live);
+    assert.ok(info, 'and its registration');
+    assert.equal(info.ttlSeconds, 120);
+    assert.ok(!(await registry.expired(5)).some((r) => r.runId === live));
+    await registry.sweep(live);
+    db.close();
+  });
+
+  test('a run that another run swept registers again at its next heartbeat, and its teardown cleans its rows', { timeout: 120_000 }, async () => {
+    const db = Db.connect(url);
+    const registry = new RunRegistry(db);
+    const runId = generateRunId();
+    const { default: globalSetup } = require('pglane/global-setup');
+    const saved = { ...process.env };
+    Object.assign(process.env, { DATABASE_URL: url, PGLANE_RUN_ID: runId, PGLANE_QUIET: '1' });
+    try {
+      const teardown = await globalSetup({ projects: [{ use: { pglane: { heartbeatSeconds: 0.2, heartbeatTtlSeconds: 60 } } }] });
+      // Another run sweeps it (its heartbeat looked expired to that run): it is forgotten.
+      await registry.forget(runId);
+      const ctx = WorkerContext.create({ workerIndex: 3, testId: runId }, { runId });
+      await Factories.preset(db).create('completeSetup', ctx, ResourceTracker.forTest({}, ctx, db));
+      let registered;
+      for (let i = 0; i < 200 && !registered; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        registered = (await registry.runs()).find((r) => r.runId === runId);
+      }
+      assert.ok(registered, 'registered again by its heartbeat');
+      assert.equal(registered.ttlSeconds, 60, 'with its own TTL');
+      await teardown();
+    } finally {
+      for (const k of Object.keys(process.env)) if (!(k in saved)) delete process.env[k];
+      Object.assign(process.env, saved);
+    }
+    assert.deepEqual(await laneRows(client, runId), { named: 0, journal: 0 }, 'the teardown found and swept its rows');
+    db.close();
+  });
+
   test('two runs of the example suite at once on one database both pass', { timeout: 300_000 }, async () => {
     const env = { DATABASE_URL: url, WORKERS: '2' };
     const [a, b] = await Promise.all([

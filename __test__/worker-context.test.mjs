@@ -13,7 +13,7 @@ describe('WorkerContext', () => {
     assert.equal(ctx.getWorkerId(), 4);
     assert.equal(ctx.runId, RUN);
     assert.equal(ctx.name('Alice'), `${RUN}-w4-${ctx.testIndex}-Alice`);
-    assert.match(ctx.email('Alice Smith'), new RegExp(`^${RUN}-w4-${ctx.testIndex}-alice-smith-[0-9a-f]{6}@pglane\\.test$`));
+    assert.match(ctx.email('Alice Smith'), new RegExp(`^${RUN}-w4-${ctx.testIndex}-alice-smith--[0-9a-f]{16}@pglane\\.test$`));
     assert.match(ctx.slug('Acme Corp'), /^[a-z0-9-]+$/);
     assert.equal(ctx.testPattern(), `${RUN}-w4-${ctx.testIndex}-%`);
     assert.equal(ctx.workerPattern(), `${RUN}-w4-%`);
@@ -34,14 +34,18 @@ describe('WorkerContext', () => {
   test('name() agrees with the native rule on every kind of input', () => {
     const ctx = WorkerContext.create(info(5, 'fast-path'), { runId: RUN });
     const prefix = ctx.prefix('test');
-    const cases = ['a', 'x'.repeat(128), '日本語', '😀'.repeat(64), '😀'.repeat(65), 'tab\tin', 'del\u007f', 'c1\u0085', '%_\\\'"', ' spaced '];
+    const cases = ['a', 'x'.repeat(128), '日本語', '😀'.repeat(64), '😀'.repeat(65), 'tab\tin', 'del\u007f', 'c1\u0085', '%_\\\'"', ' spaced ',
+      '\ud800', '\udc00', 'a\ud83db', 'a\ufffdb', '\ud83d\ude00'];
     for (const base of cases) {
       const codePoints = [...base].length;
-      const valid = codePoints >= 1 && codePoints <= 128 && !/[\u0000-\u001f\u007f-\u009f]/.test(base);
+      const loneSurrogate = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/.test(base);
+      const valid = codePoints >= 1 && codePoints <= 128 && !/[\u0000-\u001f\u007f-\u009f\ufffd]/.test(base) && !loneSurrogate;
       if (valid) assert.equal(ctx.name(base), prefix + base, JSON.stringify(base));
       else assert.equal(thrown(() => ctx.name(base)).code, 'PGLANE_INVALID_NAME', JSON.stringify(base));
     }
-    assert.throws(() => ctx.name(42), 'a non-string is refused by the native argument check');
+    // Lone surrogates reached native code as one U+FFFD: two inputs, one slug.
+    assert.equal(thrown(() => ctx.slug('\ud800')).code, 'PGLANE_INVALID_NAME');
+    assert.equal(thrown(() => ctx.name(42)).code, 'PGLANE_INVALID_ARGUMENT');
   });
 
   test('uuid() is a version 7 UUID and never repeats', () => {
@@ -69,10 +73,23 @@ describe('WorkerContext', () => {
   });
 
   test('a custom format and email domain are honoured', () => {
-    const ctx = WorkerContext.create(info(2, 'fmt'), { runId: RUN, nameFormat: 'e2e.{run}.{worker}.{test}.{name}', emailDomain: 'example.test' });
-    assert.equal(ctx.name('x'), `e2e.${RUN}.2.${ctx.testIndex}.x`);
+    const ctx = WorkerContext.create(info(2, 'fmt'), { runId: RUN, nameFormat: '{run}.e2e.{worker}.{test}.{name}', emailDomain: 'example.test' });
+    assert.equal(ctx.name('x'), `${RUN}.e2e.2.${ctx.testIndex}.x`);
     assert.ok(ctx.email('bob').endsWith('@example.test'));
-    assert.equal(ctx.testPattern(), `e2e.${RUN}.2.${ctx.testIndex}.%`);
+    assert.equal(ctx.testPattern(), `${RUN}.e2e.2.${ctx.testIndex}.%`);
+  });
+
+  test('a format that puts text before the run id is refused: run x+abcd would pass for run xabcd', () => {
+    const err = thrown(() => WorkerContext.create(info(2, 'fmt-x'), { runId: 'abcd1234', nameFormat: 'x{run}-w{worker}-{test}-{name}' }));
+    assert.equal(err.code, 'PGLANE_INVALID_CONFIG');
+    assert.match(err.message, /must start with \{run\}/);
+    assert.equal(thrown(() => WorkerContext.create(info(0, 'short-run'), { runId: 'abcd' })).code, 'PGLANE_INVALID_CONFIG');
+  });
+
+  test('slugs of different inputs stay different (a 24-bit hash made these one slug)', () => {
+    const ctx = WorkerContext.create(info(2, 'slug-collide'), { runId: RUN });
+    assert.notEqual(ctx.slug('a:++!b'), ctx.slug('a!$#?b'));
+    assert.notEqual(ctx.slug('Acme Corp!'), ctx.slug('acme-corp'));
   });
 
   test('generated run ids are short, valid and distinct', () => {

@@ -71,7 +71,7 @@ export class PglaneImpl {
   }
 
   async cleanupPattern(pattern, lane) {
-    const report = await new CleanupManager(this.db, lane.tracker).cleanupPattern(pattern);
+    const report = await new CleanupManager(this.db, lane.tracker).cleanupPattern(pattern, { allowUnmarked: true });
     this.extraStatements += report.statements - report.roundTrips;
     this.openConnections;
     return report;

@@ -35,8 +35,10 @@ declare module '../index' {
 // conversions cost ~600 ns, a JS concatenation ~70 ns. Names that are certainly valid (1 to 128
 // UTF-16 units, no control character: a strict subset of what the native check accepts) are
 // joined here to the lane prefix the native side computed; anything else goes to the native
-// method, which decides and throws PGLANE_INVALID_NAME.
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+// method, which decides and throws PGLANE_INVALID_NAME. A lone surrogate reaches native code as
+// U+FFFD (so '\uD800' and '\uDC00' would be one name there and another one here): it and
+// U+FFFD itself go to the native method, which refuses them.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\ufffd]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 const testPrefixes = new WeakMap<native.WorkerContext, string>();
 const nativeName = native.WorkerContext.prototype.name;
 native.WorkerContext.prototype.name = function name(this: native.WorkerContext, base: string): string {

@@ -55,7 +55,8 @@ class NetboxPglane {
     return this.count(await new CleanupManager(this.db, tracker).cleanup());
   }
   async sweep({ tracker }) {
-    return this.count(await new CleanupManager(this.db, tracker).cleanupPattern('test'));
+    // A NetBox database of its own, not marked as a test database: the sweep opts in.
+    return this.count(await new CleanupManager(this.db, tracker).cleanupPattern('test', { allowUnmarked: true }));
   }
   close() {
     this.db.close();

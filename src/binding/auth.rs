@@ -2,7 +2,8 @@
 // napi-rs does not register exports in test builds, so they look unused there.
 #![cfg_attr(test, allow(dead_code))]
 
-use super::error::{spawn, OrThrow, Outcome};
+use super::args::{Arg, JsInput};
+use super::error::{guard, spawn, Outcome};
 use super::tracker::ResourceTracker;
 use super::worker_context::WorkerContext;
 use crate::core::preset;
@@ -116,14 +117,19 @@ fn spawn_auth_user<'env>(
     env: &'env Env,
     ctx: &WorkerContext,
     tracker: &ResourceTracker,
-    options: Option<Value>,
+    options: Option<JsInput>,
     kind: AuthUserKind,
     with_state: bool,
 ) -> napi::Result<PromiseRaw<'env, Outcome<AuthenticatedUser>>> {
     let db = tracker.db.clone();
     let ctx = ctx.inner.clone();
     let tracker = tracker.inner.clone();
+    let options = options.map(|o| o.0);
     spawn(env, async move {
+        let options = match options {
+            Some(o) => o.optional_json("options")?,
+            None => None,
+        };
         core_users::create_authenticated_user(
             &db,
             &preset::registry(),
@@ -147,15 +153,16 @@ macro_rules! auth_user_factory {
         $(#[doc = $doc])*
         #[napi(
             ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>",
-            ts_return_type = "Promise<AuthenticatedUser>"
+            ts_return_type = "Promise<AuthenticatedUser>",
+            catch_unwind
         )]
         pub fn $name<'env>(
             env: &'env Env,
-            ctx: &WorkerContext,
-            tracker: &ResourceTracker,
-            options: Option<Value>,
+            ctx: Arg<&WorkerContext>,
+            tracker: Arg<&ResourceTracker>,
+            options: Option<JsInput>,
         ) -> napi::Result<PromiseRaw<'env, Outcome<AuthenticatedUser>>> {
-            spawn_auth_user(env, ctx, tracker, options, AuthUserKind::$kind, $with_state)
+            spawn_auth_user(env, &ctx, &tracker, options, AuthUserKind::$kind, $with_state)
         }
     };
 }
@@ -251,15 +258,17 @@ pub struct SupabaseSession {
 /// than a minute left: sign a worker-scoped user in with the worker's tracker and every test of
 /// the worker shares one sign-in, which keeps a suite under Supabase Auth's rate limits. A 429
 /// rejects with `PGLANE_AUTH_RATE_LIMITED`, any other refusal with `PGLANE_AUTH_API`.
-#[napi(ts_return_type = "Promise<SupabaseSession>")]
+#[napi(ts_return_type = "Promise<SupabaseSession>", catch_unwind)]
 pub fn sign_in_with_password<'env>(
     env: &'env Env,
-    tracker: &ResourceTracker,
-    #[napi(ts_arg_type = "SignInOptions")] options: Value,
+    #[napi(ts_arg_type = "ResourceTracker")] tracker: Arg<&ResourceTracker>,
+    #[napi(ts_arg_type = "SignInOptions")] options: JsInput,
 ) -> napi::Result<PromiseRaw<'env, Outcome<SupabaseSession>>> {
     let db = tracker.db.clone();
     let tracker = tracker.inner.clone();
+    let options = options.0;
     spawn(env, async move {
+        let options = options.to_json("options")?;
         password_grant::sign_in_with_options(&db, &tracker, options, &process_env)
             .await
             .map(|(s, reused)| SupabaseSession {
@@ -298,22 +307,26 @@ pub struct StorageStateFile {
 /// Writes the Playwright storage state of a session (the `session` of a signed-in user, e.g.
 /// from `createWorkerScopedUserForOnboarding`): supabase-js localStorage and `@supabase/ssr`
 /// cookies. Throws `PGLANE_INVALID_CONFIG` for an origin or URL that is not a URL.
-#[napi]
+#[napi(catch_unwind)]
 pub fn write_supabase_storage_state(
     env: Env,
-    #[napi(ts_arg_type = "Record<string, any>")] session: Value,
-    options: Option<StorageStateOptions>,
+    #[napi(ts_arg_type = "Record<string, any>")] session: JsInput,
+    #[napi(ts_arg_type = "StorageStateOptions | undefined | null")] options: Option<
+        Arg<StorageStateOptions>,
+    >,
 ) -> napi::Result<StorageStateFile> {
     let options = options
-        .map(|o| AuthOptions {
+        .map(|Arg(o)| AuthOptions {
             app_origin: o.app_origin,
             supabase_url: o.supabase_url,
             dir: o.dir,
             ..Default::default()
         })
         .unwrap_or_default();
-    let (state, path) = storage_state::storage_state_for_session(&session, &options, &process_env)
-        .or_throw(&env)?;
+    let (state, path) = guard(&env, || {
+        let session = session.get().to_json("session")?;
+        storage_state::storage_state_for_session(&session, &options, &process_env)
+    })?;
     Ok(StorageStateFile {
         path: path.to_string_lossy().into_owned(),
         storage_state: state,
@@ -322,7 +335,12 @@ pub fn write_supabase_storage_state(
 
 /// The key supabase-js and `@supabase/ssr` keep the session under: `sb-<project ref>-auth-token`
 /// for `supabaseUrl` (default `SUPABASE_URL`, else `http://127.0.0.1:54321`).
-#[napi]
-pub fn supabase_storage_key(env: Env, supabase_url: Option<String>) -> napi::Result<String> {
-    auth_settings::storage_key_for(supabase_url, &process_env).or_throw(&env)
+#[napi(catch_unwind)]
+pub fn supabase_storage_key(
+    env: Env,
+    #[napi(ts_arg_type = "string | undefined | null")] supabase_url: Option<Arg<String>>,
+) -> napi::Result<String> {
+    guard(&env, || {
+        auth_settings::storage_key_for(supabase_url.map(|u| u.0), &process_env)
+    })
 }

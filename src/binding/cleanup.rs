@@ -1,7 +1,8 @@
 //! `CleanupManager`: deletes what a tracker holds, or a whole lane by name.
 
+use super::args::Arg;
 use super::db::Db;
-use super::error::Outcome;
+use super::error::{caught, Outcome};
 use super::tracker::ResourceTracker;
 use crate::core::cleanup::{self as core_cleanup, CleanupOptions, TableCount};
 use crate::core::db as core_db;
@@ -34,6 +35,10 @@ pub struct LaneOptions {
     pub include_dependents: Option<bool>,
     /// Delete and count every dependent row, cascading ones included (default false).
     pub count_dependents: Option<bool>,
+    /// Delete by name even if the database is not marked as a test database (default false:
+    /// such a database is refused with `PGLANE_NOT_TEST_DATABASE`; `PGLANE_ALLOW_SWEEP=1`
+    /// allows it too).
+    pub allow_unmarked: Option<bool>,
 }
 
 /// A group of tables that could not be cleaned.
@@ -137,14 +142,16 @@ pub struct CleanupManager {
 #[napi]
 impl CleanupManager {
     /// `db`: a `Db`, or `null` for the tracker's database.
-    #[napi(constructor)]
+    #[napi(constructor, catch_unwind)]
     pub fn new(
-        db: Option<&Db>,
-        tracker: &ResourceTracker,
-        options: Option<CleanupManagerOptions>,
+        #[napi(ts_arg_type = "Db | undefined | null")] db: Option<Arg<&Db>>,
+        #[napi(ts_arg_type = "ResourceTracker")] tracker: Arg<&ResourceTracker>,
+        #[napi(ts_arg_type = "CleanupManagerOptions | undefined | null")] options: Option<
+            Arg<CleanupManagerOptions>,
+        >,
     ) -> CleanupManager {
         let defaults = CleanupOptions::default();
-        let options = options.map_or(defaults, |o| CleanupOptions {
+        let options = options.map_or(defaults, |Arg(o)| CleanupOptions {
             verify: o.verify_cleanup.unwrap_or(defaults.verify),
             include_dependents: o.include_dependents.unwrap_or(defaults.include_dependents),
             count_dependents: o.count_dependents.unwrap_or(defaults.count_dependents),
@@ -160,25 +167,30 @@ impl CleanupManager {
     /// a no-op. Partial failures are in `report.failures`; it throws only when nothing could be
     /// done (the database is unreachable or the connection broke), and then the tracker keeps
     /// its rows, so a retry works.
-    #[napi(ts_return_type = "Promise<CleanupReport>")]
+    #[napi(ts_return_type = "Promise<CleanupReport>", catch_unwind)]
     pub async fn cleanup(&self) -> Outcome<CleanupReport> {
-        core_cleanup::cleanup_tracked(&self.db, &self.tracker, self.options)
-            .await
-            .map(Into::into)
-            .into()
+        caught(core_cleanup::cleanup_tracked(
+            &self.db,
+            &self.tracker,
+            self.options,
+        ))
+        .await
+        .map(Into::into)
+        .into()
     }
 
     /// Deletes a whole lane by name: `"test"`, `"worker"` or `"run"` (this tracker's lane), or
     /// a LIKE pattern of this run such as `ctx.workerPattern()`; plus the rows referencing it.
-    /// A pattern that is not a lane's own (`'%'`, `'abcd%'`, another run's) throws
-    /// `PGLANE_INVALID_CONFIG` and deletes nothing.
-    #[napi(ts_return_type = "Promise<CleanupReport>")]
+    /// A pattern that is not a lane's own (`'%'`, `'abcd%'`, another run's) rejects with
+    /// `PGLANE_INVALID_CONFIG` and deletes nothing; so does a database not marked as a test
+    /// database (`PGLANE_NOT_TEST_DATABASE`) unless `allowUnmarked`.
+    #[napi(ts_return_type = "Promise<CleanupReport>", catch_unwind)]
     pub async fn cleanup_pattern(
         &self,
-        scope_or_pattern: String,
-        options: Option<LaneOptions>,
+        #[napi(ts_arg_type = "string")] scope_or_pattern: Arg<String>,
+        #[napi(ts_arg_type = "LaneOptions | undefined | null")] options: Option<Arg<LaneOptions>>,
     ) -> Outcome<CleanupReport> {
-        let options = options.unwrap_or_default();
+        let options = options.map(|o| o.0).unwrap_or_default();
         let run = async {
             let pattern = self.tracker.lane().resolve_pattern(&scope_or_pattern)?;
             let columns = core_cleanup::given_lane_columns(options.lane_columns);
@@ -189,25 +201,33 @@ impl CleanupManager {
                     .count_dependents
                     .unwrap_or(self.options.count_dependents),
             };
-            core_cleanup::cleanup_pattern(&self.db, &pattern, columns.as_deref(), opts).await
+            core_cleanup::cleanup_pattern(
+                &self.db,
+                &pattern,
+                columns.as_deref(),
+                opts,
+                options.allow_unmarked.unwrap_or(false),
+            )
+            .await
         };
-        run.await.map(Into::into).into()
+        caught(run).await.map(Into::into).into()
     }
 
     /// Lists rows left in a lane (`"test"`, `"worker"`, `"run"` or a LIKE pattern), per table.
     /// An empty list proves the lane clean.
-    #[napi(ts_return_type = "Promise<LeakedRows[]>")]
+    #[napi(ts_return_type = "Promise<LeakedRows[]>", catch_unwind)]
     pub async fn verify_no_leaked_data(
         &self,
-        scope_or_pattern: String,
-        options: Option<LaneOptions>,
+        #[napi(ts_arg_type = "string")] scope_or_pattern: Arg<String>,
+        #[napi(ts_arg_type = "LaneOptions | undefined | null")] options: Option<Arg<LaneOptions>>,
     ) -> Outcome<Vec<LeakedRows>> {
         let run = async {
             let pattern = self.tracker.lane().resolve_pattern(&scope_or_pattern)?;
-            let columns = core_cleanup::given_lane_columns(options.and_then(|o| o.lane_columns));
+            let columns = core_cleanup::given_lane_columns(options.and_then(|o| o.0.lane_columns));
             core_cleanup::find_leaks(&self.db, &pattern, columns.as_deref()).await
         };
-        run.await
+        caught(run)
+            .await
             .map(|list| list.into_iter().map(Into::into).collect())
             .into()
     }

@@ -1,21 +1,26 @@
 //! `Db`: a handle on one database (settings, a small pool, counters).
 
-use super::error::{OrThrow, Outcome};
+use super::args::{Arg, JsInput};
+use super::error::{caught, guard, Outcome};
 use crate::core::db::query::{Expect, QueryOutcome};
-use crate::core::db::{self as core_db, config::DbOverrides};
+use crate::core::db::{self as core_db, config::DbOverrides, doctor};
 use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;
+use std::collections::HashMap;
 
 /// Options of `Db.connect`; each overrides the URL and the environment.
-#[napi(object)]
+#[napi(object, object_to_js = false)]
 pub struct DbOptions {
-    /// Connections per process (default 2).
-    pub pool_size: Option<u32>,
+    /// Connections per process (default 2; 1 to 100).
+    #[napi(ts_type = "number")]
+    pub pool_size: Option<JsInput>,
     /// Time allowed to open a connection, in ms (default 10000).
-    pub connect_timeout_ms: Option<u32>,
+    #[napi(ts_type = "number")]
+    pub connect_timeout_ms: Option<JsInput>,
     /// Time allowed for one operation before pglane cancels it, in ms (default 60000).
-    pub statement_timeout_ms: Option<u32>,
+    #[napi(ts_type = "number")]
+    pub statement_timeout_ms: Option<JsInput>,
     /// `application_name` of pglane's sessions (default `pglane`).
     pub application_name: Option<String>,
     /// `"auto"`, `"none"` or `"transaction"`: whether a transaction-mode pooler is in front.
@@ -25,16 +30,16 @@ pub struct DbOptions {
     pub prepare: Option<String>,
 }
 
-impl From<DbOptions> for DbOverrides {
-    fn from(o: DbOptions) -> Self {
-        DbOverrides {
-            pool_size: o.pool_size,
-            connect_timeout_ms: o.connect_timeout_ms,
-            statement_timeout_ms: o.statement_timeout_ms,
-            application_name: o.application_name,
-            pooler: o.pooler,
-            prepare: o.prepare,
-        }
+impl DbOptions {
+    fn overrides(self) -> crate::core::Result<DbOverrides> {
+        DbOverrides::checked(
+            self.pool_size.as_ref().map(JsInput::get),
+            self.connect_timeout_ms.as_ref().map(JsInput::get),
+            self.statement_timeout_ms.as_ref().map(JsInput::get),
+            self.application_name,
+            self.pooler,
+            self.prepare,
+        )
     }
 }
 
@@ -72,6 +77,82 @@ impl From<core_db::ServerInfo> for ServerInfo {
     }
 }
 
+/// What the role may do on the database.
+#[napi(object)]
+pub struct DoctorPermissions {
+    /// May it create schemas (pglane's own, at the first run)?
+    pub create_schema: bool,
+    /// Does the `pglane` schema exist?
+    pub pglane_schema: bool,
+    /// May it use the `pglane` schema?
+    pub pglane_usage: bool,
+    /// Tables it may not delete from (cleanup cannot remove their rows).
+    pub no_delete: Vec<String>,
+}
+
+/// The schema graph in numbers.
+#[napi(object)]
+pub struct DoctorGraph {
+    /// User schemas with tables.
+    pub schemas: Vec<String>,
+    /// Tables.
+    pub tables: u32,
+    /// Foreign keys.
+    pub foreign_keys: u32,
+    /// Groups of tables referencing each other in a cycle.
+    pub cycles: Vec<Vec<String>>,
+    /// Tables without a primary key.
+    pub without_primary_key: Vec<String>,
+}
+
+/// What `db.doctor()` (and `npx pglane doctor`) found.
+#[napi(object)]
+pub struct Diagnosis {
+    /// The server and the session.
+    pub server: ServerInfo,
+    /// The `sslmode` pglane connects with.
+    pub sslmode: String,
+    /// Is a transaction-mode pooler in front?
+    pub transaction_pooler: bool,
+    /// What the role may do.
+    pub permissions: DoctorPermissions,
+    /// The schema graph.
+    pub graph: DoctorGraph,
+    /// Foreign keys whose referencing columns have no index (`child(cols) → parent`): every
+    /// cleanup that deletes a parent row scans the child table.
+    pub unindexed_foreign_keys: Vec<String>,
+    /// Where lane names are looked for by default: `{ 'schema.table': [text columns] }`.
+    pub lane_columns: HashMap<String, Vec<String>>,
+    /// Is the database marked as a test database?
+    pub test_database: bool,
+}
+
+impl From<doctor::Diagnosis> for Diagnosis {
+    fn from(d: doctor::Diagnosis) -> Self {
+        Diagnosis {
+            server: d.server.into(),
+            sslmode: d.sslmode,
+            transaction_pooler: d.transaction_pooler,
+            permissions: DoctorPermissions {
+                create_schema: d.permissions.create_schema,
+                pglane_schema: d.permissions.pglane_schema,
+                pglane_usage: d.permissions.pglane_usage,
+                no_delete: d.permissions.no_delete,
+            },
+            graph: DoctorGraph {
+                schemas: d.graph.schemas,
+                tables: d.graph.tables as u32,
+                foreign_keys: d.graph.foreign_keys as u32,
+                cycles: d.graph.cycles,
+                without_primary_key: d.graph.without_primary_key,
+            },
+            unindexed_foreign_keys: d.unindexed_foreign_keys,
+            lane_columns: d.lane_columns.into_iter().collect(),
+            test_database: d.test_database,
+        }
+    }
+}
+
 /// A database handle: its settings and a small connection pool. `Db.connect(null)` and
 /// `Db.default()` use `DATABASE_URL`, else the embedded server started by the global setup,
 /// else libpq's `PG*` variables.
@@ -83,13 +164,19 @@ pub struct Db {
 impl Db {
     async fn run(
         &self,
-        sql: String,
-        params: Option<Vec<Value>>,
+        sql: Arg<String>,
+        params: Option<JsInput>,
         expect: Expect,
     ) -> crate::core::Result<QueryOutcome> {
-        self.inner
-            .query_json(&sql, params.as_deref().unwrap_or(&[]), expect)
-            .await
+        let params = match params {
+            Some(p) => p.get().optional_json_array("params")?,
+            None => None,
+        };
+        caught(
+            self.inner
+                .query_json(&sql, params.as_deref().unwrap_or(&[]), expect),
+        )
+        .await
     }
 }
 
@@ -97,7 +184,7 @@ impl Db {
 pub(crate) fn db_or_default(env: &Env, db: Option<&Db>) -> napi::Result<core_db::Db> {
     match db {
         Some(d) => Ok(d.inner.clone()),
-        None => core_db::default_db().or_throw(env),
+        None => guard(env, core_db::default_db),
     }
 }
 
@@ -105,31 +192,54 @@ pub(crate) fn db_or_default(env: &Env, db: Option<&Db>) -> napi::Result<core_db:
 impl Db {
     /// A handle for `url` (or the default settings when `null`), with options on top. Settings
     /// are checked now; the first connection opens on first use.
-    #[napi(factory)]
-    pub fn connect(env: Env, url: Option<String>, options: Option<DbOptions>) -> napi::Result<Db> {
-        let inner = core_db::connect(url.as_deref(), options.map(Into::into)).or_throw(&env)?;
+    #[napi(factory, catch_unwind)]
+    pub fn connect(
+        env: Env,
+        #[napi(ts_arg_type = "string | undefined | null")] url: Option<Arg<String>>,
+        #[napi(ts_arg_type = "DbOptions | undefined | null")] options: Option<Arg<DbOptions>>,
+    ) -> napi::Result<Db> {
+        let inner = guard(&env, || {
+            let overrides = options.map(|o| o.0.overrides()).transpose()?;
+            core_db::connect(url.as_ref().map(|u| u.0.as_str()), overrides)
+        })?;
         Ok(Db { inner })
     }
 
     /// The process's shared default handle.
-    #[napi(factory, js_name = "default")]
+    #[napi(factory, js_name = "default", catch_unwind)]
     pub fn default_db(env: Env) -> napi::Result<Db> {
         Ok(Db {
-            inner: core_db::default_db().or_throw(&env)?,
+            inner: guard(&env, core_db::default_db)?,
         })
     }
 
     /// Connects (if needed) and asks the server about the session. One round trip.
-    #[napi(ts_return_type = "Promise<ServerInfo>")]
+    #[napi(ts_return_type = "Promise<ServerInfo>", catch_unwind)]
     pub async fn server_info(&self) -> Outcome<ServerInfo> {
-        self.inner.server_info().await.map(Into::into).into()
+        caught(self.inner.server_info())
+            .await
+            .map(Into::into)
+            .into()
     }
 
     /// Runs a SQL script (several statements, no parameters) with the simple query protocol,
     /// e.g. a schema file in global setup. Not for values: pglane never pastes values into SQL.
-    #[napi(ts_return_type = "Promise<void>")]
-    pub async fn execute_script(&self, sql: String) -> Outcome<()> {
-        self.inner.execute_script(&sql).await.into()
+    #[napi(ts_return_type = "Promise<void>", catch_unwind)]
+    pub async fn execute_script(
+        &self,
+        #[napi(ts_arg_type = "string")] sql: Arg<String>,
+    ) -> Outcome<()> {
+        caught(self.inner.execute_script(&sql)).await.into()
+    }
+
+    /// What pglane finds on this database: connection and TLS, pooler, permissions, the schema
+    /// graph, foreign keys without an index (slow cleanups), lane columns. Reads only.
+    #[napi(ts_return_type = "Promise<Diagnosis>", catch_unwind)]
+    pub async fn doctor(&self) -> Outcome<Diagnosis> {
+        caught(doctor::diagnose(&self.inner))
+            .await
+            .map(Into::into)
+            .into()
     }
 
     /// Runs one statement with `$1, $2, ...` parameters and resolves with its rows, as JSON
@@ -141,9 +251,10 @@ impl Db {
     #[napi(
         ts_generic_types = "T = Row",
         ts_args_type = "sql: string, params?: readonly unknown[] | null",
-        ts_return_type = "Promise<T[]>"
+        ts_return_type = "Promise<T[]>",
+        catch_unwind
     )]
-    pub async fn query(&self, sql: String, params: Option<Vec<Value>>) -> Outcome<Vec<Value>> {
+    pub async fn query(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<Vec<Value>> {
         self.run(sql, params, Expect::Any)
             .await
             .map(|o| o.rows)
@@ -154,9 +265,10 @@ impl Db {
     #[napi(
         ts_generic_types = "T = Row",
         ts_args_type = "sql: string, params?: readonly unknown[] | null",
-        ts_return_type = "Promise<T>"
+        ts_return_type = "Promise<T>",
+        catch_unwind
     )]
-    pub async fn one(&self, sql: String, params: Option<Vec<Value>>) -> Outcome<Value> {
+    pub async fn one(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<Value> {
         self.run(sql, params, Expect::One)
             .await
             .map(|o| o.rows.into_iter().next().unwrap_or(Value::Null))
@@ -167,9 +279,10 @@ impl Db {
     #[napi(
         ts_generic_types = "T = Row",
         ts_args_type = "sql: string, params?: readonly unknown[] | null",
-        ts_return_type = "Promise<T[]>"
+        ts_return_type = "Promise<T[]>",
+        catch_unwind
     )]
-    pub async fn many(&self, sql: String, params: Option<Vec<Value>>) -> Outcome<Vec<Value>> {
+    pub async fn many(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<Vec<Value>> {
         self.run(sql, params, Expect::Many)
             .await
             .map(|o| o.rows)
@@ -180,9 +293,10 @@ impl Db {
     /// changed (`update ... where ...` without `RETURNING`: the rows updated).
     #[napi(
         ts_args_type = "sql: string, params?: readonly unknown[] | null",
-        ts_return_type = "Promise<number>"
+        ts_return_type = "Promise<number>",
+        catch_unwind
     )]
-    pub async fn execute(&self, sql: String, params: Option<Vec<Value>>) -> Outcome<f64> {
+    pub async fn execute(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<f64> {
         self.run(sql, params, Expect::Any)
             .await
             .map(|o| o.row_count as f64)
@@ -190,37 +304,37 @@ impl Db {
     }
 
     /// Round trips made through this handle so far (pipelined requests count once).
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn round_trips(&self) -> f64 {
         self.inner.round_trips() as f64
     }
 
     /// Connections open now.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn open_connections(&self) -> u32 {
         self.inner.pool_status().0 as u32
     }
 
     /// The pool's limit.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn pool_size(&self) -> u32 {
         self.inner.pool_status().1 as u32
     }
 
     /// The settings as a URL with the password masked.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn url(&self) -> String {
         self.inner.config().redacted_url()
     }
 
     /// `user@host:port/database`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn describe(&self) -> String {
         self.inner.config().describe()
     }
 
     /// Closes the pool.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn close(&self) {
         self.inner.close();
     }

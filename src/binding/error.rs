@@ -2,14 +2,17 @@
 //! `Error` with `code` (the stable `PGLANE_*` string), `sqlstate` when Postgres reported one,
 //! and `cause` (the underlying error's text, secrets already removed by core).
 //! Synchronous calls throw it ([`OrThrow::or_throw`]); async calls reject with it ([`Outcome`]).
+//! A panic never reaches JS as a panic: [`guard`] (synchronous bodies) and [`caught`] (async
+//! bodies) turn it into `PGLANE_INTERNAL`.
 
+use crate::core::error::panic;
 use crate::core::{Error as CoreError, ErrorCode};
 use napi::bindgen_prelude::ToNapiValue;
 use napi::{sys, Env};
 use napi_derive::napi;
 
 /// Every error code pglane can throw, e.g. `PGLANE_DB_AUTH`.
-#[napi]
+#[napi(catch_unwind)]
 pub fn error_codes() -> Vec<&'static str> {
     ErrorCode::ALL.iter().map(|c| c.as_str()).collect()
 }
@@ -64,6 +67,20 @@ unsafe fn set_string(
     Ok(())
 }
 
+/// Runs a synchronous body; a panic in it becomes `PGLANE_INTERNAL` instead of unwinding into
+/// napi-rs (which would abort the process or throw without a code).
+pub fn guard<T>(env: &Env, body: impl FnOnce() -> crate::core::Result<T>) -> napi::Result<T> {
+    panic::catch(body).or_throw(env)
+}
+
+/// Awaits an async body; a panic in it becomes `PGLANE_INTERNAL` (tokio would otherwise hand
+/// napi-rs a `GenericFailure`).
+pub async fn caught<T>(
+    body: impl std::future::Future<Output = crate::core::Result<T>>,
+) -> crate::core::Result<T> {
+    panic::CatchPanic::new(body).await
+}
+
 /// A core result on its way out of a synchronous call.
 pub trait OrThrow<T> {
     /// The value, or the JS error [`js_error`] builds, thrown.
@@ -115,5 +132,5 @@ where
     T: ToNapiValue + Send + 'static,
     F: std::future::Future<Output = Result<T, CoreError>> + Send + 'static,
 {
-    env.spawn_future(async move { Ok(Outcome(fut.await)) })
+    env.spawn_future(async move { Ok(Outcome(caught(fut).await)) })
 }

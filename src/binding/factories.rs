@@ -1,7 +1,8 @@
 //! `Factories` and the `createWorkerScoped*` functions of the preset.
 
+use super::args::{Arg, JsInput};
 use super::db::{db_or_default, Db};
-use super::error::{spawn, OrThrow, Outcome};
+use super::error::{guard, spawn, Outcome};
 use super::tracker::ResourceTracker;
 use super::worker_context::WorkerContext;
 use crate::core::db as core_db;
@@ -48,14 +49,19 @@ pub struct Factories {
 
 fn call(
     name: String,
-    attrs: Option<Value>,
-    options: Option<FactoryOptions>,
-    count: Option<usize>,
+    attrs: Option<JsInput>,
+    options: Option<Arg<FactoryOptions>>,
+    count: Option<&JsInput>,
 ) -> crate::core::Result<FactoryCall> {
+    let attrs = match attrs {
+        Some(a) => a.get().optional_json("attrs")?,
+        None => None,
+    };
+    let count = count.map(|c| factory::list_count(c.get())).transpose()?;
     FactoryCall::new(
         name,
         attrs,
-        options.and_then(|o| o.traits).unwrap_or_default(),
+        options.and_then(|o| o.0.traits).unwrap_or_default(),
         count,
     )
 }
@@ -77,8 +83,10 @@ fn spawn_create<'env>(
 #[napi]
 impl Factories {
     /// The reference application's preset (the factories behind `createWorkerScoped*`).
-    #[napi(factory)]
-    pub fn preset(db: Option<&Db>) -> Factories {
+    #[napi(factory, catch_unwind)]
+    pub fn preset(
+        #[napi(ts_arg_type = "Db | undefined | null")] db: Option<Arg<&Db>>,
+    ) -> Factories {
         Factories {
             registry: preset::registry(),
             db: db.map(|d| d.inner.clone()),
@@ -86,55 +94,68 @@ impl Factories {
     }
 
     /// Factories from YAML text. Throws `PGLANE_FACTORY_DEFINITION` naming the mistake.
-    #[napi(factory)]
-    pub fn from_yaml(env: Env, yaml: String, db: Option<&Db>) -> napi::Result<Factories> {
+    #[napi(factory, catch_unwind)]
+    pub fn from_yaml(
+        env: Env,
+        #[napi(ts_arg_type = "string")] yaml: Arg<String>,
+        #[napi(ts_arg_type = "Db | undefined | null")] db: Option<Arg<&Db>>,
+    ) -> napi::Result<Factories> {
         Ok(Factories {
-            registry: Arc::new(FactoryRegistry::from_yaml(&yaml).or_throw(&env)?),
+            registry: Arc::new(guard(&env, || FactoryRegistry::from_yaml(&yaml))?),
             db: db.map(|d| d.inner.clone()),
         })
     }
 
     /// Factories from a JS object of the same shape as the YAML.
-    #[napi(factory)]
-    pub fn from_object(env: Env, definitions: Value, db: Option<&Db>) -> napi::Result<Factories> {
+    #[napi(factory, catch_unwind)]
+    pub fn from_object(
+        env: Env,
+        #[napi(ts_arg_type = "any")] definitions: JsInput,
+        #[napi(ts_arg_type = "Db | undefined | null")] db: Option<Arg<&Db>>,
+    ) -> napi::Result<Factories> {
+        let registry = guard(&env, || {
+            FactoryRegistry::from_json(definitions.get().to_json("definitions")?)
+        })?;
         Ok(Factories {
-            registry: Arc::new(FactoryRegistry::from_json(definitions).or_throw(&env)?),
+            registry: Arc::new(registry),
             db: db.map(|d| d.inner.clone()),
         })
     }
 
     /// Factories of several sources in one registry (a factory of one may use another's); a
     /// name defined twice is `PGLANE_FACTORY_DEFINITION` naming both sources.
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub fn from_sources(
         env: Env,
-        sources: Vec<FactorySource>,
-        db: Option<&Db>,
+        #[napi(ts_arg_type = "FactorySource[]")] sources: Arg<Vec<FactorySource>>,
+        #[napi(ts_arg_type = "Db | undefined | null")] db: Option<Arg<&Db>>,
     ) -> napi::Result<Factories> {
-        let files = sources
-            .into_iter()
-            .map(|s| {
-                let file = match (s.yaml, s.object, s.preset) {
-                    (Some(yaml), None, None) => FactoryFile::from_yaml(&yaml),
-                    (None, Some(object), None) => FactoryFile::from_json(object),
-                    (None, None, Some(p)) if p == preset::NAME => {
-                        FactoryFile::from_yaml(preset::YAML)
-                    }
-                    (None, None, Some(p)) => Err(CoreError::new(
-                        ErrorCode::FactoryDefinition,
-                        format!("no preset named {p:?}; pglane ships {:?}", preset::NAME),
-                    )),
-                    _ => Err(CoreError::new(
-                        ErrorCode::FactoryDefinition,
-                        "a factory source has exactly one of yaml, object and preset",
-                    )),
-                };
-                file.map(|f| (s.name.clone(), f))
-                    .map_err(|e| e.context(&s.name))
-            })
-            .collect::<crate::core::Result<Vec<_>>>()
-            .and_then(FactoryRegistry::from_files)
-            .or_throw(&env)?;
+        let files = guard(&env, || {
+            sources
+                .0
+                .into_iter()
+                .map(|s| {
+                    let file = match (s.yaml, s.object, s.preset) {
+                        (Some(yaml), None, None) => FactoryFile::from_yaml(&yaml),
+                        (None, Some(object), None) => FactoryFile::from_json(object),
+                        (None, None, Some(p)) if p == preset::NAME => {
+                            FactoryFile::from_yaml(preset::YAML)
+                        }
+                        (None, None, Some(p)) => Err(CoreError::new(
+                            ErrorCode::FactoryDefinition,
+                            format!("no preset named {p:?}; pglane ships {:?}", preset::NAME),
+                        )),
+                        _ => Err(CoreError::new(
+                            ErrorCode::FactoryDefinition,
+                            "a factory source has exactly one of yaml, object and preset",
+                        )),
+                    };
+                    file.map(|f| (s.name.clone(), f))
+                        .map_err(|e| e.context(&s.name))
+                })
+                .collect::<crate::core::Result<Vec<_>>>()
+                .and_then(FactoryRegistry::from_files)
+        })?;
         Ok(Factories {
             registry: Arc::new(files),
             db: db.map(|d| d.inner.clone()),
@@ -142,13 +163,13 @@ impl Factories {
     }
 
     /// Factory names.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn names(&self) -> Vec<String> {
         self.registry.names()
     }
 
     /// The lane columns the definitions declare, `{ 'schema.table': ['name'] }`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn lane_columns(&self) -> HashMap<String, Vec<String>> {
         self.registry.lane_columns().iter().cloned().collect()
     }
@@ -178,58 +199,72 @@ impl Factories {
     /// Inserts one row (or one set of rows) with factory `name`; tracks them in `tracker`.
     /// `attrs` sets columns, parameters, associations (`organizationId`, or the parent row) or,
     /// for a multi-row factory, per-step attributes.
-    #[napi(ts_return_type = "Promise<Record<string, any>>")]
+    #[napi(
+        ts_args_type = "name: string, ctx: WorkerContext, tracker: ResourceTracker, attrs?: any | undefined | null, options?: FactoryOptions | undefined | null",
+        ts_return_type = "Promise<Record<string, any>>",
+        catch_unwind
+    )]
     pub fn create<'env>(
         &self,
         env: &'env Env,
-        name: String,
-        ctx: &WorkerContext,
-        tracker: &ResourceTracker,
-        attrs: Option<Value>,
-        options: Option<FactoryOptions>,
+        name: Arg<String>,
+        ctx: Arg<&WorkerContext>,
+        tracker: Arg<&ResourceTracker>,
+        attrs: Option<JsInput>,
+        options: Option<Arg<FactoryOptions>>,
     ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
-        self.spawn(env, ctx, tracker, call(name, attrs, options, None))
+        self.spawn(env, &ctx, &tracker, call(name.0, attrs, options, None))
     }
 
-    /// Inserts `count` rows (or sets) with factory `name` in one statement.
+    /// Inserts `count` rows (or sets) with factory `name` in one statement. `count` is an
+    /// integer from 0 to 10000; anything else rejects with `PGLANE_INVALID_ARGUMENT`.
     #[allow(clippy::too_many_arguments)]
-    #[napi(ts_return_type = "Promise<Record<string, any>[]>")]
+    #[napi(
+        ts_args_type = "name: string, count: number, ctx: WorkerContext, tracker: ResourceTracker, attrs?: any | undefined | null, options?: FactoryOptions | undefined | null",
+        ts_return_type = "Promise<Record<string, any>[]>",
+        catch_unwind
+    )]
     pub fn create_list<'env>(
         &self,
         env: &'env Env,
-        name: String,
-        count: u32,
-        ctx: &WorkerContext,
-        tracker: &ResourceTracker,
-        attrs: Option<Value>,
-        options: Option<FactoryOptions>,
+        name: Arg<String>,
+        count: JsInput,
+        ctx: Arg<&WorkerContext>,
+        tracker: Arg<&ResourceTracker>,
+        attrs: Option<JsInput>,
+        options: Option<Arg<FactoryOptions>>,
     ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
         self.spawn(
             env,
-            ctx,
-            tracker,
-            call(name, attrs, options, Some(count as usize)),
+            &ctx,
+            &tracker,
+            call(name.0, attrs, options, Some(&count)),
         )
     }
 
     /// The values `create` would insert, without inserting (database defaults are absent).
-    #[napi(ts_return_type = "Record<string, any>")]
+    #[napi(
+        ts_args_type = "name: string, ctx: WorkerContext, attrs?: any | undefined | null, options?: FactoryOptions | undefined | null, db?: Db | undefined | null",
+        ts_return_type = "Record<string, any>",
+        catch_unwind
+    )]
     pub fn build(
         &self,
         env: Env,
-        name: String,
-        ctx: &WorkerContext,
-        attrs: Option<Value>,
-        options: Option<FactoryOptions>,
-        db: Option<&Db>,
+        name: Arg<String>,
+        ctx: Arg<&WorkerContext>,
+        attrs: Option<JsInput>,
+        options: Option<Arg<FactoryOptions>>,
+        db: Option<Arg<&Db>>,
     ) -> napi::Result<Value> {
         let db = match (db, &self.db) {
             (None, Some(own)) => own.clone(),
-            (given, _) => db_or_default(&env, given)?,
+            (given, _) => db_or_default(&env, given.map(|d| d.0))?,
         };
-        call(name, attrs, options, None)
-            .and_then(|call| factory::build(&db, &self.registry, &ctx.inner, &call))
-            .or_throw(&env)
+        guard(&env, || {
+            let call = call(name.0, attrs, options, None)?;
+            factory::build(&db, &self.registry, &ctx.inner, &call)
+        })
     }
 }
 
@@ -239,7 +274,7 @@ fn preset_create<'env>(
     factory: &str,
     ctx: &WorkerContext,
     tracker: &ResourceTracker,
-    options: Option<Value>,
+    options: Option<JsInput>,
 ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
     spawn_create(
         env,
@@ -259,15 +294,16 @@ macro_rules! preset_factory {
         $(#[doc = $doc])*
         #[napi(
             ts_args_type = "ctx: WorkerContext, tracker: ResourceTracker, options?: Record<string, any>",
-            ts_return_type = $ret
+            ts_return_type = $ret,
+            catch_unwind
         )]
         pub fn $name<'env>(
             env: &'env Env,
-            ctx: &WorkerContext,
-            tracker: &ResourceTracker,
-            options: Option<Value>,
+            ctx: Arg<&WorkerContext>,
+            tracker: Arg<&ResourceTracker>,
+            options: Option<JsInput>,
         ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
-            preset_create(env, $factory, ctx, tracker, options)
+            preset_create(env, $factory, &ctx, &tracker, options)
         }
     };
 }

@@ -1,6 +1,7 @@
 //! The N-API binding: thin classes and functions that convert arguments, call `core`, and turn
 //! core errors into JS errors (`error.rs`, the one place). No logic lives here.
 
+mod args;
 mod auth;
 mod cleanup;
 mod db;

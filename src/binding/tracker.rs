@@ -1,7 +1,8 @@
 //! `ResourceTracker`: the rows a test created.
 
+use super::args::{Arg, JsInput};
 use super::db::{db_or_default, Db};
-use super::error::{OrThrow, Outcome};
+use super::error::{guard, Outcome};
 use super::worker_context::{TestInfoLike, WorkerContext};
 use crate::core::db as core_db;
 use crate::core::lane::naming::LaneScope;
@@ -10,7 +11,6 @@ use crate::core::preset::tables;
 use crate::core::runs::journal;
 use napi::Env;
 use napi_derive::napi;
-use serde_json::Value;
 use std::sync::Arc;
 
 /// A tracked row.
@@ -43,25 +43,34 @@ pub struct ResourceTracker {
 #[napi]
 impl ResourceTracker {
     /// The tracker of a test. `db` defaults to the process's default database.
-    #[napi(factory)]
+    #[napi(factory, catch_unwind)]
     pub fn for_test(
         env: Env,
-        _test_info: Option<TestInfoLike>,
-        ctx: &WorkerContext,
-        db: Option<&Db>,
+        #[napi(ts_arg_type = "TestInfoLike | undefined | null")] _test_info: Option<
+            Arg<TestInfoLike>,
+        >,
+        #[napi(ts_arg_type = "WorkerContext")] ctx: Arg<&WorkerContext>,
+        #[napi(ts_arg_type = "Db | undefined | null")] db: Option<Arg<&Db>>,
     ) -> napi::Result<ResourceTracker> {
         Ok(ResourceTracker {
             inner: Arc::new(core_tracker::ResourceTracker::new(LaneInfo::of(&ctx.inner))),
-            db: db_or_default(&env, db)?,
+            db: db_or_default(&env, db.map(|d| d.0))?,
         })
     }
 
-    /// A tracker from `export()`'s JSON (e.g. handed over by a crashed worker).
-    #[napi(factory, js_name = "import")]
-    pub fn import_json(env: Env, json: String, db: Option<&Db>) -> napi::Result<ResourceTracker> {
+    /// A tracker from `export()`'s JSON (e.g. handed over by a crashed worker). Its patterns
+    /// are never trusted: pattern cleanup builds them again from its run id and name format.
+    #[napi(factory, js_name = "import", catch_unwind)]
+    pub fn import_json(
+        env: Env,
+        #[napi(ts_arg_type = "string")] json: Arg<String>,
+        #[napi(ts_arg_type = "Db | undefined | null")] db: Option<Arg<&Db>>,
+    ) -> napi::Result<ResourceTracker> {
         Ok(ResourceTracker {
-            inner: Arc::new(core_tracker::ResourceTracker::import(&json).or_throw(&env)?),
-            db: db_or_default(&env, db)?,
+            inner: Arc::new(guard(&env, || {
+                core_tracker::ResourceTracker::import(&json)
+            })?),
+            db: db_or_default(&env, db.map(|d| d.0))?,
         })
     }
 
@@ -69,111 +78,172 @@ impl ResourceTracker {
     /// order, or an object keyed by column. Returns the row as tracked.
     /// When the run registry exists (pglane's global setup ran), the key is also journaled in
     /// the background, so a worker killed later still leaves a trail; `flush()` waits for it.
-    #[napi]
-    pub fn track(&self, env: Env, table: String, key: Value) -> napi::Result<TrackedRow> {
-        journal::track_by_hand(&self.db, &self.inner, &table, &key)
-            .map(Into::into)
-            .or_throw(&env)
+    #[napi(catch_unwind)]
+    pub fn track(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "string")] table: Arg<String>,
+        #[napi(ts_arg_type = "any")] key: JsInput,
+    ) -> napi::Result<TrackedRow> {
+        self.track_key(&env, &table, key)
+    }
+
+    fn track_key(&self, env: &Env, table: &str, key: JsInput) -> napi::Result<TrackedRow> {
+        guard(env, || {
+            let key = key.get().to_json("key")?;
+            journal::track_by_hand(&self.db, &self.inner, table, &key).map(Into::into)
+        })
     }
 
     /// Waits until every row tracked by hand is journaled. Resolves with how many could not be
     /// journaled (the rows stay tracked either way).
-    #[napi(ts_return_type = "Promise<number>")]
+    #[napi(ts_return_type = "Promise<number>", catch_unwind)]
     pub async fn flush(&self) -> Outcome<u32> {
         Outcome(Ok(self.inner.settle().await))
     }
 
     /// Tracks a row of `auth.users`.
-    #[napi]
-    pub fn track_auth_user(&self, env: Env, id: Value) -> napi::Result<TrackedRow> {
-        self.track(env, tables::AUTH_USER.into(), id)
+    #[napi(catch_unwind)]
+    pub fn track_auth_user(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "any")] id: JsInput,
+    ) -> napi::Result<TrackedRow> {
+        self.track_key(&env, tables::AUTH_USER, id)
     }
     /// Tracks a row of `public.profiles`.
-    #[napi]
-    pub fn track_profile(&self, env: Env, id: Value) -> napi::Result<TrackedRow> {
-        self.track(env, tables::PROFILE.into(), id)
+    #[napi(catch_unwind)]
+    pub fn track_profile(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "any")] id: JsInput,
+    ) -> napi::Result<TrackedRow> {
+        self.track_key(&env, tables::PROFILE, id)
     }
     /// Tracks a row of `public.organizations`.
-    #[napi]
-    pub fn track_organization(&self, env: Env, id: Value) -> napi::Result<TrackedRow> {
-        self.track(env, tables::ORGANIZATION.into(), id)
+    #[napi(catch_unwind)]
+    pub fn track_organization(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "any")] id: JsInput,
+    ) -> napi::Result<TrackedRow> {
+        self.track_key(&env, tables::ORGANIZATION, id)
     }
     /// Tracks a row of `public.organization_members`.
-    #[napi]
-    pub fn track_org_member(&self, env: Env, id: Value) -> napi::Result<TrackedRow> {
-        self.track(env, tables::ORG_MEMBER.into(), id)
+    #[napi(catch_unwind)]
+    pub fn track_org_member(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "any")] id: JsInput,
+    ) -> napi::Result<TrackedRow> {
+        self.track_key(&env, tables::ORG_MEMBER, id)
     }
     /// Tracks a row of `public.groups`.
-    #[napi]
-    pub fn track_group(&self, env: Env, id: Value) -> napi::Result<TrackedRow> {
-        self.track(env, tables::GROUP.into(), id)
+    #[napi(catch_unwind)]
+    pub fn track_group(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "any")] id: JsInput,
+    ) -> napi::Result<TrackedRow> {
+        self.track_key(&env, tables::GROUP, id)
     }
     /// Tracks a row of `public.group_members`.
-    #[napi]
-    pub fn track_group_member(&self, env: Env, id: Value) -> napi::Result<TrackedRow> {
-        self.track(env, tables::GROUP_MEMBER.into(), id)
+    #[napi(catch_unwind)]
+    pub fn track_group_member(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "any")] id: JsInput,
+    ) -> napi::Result<TrackedRow> {
+        self.track_key(&env, tables::GROUP_MEMBER, id)
     }
     /// Tracks a row of `public.models`.
-    #[napi]
-    pub fn track_model(&self, env: Env, id: Value) -> napi::Result<TrackedRow> {
-        self.track(env, tables::MODEL.into(), id)
+    #[napi(catch_unwind)]
+    pub fn track_model(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "any")] id: JsInput,
+    ) -> napi::Result<TrackedRow> {
+        self.track_key(&env, tables::MODEL, id)
     }
     /// Tracks a row of `public.group_models`.
-    #[napi]
-    pub fn track_group_model(&self, env: Env, id: Value) -> napi::Result<TrackedRow> {
-        self.track(env, tables::GROUP_MODEL.into(), id)
+    #[napi(catch_unwind)]
+    pub fn track_group_model(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "any")] id: JsInput,
+    ) -> napi::Result<TrackedRow> {
+        self.track_key(&env, tables::GROUP_MODEL, id)
     }
     /// Tracks a row of `public.invites`.
-    #[napi]
-    pub fn track_invite(&self, env: Env, id: Value) -> napi::Result<TrackedRow> {
-        self.track(env, tables::INVITE.into(), id)
+    #[napi(catch_unwind)]
+    pub fn track_invite(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "any")] id: JsInput,
+    ) -> napi::Result<TrackedRow> {
+        self.track_key(&env, tables::INVITE, id)
     }
     /// Tracks a row of `public.conversations`.
-    #[napi]
-    pub fn track_conversation(&self, env: Env, id: Value) -> napi::Result<TrackedRow> {
-        self.track(env, tables::CONVERSATION.into(), id)
+    #[napi(catch_unwind)]
+    pub fn track_conversation(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "any")] id: JsInput,
+    ) -> napi::Result<TrackedRow> {
+        self.track_key(&env, tables::CONVERSATION, id)
     }
     /// Tracks a row of `public.messages`.
-    #[napi]
-    pub fn track_message(&self, env: Env, id: Value) -> napi::Result<TrackedRow> {
-        self.track(env, tables::MESSAGE.into(), id)
+    #[napi(catch_unwind)]
+    pub fn track_message(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "any")] id: JsInput,
+    ) -> napi::Result<TrackedRow> {
+        self.track_key(&env, tables::MESSAGE, id)
     }
 
     /// The tracked rows, in tracking order.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn list(&self) -> Vec<TrackedRow> {
         self.inner.list().into_iter().map(Into::into).collect()
     }
 
     /// How many rows are tracked.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn count(&self) -> u32 {
         self.inner.count() as u32
     }
 
     /// Forgets every row (nothing is deleted).
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn clear(&self) {
         self.inner.clear();
     }
 
     /// The tracker as JSON: `{ version: 1, lane, rows }`.
-    #[napi]
+    #[napi(catch_unwind)]
     pub fn export(&self) -> String {
         self.inner.export()
     }
 
     /// The run id of the lane.
-    #[napi(getter)]
+    #[napi(getter, catch_unwind)]
     pub fn run_id(&self) -> String {
         self.inner.lane().id.run_id.clone()
     }
 
     /// LIKE pattern of the lane's test, worker or run names (`"test"` by default).
-    #[napi]
-    pub fn lane_pattern(&self, env: Env, scope: Option<String>) -> napi::Result<String> {
-        let scope = LaneScope::parse(scope.as_deref().unwrap_or("test")).or_throw(&env)?;
-        let pattern = self.inner.lane().pattern(scope).or_throw(&env)?;
-        Ok(pattern.to_string())
+    #[napi(catch_unwind)]
+    pub fn lane_pattern(
+        &self,
+        env: Env,
+        #[napi(ts_arg_type = "'test' | 'worker' | 'run' | undefined | null")] scope: Option<
+            Arg<String>,
+        >,
+    ) -> napi::Result<String> {
+        guard(&env, || {
+            let scope = LaneScope::parse(scope.as_ref().map_or("test", |s| s.0.as_str()))?;
+            Ok(self.inner.lane().pattern(scope)?.to_string())
+        })
     }
 }

@@ -9,6 +9,12 @@ pub enum ErrorCode {
     InvalidName,
     /// A setting (URL, sslmode, timeout, name format, ...) is malformed; found before any connection.
     InvalidConfig,
+    /// An argument has the wrong type or is out of range (`createList(-1)`, a `NaN` key,
+    /// `workerIndex: '3'`), whatever checked it.
+    InvalidArgument,
+    /// A destructive operation (a sweep, a pattern cleanup) on a database that is not marked as
+    /// a test database, without the opt-in.
+    NotTestDatabase,
     /// The server rejected the user or password, or no `pg_hba.conf` entry lets the user in.
     DbAuth,
     /// The host could not be reached, refused the connection, or did not answer in time.
@@ -76,6 +82,8 @@ impl ErrorCode {
         match self {
             ErrorCode::InvalidName => "PGLANE_INVALID_NAME",
             ErrorCode::InvalidConfig => "PGLANE_INVALID_CONFIG",
+            ErrorCode::InvalidArgument => "PGLANE_INVALID_ARGUMENT",
+            ErrorCode::NotTestDatabase => "PGLANE_NOT_TEST_DATABASE",
             ErrorCode::DbAuth => "PGLANE_DB_AUTH",
             ErrorCode::DbUnreachable => "PGLANE_DB_UNREACHABLE",
             ErrorCode::DbNotFound => "PGLANE_DB_NOT_FOUND",
@@ -111,6 +119,8 @@ impl ErrorCode {
     pub const ALL: &'static [ErrorCode] = &[
         ErrorCode::InvalidName,
         ErrorCode::InvalidConfig,
+        ErrorCode::InvalidArgument,
+        ErrorCode::NotTestDatabase,
         ErrorCode::DbAuth,
         ErrorCode::DbUnreachable,
         ErrorCode::DbNotFound,
@@ -261,6 +271,10 @@ impl Error {
     pub(crate) fn invalid_config(message: impl Into<String>) -> Error {
         Error::new(ErrorCode::InvalidConfig, message)
     }
+
+    pub(crate) fn invalid_argument(message: impl Into<String>) -> Error {
+        Error::new(ErrorCode::InvalidArgument, message)
+    }
 }
 
 impl fmt::Display for Error {
@@ -287,9 +301,90 @@ impl std::error::Error for Error {
     }
 }
 
+/// Panics turned into errors, for the boundary with JS: a panic must never unwind into napi-rs
+/// (it would abort the process, or reach JS without a code).
+pub mod panic {
+    use super::{Error, ErrorCode, Result};
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// The error of a panic: `PGLANE_INTERNAL`, with the first line of its message.
+    pub fn error(payload: Box<dyn std::any::Any + Send>) -> Error {
+        let text = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("no message");
+        let line: String = text
+            .lines()
+            .next()
+            .unwrap_or("")
+            .chars()
+            .take(200)
+            .collect();
+        Error::new(
+            ErrorCode::Internal,
+            format!("pglane panicked ({line}): this is a bug in pglane, please report it"),
+        )
+    }
+
+    /// Runs `body`; a panic becomes [`error`].
+    pub fn catch<T>(body: impl FnOnce() -> Result<T>) -> Result<T> {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+            .unwrap_or_else(|p| Err(error(p)))
+    }
+
+    /// A future whose panics become [`error`].
+    pub struct CatchPanic<F>(Pin<Box<F>>);
+
+    impl<F> CatchPanic<F> {
+        /// Wraps `fut`.
+        pub fn new(fut: F) -> CatchPanic<F> {
+            CatchPanic(Box::pin(fut))
+        }
+    }
+
+    impl<T, F: Future<Output = Result<T>>> Future for CatchPanic<F> {
+        type Output = Result<T>;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+            let fut = self.0.as_mut();
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fut.poll(cx))) {
+                Ok(poll) => poll,
+                Err(p) => Poll::Ready(Err(error(p))),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn panics_become_internal_errors_sync_and_async() {
+        let err = panic::catch::<()>(|| panic!("index out of bounds\nat somewhere")).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Internal);
+        assert!(
+            err.message().contains("index out of bounds"),
+            "{}",
+            err.message()
+        );
+        assert!(!err.message().contains("somewhere"), "first line only");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let err = rt
+            .block_on(panic::CatchPanic::new(async {
+                if err.code() == ErrorCode::Internal {
+                    panic!("in a future");
+                }
+                Ok(())
+            }))
+            .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::Internal);
+        assert_eq!(panic::catch(|| Ok(7)).unwrap(), 7);
+    }
 
     #[test]
     fn codes_are_unique_and_prefixed() {

@@ -17,6 +17,7 @@
 use crate::core::db::{Conn, Db};
 use crate::core::error::{Error, ErrorCode, Result};
 use crate::core::fnv::fnv1a_64;
+use crate::core::input::Input;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -26,6 +27,28 @@ use tokio_postgres::types::{ToSql, Type};
 pub const DEFAULT_NAMESPACE: &str = "pglane";
 /// How long `lock` waits by default.
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
+/// The longest wait `lock` accepts: a day, in ms.
+pub const MAX_LOCK_TIMEOUT_MS: u32 = 86_400_000;
+
+/// A lock wait as JS gave it (`timeoutMs`): an integer number of ms from 0 to a day. A negative
+/// or fractional number is refused, never wrapped into 49 days.
+pub fn lock_timeout(timeout_ms: &Input) -> Result<Duration> {
+    timeout_ms
+        .index("timeoutMs", MAX_LOCK_TIMEOUT_MS)
+        .map(|ms| Duration::from_millis(ms.into()))
+}
+
+/// Checks a namespace of string keys: it may not hold a NUL character, which separates it from
+/// the key (`'a\0' + 'b'` and `'a' + '\0b'` would be one key).
+pub fn check_namespace(namespace: &str) -> Result<()> {
+    if namespace.contains('\0') {
+        return Err(Error::invalid_argument(format!(
+            "lock namespace {:?} may not contain a NUL character: it separates the namespace from the key",
+            namespace.chars().take(40).collect::<String>()
+        )));
+    }
+    Ok(())
+}
 
 /// An advisory lock key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -43,7 +66,13 @@ impl LockKey {
     }
 
     /// A key as JS gives it: a non-empty string (hashed in `namespace`) or a pair of 32-bit
-    /// integers. Returns the name it is reported under and the key.
+    /// integers (`NaN`, fractions and other types are refused with `PGLANE_INVALID_ARGUMENT`).
+    /// Returns the name it is reported under and the key.
+    pub fn from_input(namespace: &str, key: &Input) -> Result<(String, LockKey)> {
+        LockKey::from_json(namespace, &key.to_json("lock key")?)
+    }
+
+    /// [`LockKey::from_input`] of a key already in JSON.
     pub fn from_json(namespace: &str, key: &Value) -> Result<(String, LockKey)> {
         match key {
             Value::String(s) if !s.is_empty() => Ok((s.clone(), LockKey::hashed(namespace, s))),
@@ -51,13 +80,14 @@ impl LockKey {
                 let part = |v: &Value| v.as_i64().and_then(|n| i32::try_from(n).ok());
                 match (part(&pair[0]), part(&pair[1])) {
                     (Some(a), Some(b)) => Ok((format!("{a},{b}"), LockKey::Pair(a, b))),
-                    _ => Err(Error::invalid_config(format!(
+                    _ => Err(Error::invalid_argument(format!(
                         "lock key {key} must be two 32-bit integers"
                     ))),
                 }
             }
-            other => Err(Error::invalid_config(format!(
-                "lock key {other} must be a non-empty string or a pair of 32-bit integers"
+            other => Err(Error::invalid_argument(format!(
+                "lock key {} must be a non-empty string or a pair of 32-bit integers",
+                other.to_string().chars().take(60).collect::<String>()
             ))),
         }
     }
@@ -458,10 +488,32 @@ mod tests {
         ] {
             assert_eq!(
                 LockKey::from_json("pglane", &bad).unwrap_err().code(),
-                ErrorCode::InvalidConfig,
+                ErrorCode::InvalidArgument,
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn nan_keys_negative_timeouts_and_nul_namespaces_are_refused() {
+        let nan = Input::Array(vec![Input::Number(f64::NAN), Input::Number(0.0)]);
+        let err = LockKey::from_input("pglane", &nan).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidArgument);
+        for bad in [-5.0, 1.5, f64::NAN, 1e20] {
+            assert_eq!(
+                lock_timeout(&Input::Number(bad)).unwrap_err().code(),
+                ErrorCode::InvalidArgument,
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            lock_timeout(&Input::Number(250.0)).unwrap(),
+            Duration::from_millis(250)
+        );
+        // 'a\0' + 'b' and 'a' + '\0b' hash the same bytes: the NUL namespace is refused.
+        assert_eq!(LockKey::hashed("a\0", "b"), LockKey::hashed("a", "\0b"));
+        assert!(check_namespace("a\0").is_err());
+        check_namespace("pglane").unwrap();
     }
 
     #[test]

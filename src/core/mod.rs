@@ -10,12 +10,14 @@
 //! - [`locks`]: advisory locks.
 //! - [`preset`]: what pglane knows of the reference application.
 //! - [`error`]: the one error type and its stable codes.
+//! - [`input`]: arguments as JS gave them, and their checks.
 
 pub mod cleanup;
 pub mod db;
 pub mod error;
 pub mod factory;
 pub mod fnv;
+pub mod input;
 pub mod lane;
 pub mod locks;
 pub mod preset;

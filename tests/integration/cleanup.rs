@@ -6,6 +6,7 @@ use crate::support::{db, SchemaGuard};
 use pglane::core::cleanup::{cleanup_pattern, cleanup_tracked, find_leaks, CleanupOptions};
 use pglane::core::db::catalog::Freshness;
 use pglane::core::db::Db;
+use pglane::core::lane::naming::NameFormat;
 use pglane::core::lane::tracker::{LaneInfo, ResourceTracker};
 use pglane::core::lane::LanePattern;
 use pglane::core::ErrorCode;
@@ -13,7 +14,7 @@ use serde_json::json;
 use tokio_postgres::types::Type;
 
 fn lane(pattern: &str) -> LanePattern {
-    LanePattern::parse(pattern).unwrap()
+    LanePattern::parse(pattern, &NameFormat::default()).unwrap()
 }
 
 fn schema_sql(s: &str, s2: &str) -> String {
@@ -291,26 +292,51 @@ async fn a_failing_trigger_is_reported_with_its_table_and_message() {
 #[tokio::test]
 async fn pattern_cleanup_removes_a_lane_by_name_and_leak_check_lists_what_is_left() {
     let (db, s, s2, _schemas) = setup().await;
-    insert_lane(&db, &s, &s2, uuid::Uuid::now_v7(), "run1-w1-3-acme", 500).await;
-    insert_lane(&db, &s, &s2, uuid::Uuid::now_v7(), "run1-w1-30-acme", 600).await;
-    insert_lane(&db, &s, &s2, uuid::Uuid::now_v7(), "run1-w10-3-acme", 700).await;
+    insert_lane(
+        &db,
+        &s,
+        &s2,
+        uuid::Uuid::now_v7(),
+        "lanerun1-w1-3-acme",
+        500,
+    )
+    .await;
+    insert_lane(
+        &db,
+        &s,
+        &s2,
+        uuid::Uuid::now_v7(),
+        "lanerun1-w1-30-acme",
+        600,
+    )
+    .await;
+    insert_lane(
+        &db,
+        &s,
+        &s2,
+        uuid::Uuid::now_v7(),
+        "lanerun1-w10-3-acme",
+        700,
+    )
+    .await;
     let columns = vec![(format!("{s}.orgs"), vec!["name".to_string()])];
-    let leaks = find_leaks(&db, &lane("run1-w1-3-%"), Some(&columns))
+    let leaks = find_leaks(&db, &lane("lanerun1-w1-3-%"), Some(&columns))
         .await
         .unwrap();
     assert_eq!(leaks.len(), 1);
     assert_eq!(leaks[0].rows, 1);
     let report = cleanup_pattern(
         &db,
-        &lane("run1-w1-3-%"),
+        &lane("lanerun1-w1-3-%"),
         Some(&columns),
         CleanupOptions::default(),
+        true,
     )
     .await
     .unwrap();
     assert_eq!(report.verified, Some(true));
     assert_eq!(report.total_deleted, 10);
-    assert!(find_leaks(&db, &lane("run1-w1-3-%"), Some(&columns))
+    assert!(find_leaks(&db, &lane("lanerun1-w1-3-%"), Some(&columns))
         .await
         .unwrap()
         .is_empty());
@@ -321,9 +347,10 @@ async fn pattern_cleanup_removes_a_lane_by_name_and_leak_check_lists_what_is_lef
     );
     let worker = cleanup_pattern(
         &db,
-        &lane("run1-w1-%"),
+        &lane("lanerun1-w1-%"),
         Some(&columns),
         CleanupOptions::default(),
+        true,
     )
     .await
     .unwrap();
@@ -334,10 +361,53 @@ async fn pattern_cleanup_removes_a_lane_by_name_and_leak_check_lists_what_is_lef
     assert_eq!(
         count(
             &db,
-            &format!("select count(*) from {s}.orgs where name = 'run1-w10-3-acme'")
+            &format!("select count(*) from {s}.orgs where name = 'lanerun1-w10-3-acme'")
         )
         .await,
         1
+    );
+}
+
+#[tokio::test]
+async fn a_run_sweep_by_name_takes_the_lane_shape_not_an_app_row_that_starts_like_it() {
+    let (db, s, s2, _schemas) = setup().await;
+    insert_lane(
+        &db,
+        &s,
+        &s2,
+        uuid::Uuid::now_v7(),
+        "lanerun2-w1-3-acme",
+        500,
+    )
+    .await;
+    // An app row that starts with the run's LIKE prefix `lanerun2-w` but is no lane's name.
+    insert_lane(
+        &db,
+        &s,
+        &s2,
+        uuid::Uuid::now_v7(),
+        "lanerun2-weekly report",
+        600,
+    )
+    .await;
+    let columns = vec![(format!("{s}.orgs"), vec!["name".to_string()])];
+    let run = lane("lanerun2-w%");
+    assert_eq!(
+        find_leaks(&db, &run, Some(&columns)).await.unwrap()[0].rows,
+        1
+    );
+    let report = cleanup_pattern(&db, &run, Some(&columns), CleanupOptions::default(), true)
+        .await
+        .unwrap();
+    assert_eq!(report.verified, Some(true));
+    assert_eq!(
+        count(
+            &db,
+            &format!("select count(*) from {s}.orgs where name = 'lanerun2-weekly report'")
+        )
+        .await,
+        1,
+        "the app's row stays"
     );
 }
 
@@ -379,7 +449,15 @@ async fn unknown_tables_and_bad_keys_fail_at_once() {
 #[tokio::test]
 async fn pattern_cleanup_reads_the_catalog_again_when_a_table_created_since_holds_references() {
     let (db, s, s2, _schemas) = setup().await;
-    insert_lane(&db, &s, &s2, uuid::Uuid::now_v7(), "run9-w2-1-late", 900).await;
+    insert_lane(
+        &db,
+        &s,
+        &s2,
+        uuid::Uuid::now_v7(),
+        "lanerun9-w2-1-late",
+        900,
+    )
+    .await;
     // The process's graph, read before the new table exists.
     db.graph_for(Freshness::Cached).await.unwrap();
     db.conn()
@@ -387,16 +465,17 @@ async fn pattern_cleanup_reads_the_catalog_again_when_a_table_created_since_hold
         .unwrap()
         .batch(&format!(
             "create table {s}.late (id int primary key, org_id uuid not null references {s}.orgs(id));
-             insert into {s}.late select 1, id from {s}.orgs where name = 'run9-w2-1-late';"
+             insert into {s}.late select 1, id from {s}.orgs where name = 'lanerun9-w2-1-late';"
         ))
         .await
         .unwrap();
     let columns = vec![(format!("{s}.orgs"), vec!["name".to_string()])];
     let report = cleanup_pattern(
         &db,
-        &lane("run9-w2-1-%"),
+        &lane("lanerun9-w2-1-%"),
         Some(&columns),
         CleanupOptions::default(),
+        true,
     )
     .await
     .unwrap();

@@ -7,6 +7,7 @@ mod db;
 mod factory_adopt;
 mod naming_properties;
 mod query;
+mod runs;
 mod schema_files;
 mod schema_shapes;
 mod support;

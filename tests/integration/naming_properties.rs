@@ -14,6 +14,16 @@ fn run_id() -> impl Strategy<Value = String> {
     prop::string::string_regex("[0-9a-z]{10}").unwrap()
 }
 
+fn separator() -> impl Strategy<Value = String> {
+    prop::string::string_regex("[-._][a-z0-9._-]{0,3}").unwrap()
+}
+
+fn format() -> impl Strategy<Value = NameFormat> {
+    (separator(), separator(), separator()).prop_map(|(a, b, c)| {
+        NameFormat::parse(&format!("{{run}}{a}{{worker}}{b}{{test}}{c}{{name}}")).unwrap()
+    })
+}
+
 fn lane(run: &str, worker: u32, test: u32) -> Lane {
     Lane::new(
         &NameFormat::default(),
@@ -66,6 +76,26 @@ proptest! {
             prop_assert_eq!(like_matches(a.pattern(LaneScope::Test).as_str(), &value), same_test);
             prop_assert_eq!(like_matches(a.pattern(LaneScope::Worker).as_str(), &value), same_worker);
             prop_assert_eq!(like_matches(a.pattern(LaneScope::Run).as_str(), &value), same_run);
+        }
+    }
+
+    #[test]
+    fn no_run_matches_another_runs_names_whatever_their_formats(
+        run_a in prop::string::string_regex("[0-9a-z]{8,12}").unwrap(),
+        run_b in prop::string::string_regex("[0-9a-z]{8,12}").unwrap(),
+        fa in format(), fb in format(),
+        w in 0u32..200, t in 0u32..2000, b in base(),
+    ) {
+        let a = Lane::new(&fa, &run_a, w, t, DEFAULT_EMAIL_DOMAIN).unwrap();
+        let other = Lane::new(&fb, &run_b, w, t, DEFAULT_EMAIL_DOMAIN).unwrap();
+        for value in [a.name(&b).unwrap(), a.slug(&b).unwrap(), a.email(&b).unwrap()] {
+            prop_assert!(a.pattern(LaneScope::Run).matches(&value));
+            prop_assert!(a.pattern(LaneScope::Worker).matches(&value));
+        }
+        if run_a != run_b {
+            for value in [other.name(&b).unwrap(), other.slug(&b).unwrap(), other.email(&b).unwrap()] {
+                prop_assert!(!a.pattern(LaneScope::Run).matches(&value), "{} took {}", a.pattern(LaneScope::Run), value);
+            }
         }
     }
 

@@ -286,7 +286,7 @@ async fn a_lane_named_row_nothing_tracked_is_found_and_swept_on_any_schema() {
     };
     assert_eq!(leaked("tags"), Some(1), "{leaks:?}");
     assert_eq!(leaked("audit"), Some(1), "{leaks:?}");
-    let report = cleanup_pattern(&db, &pattern, None, CleanupOptions::default())
+    let report = cleanup_pattern(&db, &pattern, None, CleanupOptions::default(), true)
         .await
         .unwrap();
     assert_eq!(report.verified, Some(true));

@@ -150,7 +150,22 @@ async function setup(config: FullConfig | undefined, savedEnv: NodeJS.ProcessEnv
           log(options.verbose, `swept dead run ${run.runId} (idle ${Math.round(run.idleSeconds)} s): ${report.totalDeleted} rows`);
         }
       }
-      beat = setInterval(() => void registry.heartbeat(runId).catch(() => {}), options.heartbeatSeconds * 1000);
+      // Each beat records this run's own interval and TTL: other runs judge it by them. A run that
+      // another run swept (a long database outage, say) finds itself unregistered and registers
+      // again, so its teardown still finds and cleans its rows.
+      const liveness = { heartbeatSeconds: options.heartbeatSeconds, ttlSeconds: options.heartbeatTtlSeconds };
+      beat = setInterval(
+        () =>
+          void registry
+            .heartbeat(runId, liveness)
+            .then(async (registered) => {
+              if (registered) return;
+              await registry.register(runId, hostname(), process.pid, lanePattern, liveness);
+              log(options.verbose, `run ${runId} was unregistered (swept by another run?): registered it again`);
+            })
+            .catch(() => {}),
+        options.heartbeatSeconds * 1000,
+      );
       beat.unref();
     } else {
       log(options.verbose, `run ${runId} on ${db.describe()}`);

@@ -4,10 +4,10 @@
 //! fails, a fallback deletes group by group, children first, inside one transaction with a
 //! savepoint per group, so one failing group is reported and the rest still goes.
 
-use super::plan::{CountPlan, DeletePlan, PlanOptions, SeedCheck, SelectPlan};
+use super::plan::{CountPlan, DeletePlan, PlanOptions, PreviewPlan, SeedCheck, SelectPlan};
 use super::seeds::Seeds;
 use super::sql::{self, Params};
-use super::{CleanupFailure, CleanupReport, TableCount};
+use super::{CleanupFailure, CleanupReport, PreviewTable, TableCount};
 use crate::core::db::{Conn, Db};
 use crate::core::error::{Error, ErrorCode, Result};
 use crate::core::lane::LanePattern;
@@ -34,6 +34,41 @@ pub async fn plan_and_run(
     report.round_trips = conn.round_trips();
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// What deleting `seeds` with every dependent would remove, per table with the path to it,
+/// deleting nothing (one statement of selects). Tables with no row are left out.
+pub async fn preview(
+    db: &Db,
+    graph: &SchemaGraph,
+    seeds: &Seeds,
+    lane: Option<&LanePattern>,
+) -> Result<Vec<PreviewTable>> {
+    let plan = PreviewPlan::build(graph, seeds, lane)?;
+    let Some(sql) = &plan.sql else {
+        return Ok(Vec::new());
+    };
+    let conn = db.conn().await?;
+    let rows = conn
+        .query_guarded(sql, &plan.params.typed(), graph.jit, true)
+        .await??;
+    let row = rows
+        .first()
+        .ok_or_else(|| Error::internal("dry-run statement returned no row"))?;
+    let counts = array_column(row, 0)?;
+    Ok(plan
+        .tables
+        .iter()
+        .zip(counts)
+        .zip(plan.paths.into_iter().zip(plan.seeds))
+        .filter(|((_, n), _)| *n > 0)
+        .map(|((t, rows), (path, seeds))| PreviewTable {
+            table: graph.tables[*t].display_name(),
+            rows,
+            seeds,
+            path,
+        })
+        .collect())
 }
 
 /// Counts, per seeded table, the rows `seeds` still match; tables with none are left out.

@@ -19,6 +19,7 @@ use crate::core::error::{ErrorCode, Result};
 use crate::core::lane::naming::LaneScope;
 use crate::core::lane::tracker::{ResourceTracker, TrackedRow};
 use crate::core::lane::LanePattern;
+use crate::core::runs::registry;
 use crate::core::schema::{SchemaGraph, TableId};
 use closure::Dependents;
 use plan::PlanOptions;
@@ -251,9 +252,26 @@ pub fn given_lane_columns(
     })
 }
 
+/// One table of a dry run: how many of its rows a cleanup would delete, and how it reaches
+/// them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreviewTable {
+    /// `schema.table`.
+    pub table: String,
+    /// Rows that would go.
+    pub rows: u64,
+    /// What seeds the table itself: `lane names` (its text columns), `tracked or journaled
+    /// keys`; empty when only foreign keys lead there.
+    pub seeds: Vec<String>,
+    /// The shortest foreign-key path to it from another seeded table: that table, then each
+    /// hop as `child.column → parent`; empty when none leads there.
+    pub path: Vec<String>,
+}
+
 /// Deletes every row whose lane columns match `pattern` (every text column of every table
 /// unless `lane_columns` names them), plus, by default, every row
-/// referencing them.
+/// referencing them. Refuses a database not marked as a test database unless
+/// `allow_unmarked` (or `PGLANE_ALLOW_SWEEP=1`).
 ///
 /// It plans with the schema graph the process read already; when a table is unknown to it, or
 /// a group fails (a table created since could hold references), it reads the catalog again and
@@ -263,8 +281,15 @@ pub async fn cleanup_pattern(
     pattern: &LanePattern,
     lane_columns: Option<&LaneColumns>,
     options: CleanupOptions,
+    allow_unmarked: bool,
 ) -> Result<CleanupReport> {
     let started = Instant::now();
+    registry::require_test_database(
+        db,
+        allow_unmarked,
+        &format!("delete lane {pattern} by name"),
+    )
+    .await?;
     let knows_all = |g: &SchemaGraph| {
         lane_columns.is_none_or(|cols| cols.iter().all(|(t, _)| g.resolve(t).is_ok()))
     };
@@ -287,6 +312,18 @@ pub async fn cleanup_pattern(
     report.add_catalog_reads(reads);
     report.duration = started.elapsed();
     Ok(report)
+}
+
+/// What [`cleanup_pattern`] would delete, per table with the foreign-key path, deleting
+/// nothing.
+pub async fn preview_pattern(
+    db: &Db,
+    pattern: &LanePattern,
+    lane_columns: Option<&LaneColumns>,
+) -> Result<Vec<PreviewTable>> {
+    let (graph, _) = db.graph_for(Freshness::Fresh).await?;
+    let seeds = Seeds::from_lane(&graph, pattern, lane_columns)?;
+    execute::preview(db, &graph, &seeds, Some(pattern)).await
 }
 
 /// Rows left behind in a lane: per table, how many rows' lane columns match `pattern`.

@@ -4,8 +4,8 @@
 //! leak checks).
 
 use super::closure::{Closure, Dependents, LaneRows};
-use super::seeds::Seeds;
-use super::sql::{self, Chain, ChainMode, ChainSpec, Params, Scale, SqlParam};
+use super::seeds::{Seed, Seeds};
+use super::sql::{self, Chain, ChainMode, ChainSpec, LaneParams, Params, Scale};
 use crate::core::error::Result;
 use crate::core::lane::LanePattern;
 use crate::core::schema::{SchemaGraph, TableId};
@@ -85,8 +85,8 @@ struct Basis {
     params: Params,
     /// Seed conditions per seeded table.
     seed_conds: BTreeMap<TableId, Vec<String>>,
-    /// The parameter of the lane's pattern, when lane edges need it.
-    lane_param: Option<String>,
+    /// The parameters of the lane's pattern, when lane edges need them.
+    lane_param: Option<LaneParams>,
 }
 
 /// The closure of `seeds` and its parameters: seed conditions first, then the lane's pattern
@@ -106,9 +106,7 @@ fn basis(
     let mut params = Params::default();
     let seed_conds = sql::seed_conditions(graph, seeds, &mut params)?;
     let lane_param = match lane {
-        Some(p) if !closure.lane_edges.is_empty() => {
-            Some(params.push(SqlParam::Text(p.as_str().to_string())))
-        }
+        Some(p) if !closure.lane_edges.is_empty() => Some(LaneParams::push(p, &mut params)),
         _ => None,
     };
     Ok(Basis {
@@ -159,7 +157,7 @@ impl DeletePlan {
                 with_ctid: if options.verify { &lane_seeded } else { &[] },
                 scale: options.scale,
                 mode: ChainMode::Delete,
-                lane_param: lane_param.as_deref(),
+                lane_param: lane_param.as_ref(),
             },
         )?;
         let (checks, check_sql) = if options.verify {
@@ -272,7 +270,7 @@ impl SelectPlan {
                 with_ctid: &[],
                 scale,
                 mode: ChainMode::Select,
-                lane_param: lane_param.as_deref(),
+                lane_param: lane_param.as_ref(),
             },
         )?;
         Ok(SelectPlan {
@@ -287,6 +285,125 @@ impl SelectPlan {
     pub fn delete_group_sql(&self, graph: &SchemaGraph, group: &[TableId]) -> String {
         sql::group_delete_statement(graph, &self.chain, group)
     }
+}
+
+/// A dry run: every table of the closure (every dependent walked, as a lane sweep does)
+/// selected and counted in one statement, deleting nothing, with what seeds each table and the
+/// foreign-key path by which the walk reaches it.
+#[derive(Debug, Clone)]
+pub struct PreviewPlan {
+    /// Walked tables, parents first, in the order of the statement's counts.
+    pub tables: Vec<TableId>,
+    /// For each of `tables`: what seeds it (`lane names`, `tracked or journaled keys`).
+    pub seeds: Vec<Vec<String>>,
+    /// For each of `tables`: the shortest foreign-key path from another seeded table (the
+    /// seeded table, then `child.columns → parent` hops), empty when none leads there.
+    pub paths: Vec<Vec<String>>,
+    /// Parameters of the statement.
+    pub params: Params,
+    /// The statement (none when there is nothing to select).
+    pub sql: Option<String>,
+}
+
+impl PreviewPlan {
+    /// The dry run of a lane cleanup or sweep of `seeds`.
+    pub fn build(
+        graph: &SchemaGraph,
+        seeds: &Seeds,
+        lane: Option<&LanePattern>,
+    ) -> Result<PreviewPlan> {
+        let Basis {
+            closure,
+            params,
+            seed_conds,
+            lane_param,
+        } = basis(graph, seeds, Dependents::DeleteAll, lane)?;
+        let tables = closure.tables();
+        if closure.is_empty() {
+            return Ok(PreviewPlan {
+                tables,
+                seeds: Vec::new(),
+                paths: Vec::new(),
+                params,
+                sql: None,
+            });
+        }
+        let chain = sql::chain(
+            graph,
+            &closure,
+            &ChainSpec {
+                seed_conds: &seed_conds,
+                with_ctid: &[],
+                scale: Scale::Lane,
+                mode: ChainMode::Select,
+                lane_param: lane_param.as_ref(),
+            },
+        )?;
+        let sql = sql::count_chain_statement(&chain, &tables);
+        let paths = fk_paths(graph, &closure, seeds, &tables);
+        let seeds = tables.iter().map(|&t| seed_kinds(seeds, t)).collect();
+        Ok(PreviewPlan {
+            tables,
+            seeds,
+            paths,
+            params,
+            sql: Some(sql),
+        })
+    }
+}
+
+/// What seeds `table`, in words.
+fn seed_kinds(seeds: &Seeds, table: TableId) -> Vec<String> {
+    let mut kinds: Vec<String> = seeds
+        .iter()
+        .filter(|(t, _)| *t == table)
+        .map(|(_, seed)| match seed {
+            Seed::Keys(_) => "tracked or journaled keys".to_string(),
+            Seed::Like { .. } => "lane names".to_string(),
+        })
+        .collect();
+    kinds.sort();
+    kinds.dedup();
+    kinds
+}
+
+/// The shortest foreign-key path to each of `tables` from a seeded table other than itself:
+/// the seeded table, then one hop per foreign key (`child.columns → parent`). Breadth first,
+/// from every seeded table at once.
+fn fk_paths(
+    graph: &SchemaGraph,
+    closure: &Closure,
+    seeds: &Seeds,
+    tables: &[TableId],
+) -> Vec<Vec<String>> {
+    let seeded = seeds.tables();
+    let mut path: BTreeMap<TableId, Vec<String>> = BTreeMap::new();
+    let mut queue: std::collections::VecDeque<TableId> = seeded.iter().copied().collect();
+    while let Some(parent) = queue.pop_front() {
+        let from = match path.get(&parent) {
+            Some(p) => p.clone(),
+            None => vec![graph.tables[parent].display_name()],
+        };
+        for &i in &closure.edges {
+            let fk = &graph.fks[i];
+            if fk.parent != parent || fk.child == parent || path.contains_key(&fk.child) {
+                continue;
+            }
+            let mut p = from.clone();
+            p.push(format!(
+                "{}.{} → {}",
+                graph.tables[fk.child].display_name(),
+                fk.child_cols.join(","),
+                graph.tables[parent].display_name()
+            ));
+            path.insert(fk.child, p);
+            queue.push_back(fk.child);
+        }
+    }
+    tables
+        .iter()
+        .map(|t| path.get(t).cloned().unwrap_or_default())
+        .collect()
 }
 
 #[cfg(test)]
@@ -351,6 +468,25 @@ mod tests {
             tables,
             vec![1, 2],
             "members are walked, not left to the cascade"
+        );
+    }
+
+    #[test]
+    fn a_preview_selects_the_closure_and_names_the_path_to_each_table() {
+        let g = sample();
+        let plan = PreviewPlan::build(&g, &keys(0, &[ID]), None).unwrap();
+        let sql = plan.sql.as_deref().unwrap();
+        assert!(!sql.contains("delete"), "a dry run deletes nothing: {sql}");
+        assert_eq!(plan.tables.len(), plan.paths.len());
+        for ((t, path), seeds) in plan.tables.iter().zip(&plan.paths).zip(&plan.seeds) {
+            assert_eq!(path.is_empty(), *t == 0, "{path:?}");
+            assert_eq!(!seeds.is_empty(), *t == 0, "{seeds:?}");
+        }
+        let members = plan.tables.iter().position(|&t| t == 2).unwrap();
+        assert_eq!(
+            plan.paths[members],
+            vec!["auth.users", "public.members.user_id → auth.users"],
+            "the shortest path"
         );
     }
 

@@ -223,7 +223,8 @@ mod tests {
     #[test]
     fn lane_seeds_need_existing_columns() {
         let g = sample();
-        let pattern = LanePattern::parse("abc123xyz0-w%").unwrap();
+        let format = crate::core::lane::naming::NameFormat::default();
+        let pattern = LanePattern::of(&format, "abc123xyz0", None, None).unwrap();
         let err = Seeds::from_lane(
             &g,
             &pattern,

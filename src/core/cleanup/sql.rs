@@ -12,6 +12,7 @@ use super::closure::Closure;
 use super::seeds::{check_keys, Seed, Seeds};
 use crate::core::db::Param;
 use crate::core::error::{Error, Result};
+use crate::core::lane::LanePattern;
 use crate::core::schema::{quote_ident, ForeignKey, SchemaGraph, TableId};
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write;
@@ -129,12 +130,43 @@ fn seed_condition(
             ))
         }
         Seed::Like { columns, pattern } => {
-            let p = params.push(SqlParam::Text(pattern.as_str().to_string()));
+            let lane = LaneParams::push(pattern, params);
             let conds: Vec<String> = columns
                 .iter()
-                .map(|c| format!("t.{}::text like {p}", quote_ident(c)))
+                .map(|c| lane.matching(&format!("t.{}::text", quote_ident(c))))
                 .collect();
             Ok(or_join(&conds))
+        }
+    }
+}
+
+/// The placeholders of a lane's pattern in a statement: its LIKE pattern and, for a run or a
+/// worker, the regular expression of the full lane shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaneParams {
+    /// Placeholder of the LIKE pattern.
+    pub like: String,
+    /// Placeholder of the shape's regular expression.
+    pub shape: Option<String>,
+}
+
+impl LaneParams {
+    /// Adds the lane's parameters; returns their placeholders.
+    pub fn push(pattern: &LanePattern, params: &mut Params) -> LaneParams {
+        LaneParams {
+            like: params.push(SqlParam::Text(pattern.as_str().to_string())),
+            shape: pattern
+                .shape()
+                .map(|re| params.push(SqlParam::Text(re.to_string()))),
+        }
+    }
+
+    /// `expr` (a text expression) holds one of the lane's names: the LIKE pattern (which an
+    /// index can serve) and the lane's shape.
+    pub fn matching(&self, expr: &str) -> String {
+        match &self.shape {
+            Some(re) => format!("({expr} like {} and {expr} ~ {re})", self.like),
+            None => format!("{expr} like {}", self.like),
         }
     }
 }
@@ -179,14 +211,14 @@ pub struct Chain {
     pub cte: HashMap<TableId, String>,
 }
 
-/// Rows of `table` whose text carries the lane's name (`pattern`: the parameter of the lane's
-/// LIKE pattern), or `false` when the table has no text column.
-pub fn lane_named(graph: &SchemaGraph, table: TableId, pattern: &str) -> String {
+/// Rows of `table` whose text carries the lane's name (`lane`: the parameters of the lane's
+/// pattern), or `false` when the table has no text column.
+pub fn lane_named(graph: &SchemaGraph, table: TableId, lane: &LaneParams) -> String {
     let conds: Vec<String> = graph.tables[table]
         .columns
         .iter()
         .filter(|c| c.is_text())
-        .map(|c| format!("t.{}::text like {pattern}", quote_ident(&c.name)))
+        .map(|c| lane.matching(&format!("t.{}::text", quote_ident(&c.name))))
         .collect();
     or_join(&conds)
 }
@@ -201,9 +233,9 @@ pub struct ChainSpec<'a> {
     pub scale: Scale,
     /// Delete or select.
     pub mode: ChainMode,
-    /// The parameter holding the lane's LIKE pattern, for children reached through a lane edge
-    /// (`None` when the closure has none).
-    pub lane_param: Option<&'a str>,
+    /// The parameters of the lane's pattern, for children reached through a lane edge (`None`
+    /// when the closure has none).
+    pub lane_param: Option<&'a LaneParams>,
 }
 
 /// Columns each table's CTE exposes: its primary key and every column a walked child
@@ -439,6 +471,12 @@ pub fn delete_statement(chain: &Chain, tables: &[TableId], checks: Option<&[Stri
         let _ = write!(sql, ", array[{}]::int8[]", checks.join(", "));
     }
     sql
+}
+
+/// A dry run's statement: a select chain, then one row with the `int8[]` of the rows each of
+/// `tables` would lose.
+pub fn count_chain_statement(chain: &Chain, tables: &[TableId]) -> String {
+    delete_statement(chain, tables, None)
 }
 
 /// A check counting, among the rows a delete CTE returned, those matching `cond` (tracked

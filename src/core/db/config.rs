@@ -3,6 +3,7 @@
 //! before any connection is tried, and nothing here ever prints the password.
 
 use crate::core::error::{Error, Result};
+use crate::core::input::{optional, Input};
 use percent_encoding::percent_decode_str;
 use std::fmt;
 use std::path::PathBuf;
@@ -165,6 +166,39 @@ pub struct DbOverrides {
     pub pooler: Option<String>,
     /// `auto`, `on` or `off`.
     pub prepare: Option<String>,
+}
+
+impl DbOverrides {
+    /// Overrides whose numbers arrive as JS gave them: a pool of 1 to 100 connections, and
+    /// timeouts of 1 ms to a day; anything else (`-1`, `1.5`, `'10'`) is a setting out of range,
+    /// `PGLANE_INVALID_CONFIG` like every other bad setting.
+    pub fn checked(
+        pool_size: Option<&Input>,
+        connect_timeout_ms: Option<&Input>,
+        statement_timeout_ms: Option<&Input>,
+        application_name: Option<String>,
+        pooler: Option<String>,
+        prepare: Option<String>,
+    ) -> Result<DbOverrides> {
+        const DAY_MS: i64 = 86_400_000;
+        let int = |v: Option<&Input>, what: &str, min: i64, max: i64| {
+            optional(v)
+                .map(|i| {
+                    i.integer(what, min, max)
+                        .map(|n| n as u32)
+                        .map_err(|e| Error::invalid_config(e.message()))
+                })
+                .transpose()
+        };
+        Ok(DbOverrides {
+            pool_size: int(pool_size, "poolSize", 1, 100)?,
+            connect_timeout_ms: int(connect_timeout_ms, "connectTimeoutMs", 1, DAY_MS)?,
+            statement_timeout_ms: int(statement_timeout_ms, "statementTimeoutMs", 1, DAY_MS)?,
+            application_name,
+            pooler,
+            prepare,
+        })
+    }
 }
 
 impl fmt::Debug for DbConfig {

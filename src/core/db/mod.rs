@@ -3,11 +3,12 @@
 //! a client-side statement timeout that cancels on the server, a round-trip counter, the
 //! schema graph read from the catalog and cached ([`catalog`]), the one place where
 //! connection and query errors get their codes ([`errors`]), queries from tests with rows as
-//! JSON ([`query`]), and a reader of SQL text that splits scripts and shapes statements
-//! ([`sql_text`]).
+//! JSON ([`query`]), a reader of SQL text that splits scripts and shapes statements
+//! ([`sql_text`]), and what `pglane doctor` reports ([`doctor`]).
 
 pub mod catalog;
 pub mod config;
+pub mod doctor;
 pub mod errors;
 pub mod query;
 pub mod sql_text;
@@ -43,6 +44,8 @@ struct DbInner {
     round_trips: AtomicU64,
     graph: std::sync::RwLock<Option<Arc<SchemaGraph>>>,
     pooler: tokio::sync::OnceCell<bool>,
+    /// Seen marked as a test database (pglane never removes the mark).
+    test_database: std::sync::atomic::AtomicBool,
 }
 
 /// What the server says about the session pglane got.
@@ -127,6 +130,7 @@ impl Db {
                 round_trips: AtomicU64::new(0),
                 graph: std::sync::RwLock::new(None),
                 pooler: tokio::sync::OnceCell::new(),
+                test_database: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -134,6 +138,16 @@ impl Db {
     /// The settings (the password stays inside; print [`DbConfig::describe`]).
     pub fn config(&self) -> &DbConfig {
         &self.inner.config
+    }
+
+    /// Has this handle seen the database marked as a test database?
+    pub fn known_test_database(&self) -> bool {
+        self.inner.test_database.load(Ordering::Relaxed)
+    }
+
+    /// Remembers that the database is marked as a test database.
+    pub fn remember_test_database(&self) {
+        self.inner.test_database.store(true, Ordering::Relaxed);
     }
 
     /// Round trips to Postgres made through this handle so far (pipelined requests count once).
@@ -217,6 +231,11 @@ impl Db {
     /// Closes the pool: open connections are dropped as they come back.
     pub fn close(&self) {
         self.inner.pool.close();
+    }
+
+    /// Was [`Db::close`] called?
+    pub fn is_closed(&self) -> bool {
+        self.inner.pool.is_closed()
     }
 
     /// Asks the server who we are: version, pid, application name, TLS. One round trip.
@@ -462,12 +481,13 @@ fn values_of<'a>(params: &[Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
     params.iter().map(|(v, _)| *v).collect()
 }
 
-/// The process's default database: built once from the environment
-/// ([`DbConfig::from_env`]) and shared by everything that was given `null` for a database.
+/// The process's default database: built from the environment ([`DbConfig::from_env`]) and
+/// shared by everything that was given `null` for a database; built again once closed (a
+/// global teardown closes it, and a second setup in the same process needs one).
 pub fn default_db() -> Result<Db> {
     static DEFAULT: std::sync::Mutex<Option<Db>> = std::sync::Mutex::new(None);
     let mut slot = DEFAULT.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(db) = slot.as_ref() {
+    if let Some(db) = slot.as_ref().filter(|db| !db.is_closed()) {
         return Ok(db.clone());
     }
     let env = |k: &str| std::env::var(k).ok();

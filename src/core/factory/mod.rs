@@ -14,6 +14,7 @@ pub mod template;
 use crate::core::db::catalog::Freshness;
 use crate::core::db::Db;
 use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::input::Input;
 use crate::core::lane::tracker::ResourceTracker;
 use crate::core::lane::WorkerContext;
 use crate::core::schema::SchemaGraph;
@@ -21,6 +22,16 @@ use definition::FactoryRegistry;
 use planner::Plan;
 use serde_json::{Map, Value};
 use std::sync::Arc;
+
+/// Most rows (or sets of rows) one `createList` call makes: they go in one statement.
+pub const MAX_LIST: u32 = 10_000;
+
+/// The `count` of `createList` as JS gave it: an integer from 0 to [`MAX_LIST`]. `-1` or
+/// `2**31` would otherwise become a request for billions of rows (and an allocation that aborts
+/// the process), `1.5` or `NaN` silently 1 or 0.
+pub fn list_count(count: &Input) -> Result<usize> {
+    count.index("count", MAX_LIST).map(|n| n as usize)
+}
 
 /// A factory call.
 #[derive(Debug, Clone, Default)]

@@ -102,6 +102,12 @@ pub struct Plan {
     pub(super) journal: Option<LaneId>,
 }
 
+/// Helpers that make a field from text (`name`, `email`, `slug`, `bcrypt`): a caller's value
+/// for such a field must be text too.
+fn is_text_helper(helper: &str) -> bool {
+    matches!(helper, "name" | "email" | "slug" | "bcrypt")
+}
+
 struct Planner<'a> {
     registry: &'a FactoryRegistry,
     graph: &'a SchemaGraph,
@@ -505,13 +511,27 @@ impl<'a> Planner<'a> {
         };
         let text = match &val {
             Val::Text(s) => s.clone(),
+            // A null leaves the column empty: no name, nothing to collide with.
+            Val::Null => return Ok(val),
+            Val::Json(v) if is_text_helper(helper) => {
+                // `{ slug: 4242 }` would be stored without the lane's prefix, and two lanes
+                // would collide on it.
+                return Err(Error::new(
+                    ErrorCode::InvalidArgument,
+                    format!(
+                        "factory {factory:?}: this field is made by the {helper} helper, which takes a string; got {}",
+                        v.to_string().chars().take(40).collect::<String>()
+                    ),
+                ));
+            }
             _ => return Ok(val),
         };
         self.helper_on_text(helper, &text, factory)
             .map(|v| v.unwrap_or(val))
     }
 
-    /// `name`/`email`/`slug`/`bcrypt` applied to text; `None` for helpers that take no text.
+    /// `name`/`email`/`slug`/`bcrypt` applied to text; `None` for helpers that take no text
+    /// (see [`is_text_helper`]).
     fn helper_on_text(&self, helper: &str, text: &str, factory: &str) -> Result<Option<Val>> {
         let lane = self.ctx.lane();
         Ok(Some(match helper {

@@ -4,6 +4,7 @@
 use super::naming::{self, Lane, LaneScope, NameFormat};
 use super::{LaneId, LanePattern};
 use crate::core::error::Result;
+use crate::core::input::{optional, Input};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::{Mutex, OnceLock};
@@ -24,6 +25,51 @@ pub struct TestIdentity {
     pub test_id: Option<String>,
     /// `testInfo.project.name`.
     pub project: Option<String>,
+}
+
+/// Largest worker index, test index, retry or repeat index: they are stored as `int4`.
+pub const MAX_INDEX: u32 = i32::MAX as u32;
+
+/// What a caller passed as `testInfo`, before its checks.
+#[derive(Debug, Clone, Default)]
+pub struct TestInfoInput {
+    /// `workerIndex`.
+    pub worker_index: Option<Input>,
+    /// `parallelIndex`.
+    pub parallel_index: Option<Input>,
+    /// `retry`.
+    pub retry: Option<Input>,
+    /// `repeatEachIndex`.
+    pub repeat_each_index: Option<Input>,
+    /// `testId`.
+    pub test_id: Option<Input>,
+    /// `project.name`.
+    pub project_name: Option<Input>,
+}
+
+impl TestIdentity {
+    /// Checks what a caller passed: indexes are integers from 0 to [`MAX_INDEX`] (never wrapped
+    /// or truncated: `2**40` or `NaN` would have made every worker worker 0), ids are strings.
+    pub fn from_input(info: &TestInfoInput) -> Result<TestIdentity> {
+        let index = |v: &Option<Input>, what: &str| {
+            optional(v.as_ref())
+                .map(|i| i.index(&format!("testInfo.{what}"), MAX_INDEX))
+                .transpose()
+        };
+        let text = |v: &Option<Input>, what: &str| {
+            optional(v.as_ref())
+                .map(|i| i.text(&format!("testInfo.{what}")))
+                .transpose()
+        };
+        Ok(TestIdentity {
+            worker_index: index(&info.worker_index, "workerIndex")?,
+            parallel_index: index(&info.parallel_index, "parallelIndex")?,
+            retry: index(&info.retry, "retry")?.unwrap_or(0),
+            repeat_each_index: index(&info.repeat_each_index, "repeatEachIndex")?.unwrap_or(0),
+            test_id: text(&info.test_id, "testId")?,
+            project: text(&info.project_name, "project.name")?,
+        })
+    }
 }
 
 /// Settings that shape names; each falls back to the environment, then to the default.
@@ -105,7 +151,11 @@ impl WorkerContext {
             .unwrap_or_else(|| naming::DEFAULT_EMAIL_DOMAIN.to_string());
         let worker_id = identity
             .worker_index
-            .or_else(|| env("TEST_WORKER_INDEX").and_then(|v| v.parse().ok()))
+            .or_else(|| {
+                env("TEST_WORKER_INDEX")
+                    .and_then(|v| v.parse().ok())
+                    .filter(|w| *w <= MAX_INDEX)
+            })
             .unwrap_or(0);
         let test_index = next_test_index(&identity);
         let lane = Lane::new(&format, &run_id, worker_id, test_index, &domain)?;
@@ -213,6 +263,36 @@ mod tests {
             a1.lane().name("x").unwrap(),
             format!("testrun001-w4-{}-x", a1.test_index())
         );
+    }
+
+    #[test]
+    fn indexes_that_napi_would_wrap_are_refused() {
+        for bad in [
+            Input::Number(2f64.powi(40)),
+            Input::Number(f64::NAN),
+            Input::Number(-1.0),
+            Input::Number(1.5),
+            Input::String("3".into()),
+        ] {
+            let info = TestInfoInput {
+                worker_index: Some(bad.clone()),
+                ..Default::default()
+            };
+            let err = TestIdentity::from_input(&info).unwrap_err();
+            assert_eq!(
+                err.code(),
+                crate::core::ErrorCode::InvalidArgument,
+                "{bad:?}"
+            );
+        }
+        let ok = TestIdentity::from_input(&TestInfoInput {
+            worker_index: Some(Input::Number(3.0)),
+            retry: Some(Input::Undefined),
+            test_id: Some(Input::String("t1".into())),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!((ok.worker_index, ok.retry), (Some(3), 0));
     }
 
     #[test]

@@ -2,12 +2,19 @@
 //! LIKE patterns ([`LanePattern`]) that match exactly one lane's names.
 //!
 //! A lane is the data of one test (or one worker, or one run). Every name pglane makes starts
-//! with the lane's prefix, and the separators after the run id, the worker id and the test index
-//! can never occur inside those values, so the prefix of one lane is never a prefix of another's.
+//! with the lane's prefix, and that prefix can be read back whatever the format:
+//!
+//! - every name starts with the run id (a format may put nothing before `{run}`), and a run id
+//!   is 8 to 32 characters of `[0-9a-z]`, so the run of a name is its leading `[0-9a-z]` run;
+//! - `{run}`, `{worker}` and `{test}` are each followed by a separator that starts with a
+//!   character those values cannot hold (not `[0-9a-z]`), so `w1-` never matches `w12-`.
+//!
+//! So no two runs share a prefix, whichever formats they use, and a sweep of one run can match
+//! the full lane shape (run, worker number, test number; see [`LanePattern`]).
 
 use super::pattern::LanePattern;
 use crate::core::error::{Error, ErrorCode, Result};
-use crate::core::fnv::fnv1a_64;
+use sha2::{Digest, Sha256};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Longest base name accepted by `name()`, in characters.
@@ -46,24 +53,36 @@ fn base36_fixed(mut n: u64, width: usize) -> String {
     String::from_utf8(digits).expect("ascii digits")
 }
 
-/// Checks a run id taken from the environment: 4 to 32 characters of `[0-9a-z]`.
-pub fn validate_run_id(run_id: &str) -> Result<()> {
-    let ok = (4..=32).contains(&run_id.len())
+/// Shortest run id accepted.
+pub const MIN_RUN_ID: usize = 8;
+/// Longest run id accepted.
+pub const MAX_RUN_ID: usize = 32;
+
+/// Is `run_id` a run id: [`MIN_RUN_ID`] to [`MAX_RUN_ID`] characters of `[0-9a-z]`?
+pub fn is_run_id(run_id: &str) -> bool {
+    (MIN_RUN_ID..=MAX_RUN_ID).contains(&run_id.len())
         && run_id
             .bytes()
-            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase());
-    if ok {
+            .all(|b| b.is_ascii_digit() || b.is_ascii_lowercase())
+}
+
+/// Checks a run id (from `PGLANE_RUN_ID`, an option, a registration or an import): 8 to 32
+/// characters of `[0-9a-z]`. Every lane pattern is built from a run id that passed this.
+pub fn validate_run_id(run_id: &str) -> Result<()> {
+    if is_run_id(run_id) {
         Ok(())
     } else {
         Err(Error::invalid_config(format!(
-            "run id {run_id:?} must be 4 to 32 characters of 0-9 and a-z (PGLANE_RUN_ID)"
+            "run id {:?} must be {MIN_RUN_ID} to {MAX_RUN_ID} characters of 0-9 and a-z (PGLANE_RUN_ID)",
+            truncate_for_message(run_id)
         )))
     }
 }
 
-/// Checks a base name: not empty, at most [`MAX_BASE_CHARS`] characters, no control characters.
-/// Invalid names are rejected, never silently normalised, so two different inputs can never
-/// become the same name.
+/// Checks a base name: not empty, at most [`MAX_BASE_CHARS`] characters, no control characters
+/// and no U+FFFD (what a lone UTF-16 surrogate from JS becomes on its way here, so two
+/// different JS strings would become one name). Invalid names are rejected, never silently
+/// normalised, so two different inputs can never become the same name.
 pub fn validate_base(base: &str) -> Result<()> {
     if base.is_empty() {
         return Err(Error::new(ErrorCode::InvalidName, "name must not be empty"));
@@ -78,6 +97,15 @@ pub fn validate_base(base: &str) -> Result<()> {
                     "name {:?} contains the control character U+{:04X}",
                     truncate_for_message(base),
                     c as u32
+                ),
+            ));
+        }
+        if c == char::REPLACEMENT_CHARACTER {
+            return Err(Error::new(
+                ErrorCode::InvalidName,
+                format!(
+                    "name {:?} contains U+FFFD or a lone UTF-16 surrogate, which cannot be stored as given",
+                    truncate_for_message(base)
                 ),
             ));
         }
@@ -98,8 +126,17 @@ fn truncate_for_message(s: &str) -> String {
     s.chars().take(40).collect()
 }
 
-/// The lowercase `[a-z0-9-]` form of a string. When that loses anything, a short hash of the
-/// original is appended so that different inputs keep different slugs.
+/// A 64-bit digest of `text` as 16 hex digits (SHA-256, truncated): what keeps slugs and
+/// shortened emails of different inputs apart. Not FNV: its collisions are easy to construct.
+fn digest_hex(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    digest[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The lowercase `[a-z0-9-]` form of a string. When that loses anything, `--` and a 64-bit
+/// digest of the original are appended: a lossless slug never holds `--` (runs of dashes are
+/// what it collapses), so a lossy slug never equals a lossless one, and two lossy ones differ
+/// unless SHA-256 collides in 64 bits.
 pub fn slugify(base: &str) -> String {
     let mut slug = String::with_capacity(base.len());
     let mut dash = false;
@@ -117,25 +154,19 @@ pub fn slugify(base: &str) -> String {
         slug.pop();
     }
     if slug != base {
-        let hash = format!("{:06x}", fnv1a_64([base.as_bytes()]) & 0xff_ffff);
-        if slug.is_empty() {
-            slug = hash;
-        } else {
-            slug.push('-');
-            slug.push_str(&hash);
-        }
+        slug.push_str("--");
+        slug.push_str(&digest_hex(base));
     }
     slug
 }
 
-/// A parsed name format: literal text around `{run}`, `{worker}`, `{test}` and `{name}`, which
-/// must appear once each, in that order, with `{name}` last.
+/// A parsed name format: `{run}` first, then literal text around `{worker}`, `{test}` and
+/// `{name}`, which must appear once each, in that order, with `{name}` last.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NameFormat {
-    lead: String,
-    after_run: String,
-    after_worker: String,
-    after_test: String,
+    pub(super) after_run: String,
+    pub(super) after_worker: String,
+    pub(super) after_test: String,
 }
 
 impl Default for NameFormat {
@@ -145,10 +176,12 @@ impl Default for NameFormat {
 }
 
 impl NameFormat {
-    /// Parses a format such as `{run}-w{worker}-{test}-{name}`. The text after `{run}`,
-    /// `{worker}` and `{test}` must be non-empty and start with a character that cannot occur in
-    /// those values (not `0-9a-z`), so one lane's prefix is never a prefix of another lane's.
-    /// Literal text is limited to `a-z 0-9 . _ -` so names, slugs and emails share one prefix.
+    /// Parses a format such as `{run}-w{worker}-{test}-{name}`. It must start with `{run}` (so
+    /// a name's run is its leading `[0-9a-z]` characters, whatever the format), and the text
+    /// after `{run}`, `{worker}` and `{test}` must be non-empty and start with a character that
+    /// cannot occur in those values (not `0-9a-z`), so one lane's prefix is never a prefix of
+    /// another lane's. Literal text is limited to `a-z 0-9 . _ -` so names, slugs and emails
+    /// share one prefix.
     pub fn parse(format: &str) -> Result<NameFormat> {
         let bad =
             |why: &str| Error::invalid_config(format!("name format {format:?} is invalid: {why}"));
@@ -165,6 +198,11 @@ impl NameFormat {
         }
         if !rest.is_empty() {
             return Err(bad("{name} must come last"));
+        }
+        if !literals[0].is_empty() {
+            return Err(bad(
+                "it must start with {run}: text before the run id would let one run's names pass for another's",
+            ));
         }
         for (i, lit) in literals.iter().enumerate() {
             if lit.contains('{') || lit.contains('}') {
@@ -186,13 +224,34 @@ impl NameFormat {
                 }
             }
         }
-        let mut it = literals.into_iter();
+        let mut it = literals.into_iter().skip(1);
         Ok(NameFormat {
-            lead: it.next().unwrap_or_default(),
             after_run: it.next().unwrap_or_default(),
             after_worker: it.next().unwrap_or_default(),
             after_test: it.next().unwrap_or_default(),
         })
+    }
+
+    /// The format as text, e.g. `{run}-w{worker}-{test}-{name}` (what [`NameFormat::parse`]
+    /// reads back).
+    pub fn text(&self) -> String {
+        format!(
+            "{{run}}{}{{worker}}{}{{test}}{}{{name}}",
+            self.after_run, self.after_worker, self.after_test
+        )
+    }
+
+    /// The literal prefix of a lane: the run's, or a worker's within it, or a test's within that
+    /// (`test` is only read with `worker`).
+    pub(super) fn prefix(&self, run_id: &str, worker: Option<u32>, test: Option<u32>) -> String {
+        let mut prefix = format!("{run_id}{}", self.after_run);
+        if let Some(w) = worker {
+            prefix.push_str(&format!("{w}{}", self.after_worker));
+            if let Some(t) = test {
+                prefix.push_str(&format!("{t}{}", self.after_test));
+            }
+        }
+        prefix
     }
 }
 
@@ -208,6 +267,15 @@ pub enum LaneScope {
 }
 
 impl LaneScope {
+    /// `run`, `worker` or `test`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaneScope::Run => "run",
+            LaneScope::Worker => "worker",
+            LaneScope::Test => "test",
+        }
+    }
+
     /// Parses `run`, `worker` or `test`.
     pub fn parse(s: &str) -> Result<LaneScope> {
         match s {
@@ -221,9 +289,14 @@ impl LaneScope {
     }
 }
 
-/// One test's lane: the prefixes of its run, worker and test, and the email domain.
+/// One test's lane: its format and ids, the prefixes of its run, worker and test, and the
+/// email domain.
 #[derive(Debug, Clone)]
 pub struct Lane {
+    format: NameFormat,
+    run_id: String,
+    worker_id: u32,
+    test_index: u32,
     run_prefix: String,
     worker_prefix: String,
     test_prefix: String,
@@ -241,15 +314,21 @@ impl Lane {
     ) -> Result<Lane> {
         validate_run_id(run_id)?;
         validate_email_domain(email_domain)?;
-        let run_prefix = format!("{}{}{}", format.lead, run_id, format.after_run);
-        let worker_prefix = format!("{run_prefix}{worker_id}{}", format.after_worker);
-        let test_prefix = format!("{worker_prefix}{test_index}{}", format.after_test);
         Ok(Lane {
-            run_prefix,
-            worker_prefix,
-            test_prefix,
+            run_prefix: format.prefix(run_id, None, None),
+            worker_prefix: format.prefix(run_id, Some(worker_id), None),
+            test_prefix: format.prefix(run_id, Some(worker_id), Some(test_index)),
+            format: format.clone(),
+            run_id: run_id.to_string(),
+            worker_id,
+            test_index,
             email_domain: email_domain.to_string(),
         })
+    }
+
+    /// The name format of this lane.
+    pub fn format(&self) -> &NameFormat {
+        &self.format
     }
 
     /// The literal prefix every name of `scope` starts with.
@@ -261,9 +340,14 @@ impl Lane {
         }
     }
 
-    /// The LIKE pattern that matches exactly the names, slugs and emails of `scope`.
+    /// The pattern that matches exactly the names, slugs and emails of `scope`.
     pub fn pattern(&self, scope: LaneScope) -> LanePattern {
-        LanePattern::of_prefix(self.prefix(scope))
+        let (worker, test) = match scope {
+            LaneScope::Run => (None, None),
+            LaneScope::Worker => (Some(self.worker_id), None),
+            LaneScope::Test => (Some(self.worker_id), Some(self.test_index)),
+        };
+        LanePattern::checked(&self.format, &self.run_id, worker, test)
     }
 
     /// `{test prefix}{base}`, e.g. `0ab3k9x2q1-w3-7-Alice`.
@@ -288,7 +372,7 @@ impl Lane {
         let mut slug = slugify(base);
         let room = MAX_EMAIL_LOCAL.saturating_sub(self.test_prefix.len());
         if slug.len() > room {
-            let hash = format!("{:08x}", fnv1a_64([base.as_bytes()]) & 0xffff_ffff);
+            let hash = digest_hex(base);
             if room < hash.len() + 1 {
                 return Err(Error::new(
                     ErrorCode::InvalidName,
@@ -344,6 +428,7 @@ mod tests {
         assert_eq!(l.pattern(LaneScope::Test).as_str(), "abc123xyz0-w3-7-%");
         assert_eq!(l.pattern(LaneScope::Worker).as_str(), "abc123xyz0-w3-%");
         assert_eq!(l.pattern(LaneScope::Run).as_str(), "abc123xyz0-w%");
+        assert_eq!(l.format().text(), DEFAULT_FORMAT);
     }
 
     #[test]
@@ -382,6 +467,25 @@ mod tests {
         assert!(slugify("日本")
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'-'));
+        // A 24-bit FNV suffix made these two one slug.
+        assert_ne!(slugify("a:++!b"), slugify("a!$#?b"));
+        // A lossy slug never equals a lossless one, whatever the lossless one says.
+        let lossy = slugify("Acme Corp!");
+        assert!(lossy.starts_with("acme-corp--"), "{lossy}");
+        // `--` only ever comes from pglane: a lossless slug never holds it.
+        assert_eq!(slugify("acme-corp"), "acme-corp");
+        assert_ne!(slugify(&lossy), lossy);
+    }
+
+    #[test]
+    fn a_replacement_character_is_not_a_name() {
+        // What lone surrogates ('\uD800', '\uDC00') become on the way from JS: one character
+        // for many inputs, so it is refused instead of stored.
+        let l = lane("abc123xyz0", 0, 0);
+        for bad in ["\u{FFFD}", "a\u{FFFD}b"] {
+            assert_eq!(l.name(bad).unwrap_err().code(), ErrorCode::InvalidName);
+            assert_eq!(l.slug(bad).unwrap_err().code(), ErrorCode::InvalidName);
+        }
     }
 
     #[test]
@@ -400,15 +504,26 @@ mod tests {
         let a = generate_run_id();
         assert_eq!(a.len(), 10);
         validate_run_id(&a).unwrap();
-        assert!(validate_run_id("UPPER").is_err());
-        assert!(validate_run_id("a-b-c").is_err());
+        for bad in [
+            "UPPERCASE1",
+            "a-b-c-d-e",
+            "abcd",
+            "abcdefg",
+            &"a".repeat(33),
+        ] {
+            assert!(validate_run_id(bad).is_err(), "{bad}");
+        }
+        validate_run_id("abcdefgh").unwrap();
         assert!(base36_fixed(35, 2) < base36_fixed(36, 2));
     }
 
     #[test]
     fn formats_must_keep_lanes_apart() {
-        NameFormat::parse("e2e-{run}.w{worker}.{test}.{name}").unwrap();
+        let dotted = NameFormat::parse("{run}.e2e.w{worker}.{test}.{name}").unwrap();
+        assert_eq!(NameFormat::parse(&dotted.text()).unwrap(), dotted);
         for bad in [
+            "e2e-{run}.w{worker}.{test}.{name}",
+            "x{run}-w{worker}-{test}-{name}",
             "{run}{worker}-{test}-{name}",
             "{run}-w{worker}x{test}-{name}",
             "{run}-{test}-{worker}-{name}",

@@ -1,7 +1,7 @@
 //! The resource tracker: every row a test created, as (table, primary key), checked against the
 //! schema when tracked, exportable as JSON for debugging and for handing leaks to the sweeper.
 
-use super::naming::LaneScope;
+use super::naming::{LaneScope, NameFormat};
 use super::{LaneId, LanePattern, WorkerContext};
 use crate::core::error::{Error, ErrorCode, Result};
 use crate::core::schema::resolve::split_qualified;
@@ -38,19 +38,23 @@ fn table_from_text<'de, D: Deserializer<'de>>(d: D) -> std::result::Result<Table
     }
 }
 
-/// Which lane a tracker belongs to: its id and the LIKE patterns of its test, worker and run
-/// (empty for a tracker imported without a lane).
+/// Which lane a tracker belongs to: its id and name format. The LIKE patterns of its test,
+/// worker and run are exported for reading; pglane never deletes by them: every pattern it
+/// uses is built again from the run id, the numbers and the format ([`LaneInfo::pattern`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LaneInfo {
     /// Run, worker and test.
     #[serde(flatten)]
     pub id: LaneId,
-    /// LIKE pattern of the test's names.
+    /// The name format of the lane (an export without one used the default).
+    #[serde(default)]
+    pub name_format: String,
+    /// LIKE pattern of the test's names (informative).
     pub test_pattern: String,
-    /// LIKE pattern of the worker's names.
+    /// LIKE pattern of the worker's names (informative).
     pub worker_pattern: String,
-    /// LIKE pattern of the run's names.
+    /// LIKE pattern of the run's names (informative).
     pub run_pattern: String,
 }
 
@@ -59,38 +63,68 @@ impl LaneInfo {
     pub fn of(ctx: &WorkerContext) -> LaneInfo {
         LaneInfo {
             id: ctx.id().clone(),
+            name_format: ctx.lane().format().text(),
             test_pattern: ctx.pattern(LaneScope::Test).to_string(),
             worker_pattern: ctx.pattern(LaneScope::Worker).to_string(),
             run_pattern: ctx.pattern(LaneScope::Run).to_string(),
         }
     }
 
-    /// The pattern of a scope (`"test"`, `"worker"`, `"run"`), checked: a tracker imported with
-    /// a pattern such as `%` can never delete by it.
+    /// The name format of the lane.
+    pub fn format(&self) -> Result<NameFormat> {
+        if self.name_format.is_empty() {
+            Ok(NameFormat::default())
+        } else {
+            NameFormat::parse(&self.name_format)
+        }
+    }
+
+    /// The pattern of a scope, built from the lane's run id, numbers and format. A tracker
+    /// imported without a lane, with an invalid run id, or with exported patterns that are not
+    /// its lane's (`runPattern: "%"`) can never delete by pattern.
     pub fn pattern(&self, scope: LaneScope) -> Result<LanePattern> {
-        let text = match scope {
-            LaneScope::Test => &self.test_pattern,
-            LaneScope::Worker => &self.worker_pattern,
-            LaneScope::Run => &self.run_pattern,
-        };
-        if text.is_empty() {
+        if self.id.run_id.is_empty() {
             return Err(Error::invalid_config(
                 "this tracker has no lane (it was imported without one)",
             ));
         }
-        LanePattern::parse(text)
+        let format = self.format()?;
+        let (worker, test) = (Some(self.id.worker_id), Some(self.id.test_index));
+        let (pattern, exported) = match scope {
+            LaneScope::Test => (
+                LanePattern::of(&format, &self.id.run_id, worker, test)?,
+                &self.test_pattern,
+            ),
+            LaneScope::Worker => (
+                LanePattern::of(&format, &self.id.run_id, worker, None)?,
+                &self.worker_pattern,
+            ),
+            LaneScope::Run => (
+                LanePattern::of(&format, &self.id.run_id, None, None)?,
+                &self.run_pattern,
+            ),
+        };
+        if !exported.is_empty() && exported != pattern.as_str() {
+            return Err(Error::invalid_config(format!(
+                "this tracker's {} pattern {:?} is not its lane's ({}): it was edited or made by another version; pattern cleanup refuses it",
+                scope.as_str(),
+                exported.chars().take(80).collect::<String>(),
+                pattern
+            )));
+        }
+        Ok(pattern)
     }
 
     /// What a caller means by `"test"`, `"worker"`, `"run"` or a LIKE pattern: the pattern,
-    /// which must lie within this lane's run (a sweep of another run goes through the run
+    /// which must be a lane of this tracker's run (a sweep of another run goes through the run
     /// registry, which checks the run is dead).
     pub fn resolve_pattern(&self, scope_or_pattern: &str) -> Result<LanePattern> {
         if let Ok(scope) = LaneScope::parse(scope_or_pattern) {
             return self.pattern(scope);
         }
-        let pattern = LanePattern::parse(scope_or_pattern)?;
         let run = self.pattern(LaneScope::Run)?;
-        if !pattern.is_within(&run) {
+        let pattern = LanePattern::parse(scope_or_pattern, &self.format()?)?;
+        if pattern.run_id() != run.run_id() {
             return Err(Error::invalid_config(format!(
                 "pattern {scope_or_pattern:?} is not within this run's lane {run}: pattern cleanup deletes this run's lanes only (sweep another run with RunRegistry.sweep)"
             )));
