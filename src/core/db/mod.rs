@@ -1,12 +1,14 @@
 //! The database layer every other part uses: a small pool per process, TLS per `sslmode`,
 //! unnamed statements only (one round trip each, and safe behind transaction-mode poolers),
 //! a client-side statement timeout that cancels on the server, a round-trip counter, the
-//! schema graph read from the catalog and cached ([`catalog`]), and the one place where
-//! connection and query errors get their codes ([`errors`]).
+//! schema graph read from the catalog and cached ([`catalog`]), the column facts factories
+//! read lazily ([`table_facts`]), and the one place where connection and query errors get
+//! their codes ([`errors`]).
 
 pub mod catalog;
 pub mod config;
 pub mod errors;
+pub mod table_facts;
 pub mod tls;
 
 use crate::core::error::{Error, ErrorCode, Result};
@@ -38,6 +40,8 @@ struct DbInner {
     tls: MakeRustlsConnect,
     round_trips: AtomicU64,
     graph: std::sync::RwLock<Option<Arc<SchemaGraph>>>,
+    /// Column facts for factories, with the graph they were read for ([`table_facts`]).
+    table_facts: std::sync::RwLock<Option<(Arc<SchemaGraph>, Arc<table_facts::TableFacts>)>>,
     pooler: tokio::sync::OnceCell<bool>,
 }
 
@@ -114,6 +118,7 @@ impl Db {
                 tls,
                 round_trips: AtomicU64::new(0),
                 graph: std::sync::RwLock::new(None),
+                table_facts: std::sync::RwLock::new(None),
                 pooler: tokio::sync::OnceCell::new(),
             }),
         })
