@@ -51,6 +51,11 @@ pub enum ErrorCode {
     FactoryTrait,
     /// A factory definition is invalid (bad YAML, unknown table or column, a cycle).
     FactoryDefinition,
+    /// A value given to a factory does not fit its column's type.
+    FactoryValue,
+    /// Inference found no value for a column: a type it cannot make, a CHECK it cannot
+    /// satisfy, a cycle of required foreign keys it cannot close.
+    FactoryInfer,
     /// The embedded PostgreSQL could not be set up (raised by the TypeScript layer).
     EmbeddedSetup,
     /// A bug in pglane: an invariant did not hold.
@@ -84,6 +89,8 @@ impl ErrorCode {
             ErrorCode::FactoryField => "PGLANE_FACTORY_FIELD",
             ErrorCode::FactoryTrait => "PGLANE_FACTORY_TRAIT",
             ErrorCode::FactoryDefinition => "PGLANE_FACTORY_DEFINITION",
+            ErrorCode::FactoryValue => "PGLANE_FACTORY_VALUE",
+            ErrorCode::FactoryInfer => "PGLANE_FACTORY_INFER",
             ErrorCode::EmbeddedSetup => "PGLANE_EMBEDDED_SETUP",
             ErrorCode::Internal => "PGLANE_INTERNAL",
         }
@@ -114,6 +121,8 @@ impl ErrorCode {
         ErrorCode::FactoryField,
         ErrorCode::FactoryTrait,
         ErrorCode::FactoryDefinition,
+        ErrorCode::FactoryValue,
+        ErrorCode::FactoryInfer,
         ErrorCode::EmbeddedSetup,
         ErrorCode::Internal,
     ];

@@ -158,6 +158,14 @@ pub const HELPERS: &[&str] = &[
 ];
 
 impl FactoryRegistry {
+    /// No factories: every table is one, inferred.
+    pub fn empty() -> FactoryRegistry {
+        FactoryRegistry {
+            factories: BTreeMap::new(),
+            lane_columns: Vec::new(),
+        }
+    }
+
     /// Parses YAML (or JSON, which is YAML).
     pub fn from_yaml(text: &str) -> Result<FactoryRegistry> {
         let file: FactoryFile = serde_norway::from_str(text)

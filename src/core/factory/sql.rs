@@ -1,8 +1,13 @@
 //! The factory statement: a planned call becomes one SQL statement (a chain of
 //! `insert ... returning *` CTEs, parents before children, and the journal entries of what it
-//! inserts), sent in one round trip; every inserted row is tracked and comes back as stored.
+//! inserts), sent in one round trip; every inserted row is tracked and comes back as stored,
+//! with `bigint` and `numeric` values as strings (as `pg` gives them: a JS number cannot hold
+//! every one).
 
+use super::check::Check;
 use super::planner::{assemble, Plan, Val};
+use super::values::{shape_of, Shape};
+use crate::core::db::table_facts::{ConstraintRef, TableFacts};
 use crate::core::db::Conn;
 use crate::core::error::{Error, Result};
 use crate::core::lane::tracker::{ResourceTracker, TrackedRow};
@@ -71,7 +76,7 @@ impl Plan {
             .map(|r| {
                 r.values
                     .iter()
-                    .filter(|(_, v)| !matches!(v, Val::Ref { .. } | Val::Null))
+                    .filter(|(_, v)| !matches!(v, Val::Ref { .. } | Val::Null | Val::Now(0)))
                     .count()
             })
             .sum();
@@ -83,8 +88,9 @@ impl Plan {
         computed + journal
     }
 
-    /// The statement and its values (all text, cast to each column's type).
-    pub fn sql(&self, graph: &SchemaGraph) -> (String, Values) {
+    /// The statement and its values (all text, cast to each column's type). With `facts`, the
+    /// rows come back with `bigint` and `numeric` columns as text.
+    pub fn sql(&self, graph: &SchemaGraph, facts: Option<&TableFacts>) -> (String, Values) {
         let mut params = Values::new(self.value_count());
         let mut sql = String::from("with ");
         for (i, row) in self.rows.iter().enumerate() {
@@ -112,6 +118,11 @@ impl Plan {
                         format!("(select {} from c{row})", quote_ident(column))
                     }
                     Val::Null => format!("null::{ty}"),
+                    Val::Now(0) => format!("now()::{ty}"),
+                    Val::Now(seconds) => format!(
+                        "(now() + {}::interval)::{ty}",
+                        params.push(format!("{seconds} seconds"))
+                    ),
                     v => format!("{}::{ty}", params.push(param_text(v, ty))),
                 });
             }
@@ -149,8 +160,18 @@ impl Plan {
         }
         // An array constructor, not a function call: any number of rows (a function takes at
         // most 100 arguments).
-        let rows: Vec<String> = (0..self.rows.len())
-            .map(|i| format!("(select row_to_json(r) from c{i} r)"))
+        let rows: Vec<String> = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(
+                |(i, row)| match facts.and_then(|f| as_text_columns(graph, f, row.table)) {
+                    Some(select) => {
+                        format!("(select row_to_json(x) from (select {select} from c{i} r) x)")
+                    }
+                    None => format!("(select row_to_json(r) from c{i} r)"),
+                },
+            )
             .collect();
         let _ = write!(
             sql,
@@ -166,16 +187,17 @@ impl Plan {
         &self,
         conn: &Conn,
         graph: &SchemaGraph,
+        facts: Option<&TableFacts>,
         tracker: Option<&ResourceTracker>,
     ) -> Result<Value> {
         if self.rows.is_empty() {
             return Ok(assemble(&self.shape, &[]));
         }
-        let (sql, params) = self.sql(graph);
+        let (sql, params) = self.sql(graph, facts);
         let result = conn
             .query(&sql, &params.typed())
             .await
-            .map_err(|e| self.explain(e, graph))?;
+            .map_err(|e| self.explain(e, graph, facts))?;
         let text: String = result
             .first()
             .map(|r| r.get(0))
@@ -209,8 +231,45 @@ impl Plan {
     }
 
     /// The error of a failed statement, with the tables it inserted into (each once; the
-    /// table at fault is in Postgres' own message).
-    fn explain(&self, e: Error, graph: &SchemaGraph) -> Error {
+    /// table at fault is in Postgres' own message) and, for a constraint pglane knows, its
+    /// text and the attributes that choose the values.
+    fn explain(&self, e: Error, graph: &SchemaGraph, facts: Option<&TableFacts>) -> Error {
+        let hint = match (e.constraint(), facts) {
+            (Some(name), Some(facts)) => match facts.constraint(name) {
+                Some((table, ConstraintRef::Check(check))) => {
+                    let columns: Vec<String> = Check::parse(&check.name, &check.definition, None)
+                        .columns()
+                        .into_iter()
+                        .map(|c| format!("{c:?}"))
+                        .collect();
+                    format!(
+                        " ({} of {} is {}; to choose the value, pass {})",
+                        check.name,
+                        graph.tables[table].display_name(),
+                        check.definition,
+                        if columns.is_empty() {
+                            "the columns it reads".to_string()
+                        } else {
+                            columns.join(", ")
+                        }
+                    )
+                }
+                Some((table, ConstraintRef::Unique(unique))) => format!(
+                    " ({} of {} covers {}: pass other values, or connect the row that exists)",
+                    unique.name,
+                    graph.tables[table].display_name(),
+                    unique.columns.join(", ")
+                ),
+                _ => String::new(),
+            },
+            _ => String::new(),
+        };
+        let e = if hint.is_empty() {
+            e
+        } else {
+            let message = format!("{}{hint}", e.message());
+            e.with_message(message)
+        };
         let mut tables: Vec<TableId> = self.rows.iter().map(|r| r.table).collect();
         tables.sort_unstable();
         tables.dedup();
@@ -237,8 +296,42 @@ fn param_text(v: &Val, ty: &str) -> String {
         Val::Json(Value::Array(items)) if ty.ends_with("[]") => pg_array_literal(items),
         Val::Json(Value::String(s)) => s.clone(),
         Val::Json(j) => j.to_string(),
-        Val::Null | Val::Ref { .. } => String::new(),
+        Val::Null | Val::Ref { .. } | Val::Now(_) => String::new(),
     }
+}
+
+/// The select list that reads a row with its `bigint` and `numeric` columns (and arrays of
+/// them) as text, or `None` when the table has none.
+fn as_text_columns(graph: &SchemaGraph, facts: &TableFacts, table: usize) -> Option<String> {
+    let entry = facts.table(table);
+    let wide = |shape: &Shape| match shape {
+        Shape::Int { max, .. } => *max > i128::from(u32::MAX),
+        Shape::Numeric { .. } => true,
+        _ => false,
+    };
+    let mut any = false;
+    let list: Vec<String> = graph.tables[table]
+        .columns
+        .iter()
+        .map(|c| {
+            let q = quote_ident(&c.name);
+            let shape = entry
+                .column(&c.name)
+                .map(|f| shape_of(facts, f.type_oid, f.typmod));
+            match shape {
+                Some(s) if wide(&s) => {
+                    any = true;
+                    format!("r.{q}::text as {q}")
+                }
+                Some(Shape::Array(elem)) if wide(&elem) => {
+                    any = true;
+                    format!("r.{q}::text[] as {q}")
+                }
+                _ => format!("r.{q}"),
+            }
+        })
+        .collect();
+    any.then(|| list.join(", "))
 }
 
 /// `{"a","b\"c"}` for a JSON array (nested arrays become nested literals).
