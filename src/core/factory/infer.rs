@@ -648,7 +648,6 @@ impl Planner<'_> {
         let cycle: Vec<String> = self.frames[k..]
             .iter()
             .map(|f| self.graph.tables[f.table].display_name())
-            .chain(std::iter::once(self.graph.tables[table_id].display_name()))
             .collect();
         let cycle_text = format!(
             "{} -> {}",

@@ -437,7 +437,12 @@ pub(super) fn candidates(
     let named = one_of(hints);
     match shape {
         Shape::Int { .. } | Shape::Numeric { .. } | Shape::Float | Shape::Money => {
-            let (lo, hi) = hinted_range(shape, hints);
+            // Hints that contradict each other (a check nothing satisfies) are left to the
+            // solver, which names the check.
+            let (lo, hi) = match hinted_range(shape, hints) {
+                (lo, hi) if lo <= hi => (lo, hi),
+                _ => numeric_bounds(shape),
+            };
             let mut out: Vec<Candidate> = named
                 .iter()
                 .filter_map(|v| match v {
