@@ -4,6 +4,7 @@
 
 mod cleanup;
 mod db;
+mod infer;
 mod naming_properties;
 mod schema_shapes;
 mod support;
