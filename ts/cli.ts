@@ -7,10 +7,13 @@
  *   pglane sweep --expired [--ttl S] remove what dead runs left (heartbeat older than S, default 120)
  *   pglane sweep <run-id>           remove what one run left (refuses a live run unless --force)
  *   pglane mark-test-db             allow sweeps on this database
+ *   pglane types [--out F] [--factories F]... [--no-preset] [--check]
+ *                                   write TypeScript types of the schema and factories
  *
  * The database comes from DATABASE_URL (or libpq's PG* variables).
  */
 import * as native from '../index';
+import { generateTypes } from './types';
 
 function fail(message: string): never {
   console.error(`pglane: ${message}`);
@@ -24,7 +27,7 @@ async function main(argv: string[]) {
     const i = rest.indexOf(name);
     return i >= 0 ? rest[i + 1] : undefined;
   };
-  const positional = rest.filter((a, i) => !a.startsWith('--') && !(i > 0 && rest[i - 1] === '--ttl'));
+  const positional = rest.filter((a, i) => !a.startsWith('--') && !(i > 0 && ['--ttl', '--out', '--factories'].includes(rest[i - 1])));
   const registry = new native.RunRegistry(null);
   switch (command) {
     case 'runs': {
@@ -64,8 +67,20 @@ async function main(argv: string[]) {
       console.log('marked as a test database: pglane may sweep dead runs here');
       return;
     }
+    case 'types': {
+      const all = (name: string) => rest.flatMap((a, i) => (rest[i - 1] === name ? [a] : []));
+      const check = flag('--check');
+      const result = await generateTypes({ out: value('--out'), factories: all('--factories'), preset: !flag('--no-preset'), write: !check });
+      if (check) {
+        if (result.changed) fail(`${result.out} is out of date (the schema or the factories changed): run \`npx pglane types\``);
+        console.log(`${result.out} is up to date`);
+        return;
+      }
+      console.log(`wrote ${result.out} (${result.tables} tables, ${result.factories} factories${result.changed ? '' : ', unchanged'})`);
+      return;
+    }
     default:
-      console.log('usage: pglane <runs | leftovers <run-id> | sweep <run-id> | sweep --expired [--ttl s] | mark-test-db>');
+      console.log('usage: pglane <runs | leftovers <run-id> | sweep <run-id> | sweep --expired [--ttl s] | mark-test-db | types [--out file] [--factories file]... [--no-preset] [--check]>');
       if (command && command !== 'help' && command !== '--help') process.exit(2);
   }
 }
