@@ -8,6 +8,25 @@ import * as native from '../index';
 import type { LockOptions } from '../index';
 
 export * from '../index';
+export {
+  generateTypes,
+  typedFactories,
+  type FactoryAttrs,
+  type FactoryConnect,
+  type FactoryName,
+  type FactoryResult,
+  type FactoryTraits,
+  type FactoryTypeMap,
+  type FactoryTypes,
+  type PglaneRegister,
+  type RegisteredTypes,
+  type TypedFactories,
+  type TypedFactoryOptions,
+  type TypedLaneFactories,
+  type TypesOptions,
+  type TypesResult,
+  type UntypedFactories,
+} from './types';
 
 /** A lock key: a string (hashed to a stable 64-bit key) or a pair of 32-bit integers. */
 export type LockKey = string | [number, number];
