@@ -5,6 +5,7 @@
 import { test as base, type TestInfo } from '@playwright/test';
 import * as native from '../../index';
 import '../index';
+import type { TypedLaneFactories } from '../types';
 
 /** Statistics a test's lane reports to pglane's reporter. */
 export interface LaneStats {
@@ -18,14 +19,11 @@ export interface LaneStats {
   verified: boolean | null;
 }
 
-/** Factories bound to the test's lane: `create('organization', { name: 'Acme' })`. */
-export interface LaneFactories {
-  create(name: string, attrs?: Record<string, unknown>, options?: native.FactoryOptions): Promise<Record<string, any>>;
-  createList(name: string, count: number, attrs?: Record<string, unknown>, options?: native.FactoryOptions): Promise<Record<string, any>[]>;
-  build(name: string, attrs?: Record<string, unknown>, options?: native.FactoryOptions): Record<string, any>;
-  /** The underlying registry. */
-  registry: native.Factories;
-}
+/**
+ * Factories bound to the test's lane: `create('organization', { name: 'Acme' })`, or any table:
+ * `create('public.tasks')`. Typed by the types `npx pglane types` generates, once registered.
+ */
+export type LaneFactories = TypedLaneFactories;
 
 /** What the `lane` fixture gives a test. */
 export interface Lane {
@@ -50,12 +48,14 @@ function bindFactories(registry: native.Factories, ctx: native.WorkerContext, tr
       throw err;
     }
   };
+  type Options = native.FactoryOptions | null;
   return {
     registry,
-    create: (name, attrs, options) => counted(registry.create(name, ctx, tracker, attrs ?? null, options ?? null)),
-    createList: (name, count, attrs, options) => counted(registry.createList(name, count, ctx, tracker, attrs ?? null, options ?? null)),
-    build: (name, attrs, options) => registry.build(name, ctx, attrs ?? null, options ?? null),
-  };
+    create: (name: string, attrs?: object, options?: object) => counted(registry.create(name, ctx, tracker, attrs ?? null, (options ?? null) as Options)),
+    createList: (name: string, count: number, attrs?: object, options?: object) =>
+      counted(registry.createList(name, count, ctx, tracker, attrs ?? null, (options ?? null) as Options)),
+    build: (name: string, attrs?: object, options?: object) => registry.build(name, ctx, attrs ?? null, (options ?? null) as Options),
+  } as unknown as LaneFactories;
 }
 
 async function finishLane(lane: Lane, stats: LaneStats, testInfo: TestInfo) {
