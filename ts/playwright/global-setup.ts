@@ -15,6 +15,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from '../embedded';
 import { resolveOptions } from './options';
+import { generateTypes } from '../types';
 import * as native from '../../index';
 
 function log(verbose: boolean, message: string) {
@@ -37,6 +38,10 @@ export default async function globalSetup(config?: FullConfig): Promise<() => Pr
   if (embedded) await registry.markTestDatabase();
   for (const file of options.schemaFiles) {
     await db.executeScript(readFileSync(file, 'utf8'));
+  }
+  if (options.types) {
+    const types = await generateTypes({ ...(typeof options.types === 'object' ? options.types : {}), db, onlyIfChanged: true });
+    if (types.written) log(options.verbose, `schema or factories changed: wrote ${types.out}`);
   }
   const lanePattern = native.WorkerContext.create({ workerIndex: 0 }, { runId }).runPattern();
   await registry.register(runId, hostname(), process.pid, lanePattern);

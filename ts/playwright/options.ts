@@ -14,6 +14,12 @@ export interface PglaneOptions {
   allowSweep?: boolean;
   /** Print what setup and teardown do (default true). */
   verbose?: boolean;
+  /**
+   * Regenerate the TypeScript types of the schema and the factories (what `npx pglane types`
+   * writes) in global setup, after `schemaFiles`, when they changed: `true` writes
+   * `pglane-types.d.ts`; an object gives `out`, `factories` (files) and `preset`.
+   */
+  types?: boolean | { out?: string; factories?: string[]; preset?: boolean };
 }
 
 export function resolveOptions(config?: FullConfig | null): Required<Omit<PglaneOptions, 'schemaFiles'>> & { schemaFiles: string[] } {
@@ -26,5 +32,6 @@ export function resolveOptions(config?: FullConfig | null): Required<Omit<Pglane
     heartbeatSeconds: fromConfig.heartbeatSeconds ?? 20,
     allowSweep: fromConfig.allowSweep ?? envFlag('PGLANE_ALLOW_SWEEP'),
     verbose: fromConfig.verbose ?? process.env.PGLANE_QUIET !== '1',
+    types: fromConfig.types ?? false,
   };
 }
