@@ -802,6 +802,8 @@ export interface TableDescription {
   table: string
   /** The partitioned table it is a partition of. */
   partitionOf?: string
+  /** Primary key columns (empty: none, so its rows are not tracked by key). */
+  primaryKey: Array<string>
   /** Columns in order. */
   columns: Array<ColumnDescription>
   /** Foreign keys, named. */

@@ -84,6 +84,8 @@ pub struct TableDescription {
     pub table: String,
     /// The partitioned table it is a partition of.
     pub partition_of: Option<String>,
+    /// Primary key columns (empty: none, so its rows are not tracked by key).
+    pub primary_key: Vec<String>,
     /// Columns in order.
     pub columns: Vec<ColumnDescription>,
     /// Foreign keys, named.
@@ -165,6 +167,7 @@ fn schema_description(
                 schema: t.schema,
                 table: t.table,
                 partition_of: t.partition_of,
+                primary_key: t.primary_key,
                 columns: t
                     .columns
                     .into_iter()

@@ -57,6 +57,8 @@ select json_build_object(
       'checks', (select coalesce(json_agg(json_build_object('name', c.conname, 'def', pg_catalog.pg_get_constraintdef(c.oid))
                    order by c.conname), '[]')
              from pg_catalog.pg_constraint c where c.conrelid = t.oid and c.contype = 'c'),
+      'beforeInsertTriggers', (select coalesce(json_agg(tg.tgname order by tg.tgname), '[]') from pg_catalog.pg_trigger tg
+             where tg.tgrelid = t.oid and not tg.tgisinternal and tg.tgtype & 7 = 7),
       'uniques', (select coalesce(json_agg(json_build_object(
                    'name', ic.relname, 'primary', i.indisprimary, 'partial', i.indpred is not null,
                    'columns', (select coalesce(json_agg(distinct a.attname), '[]') from pg_catalog.pg_attribute a
@@ -250,6 +252,8 @@ pub struct TableFactsEntry {
     pub bound: Option<String>,
     /// Partitions of this table (immediate children).
     pub partitions: Vec<TableId>,
+    /// `BEFORE INSERT ... FOR EACH ROW` triggers: they may change what an insert gives.
+    pub before_insert_triggers: Vec<String>,
 }
 
 impl TableFactsEntry {
@@ -284,6 +288,7 @@ struct RawTable {
     partition_key: Option<RawPartitionKey>,
     columns: Vec<RawColumn>,
     checks: Vec<CheckFacts>,
+    before_insert_triggers: Vec<String>,
     uniques: Vec<RawUnique>,
     fks: Vec<RawFk>,
 }
@@ -375,6 +380,7 @@ impl TableFacts {
                 partition_parent: None,
                 bound: None,
                 partitions: Vec::new(),
+                before_insert_triggers: Vec::new(),
             })
             .collect();
         for t in raw.tables {
@@ -433,6 +439,7 @@ impl TableFacts {
                 partition_parent: parent,
                 bound: t.bound,
                 partitions: Vec::new(),
+                before_insert_triggers: t.before_insert_triggers,
             };
         }
         for id in 0..tables.len() {

@@ -83,6 +83,8 @@ pub struct TableDescription {
     pub table: String,
     /// The partitioned table it is a partition of, `schema.table`.
     pub partition_of: Option<String>,
+    /// Primary key columns (empty: none, so its rows are not tracked by key).
+    pub primary_key: Vec<String>,
     /// Columns in order.
     pub columns: Vec<ColumnDescription>,
     /// Foreign keys, named.
@@ -189,6 +191,7 @@ pub fn describe_tables(
                 schema: table.schema.clone(),
                 table: table.name.clone(),
                 partition_of: table.partition_of.map(|p| graph.tables[p].display_name()),
+                primary_key: table.pk.iter().map(|c| c.name.clone()).collect(),
                 columns,
                 relations,
                 factory: definitions.get(&id).cloned(),

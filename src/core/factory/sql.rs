@@ -262,6 +262,7 @@ impl Plan {
                 ),
                 _ => String::new(),
             },
+            _ if e.sqlstate() == Some("23502") => self.not_null_hint(e.message(), graph, facts),
             _ => String::new(),
         };
         let e = if hint.is_empty() {
@@ -286,6 +287,51 @@ impl Plan {
             "factory insert into {}{more} failed, nothing was inserted",
             names.join(", ")
         ))
+    }
+}
+
+impl Plan {
+    /// For a NOT NULL violation: whether pglane gave the column a value (then a `BEFORE
+    /// INSERT` trigger took it away), or which attribute to pass.
+    fn not_null_hint(
+        &self,
+        message: &str,
+        graph: &SchemaGraph,
+        facts: Option<&TableFacts>,
+    ) -> String {
+        let quoted = |after: &str| {
+            let rest = &message[message.find(after)? + after.len()..];
+            let rest = rest.strip_prefix('"')?;
+            Some(rest[..rest.find('"')?].to_string())
+        };
+        let (Some(column), Some(relation)) = (quoted("column "), quoted("relation ")) else {
+            return String::new();
+        };
+        let Some(row) = self.rows.iter().find(|r| {
+            graph.tables[r.table].name == relation
+                && graph.tables[r.table].column(&column).is_some()
+        }) else {
+            return String::new();
+        };
+        let table = &graph.tables[row.table];
+        let given = row
+            .values
+            .iter()
+            .any(|(c, v)| *c == column && !matches!(v, Val::Null));
+        let triggers = facts
+            .map(|f| f.table(row.table).before_insert_triggers.clone())
+            .unwrap_or_default();
+        if given && !triggers.is_empty() {
+            format!(
+                " (pglane gave {column:?} a value; a BEFORE INSERT trigger of {} set it to null: {})",
+                table.display_name(),
+                triggers.join(", ")
+            )
+        } else if !given {
+            format!(" (pass {column:?}, e.g. {{ {column}: ... }})")
+        } else {
+            String::new()
+        }
     }
 }
 
