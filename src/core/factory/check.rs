@@ -6,7 +6,8 @@
 
 use regex::Regex;
 use serde_json::Value;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// A value while checking: what a column would hold.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,23 +79,43 @@ pub struct Check {
     /// Its text as Postgres prints it.
     pub text: String,
     /// The expression (or [`Expr::Unknown`] when the text could not be read).
-    pub expr: Expr,
+    pub expr: Arc<Expr>,
     /// Did the whole text parse?
     pub readable: bool,
 }
 
 impl Check {
-    /// Reads `CHECK (...)` text; `value_column` replaces `VALUE` (a domain's checks).
+    /// Reads `CHECK (...)` text; `value_column` replaces `VALUE` (a domain's checks). Each text
+    /// is parsed once per process: factories read the same checks for every row.
     pub fn parse(name: &str, text: &str, value_column: Option<&str>) -> Check {
-        let parsed = parse_check(text, value_column);
+        type Cache = Mutex<HashMap<(String, Option<String>), (Arc<Expr>, bool)>>;
+        static PARSED: OnceLock<Cache> = OnceLock::new();
+        let key = (text.to_string(), value_column.map(str::to_string));
+        let cache = PARSED.get_or_init(Default::default);
+        let found = cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        let (expr, readable) = found.unwrap_or_else(|| {
+            let parsed = parse_check(text, value_column);
+            let readable = parsed
+                .as_ref()
+                .map(|e| !contains_unknown(e))
+                .unwrap_or(false);
+            let entry = (Arc::new(parsed.unwrap_or(Expr::Unknown)), readable);
+            let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+            if map.len() > 10_000 {
+                map.clear();
+            }
+            map.insert(key, entry.clone());
+            entry
+        });
         Check {
             name: name.to_string(),
             text: text.to_string(),
-            readable: parsed
-                .as_ref()
-                .map(|e| !contains_unknown(e))
-                .unwrap_or(false),
-            expr: parsed.unwrap_or(Expr::Unknown),
+            readable,
+            expr,
         }
     }
 
@@ -507,12 +528,22 @@ pub fn like_to_regex(pattern: &str) -> String {
 /// Does `text` match a Postgres regular expression? `None` when the pattern uses what Rust's
 /// regex engine does not have (back-references, `\m`, ...).
 pub fn regex_matches(pattern: &str, text: &str, case_insensitive: bool) -> Option<bool> {
+    // Compiled once per process: the same checks are evaluated for every row.
+    static COMPILED: OnceLock<Mutex<HashMap<String, Option<Regex>>>> = OnceLock::new();
     let p = if case_insensitive {
         format!("(?i){pattern}")
     } else {
         pattern.to_string()
     };
-    Regex::new(&p).ok().map(|r| r.is_match(text))
+    let cache = COMPILED.get_or_init(Default::default);
+    let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if map.len() > 1_000 {
+        map.clear();
+    }
+    map.entry(p.clone())
+        .or_insert_with(|| Regex::new(&p).ok())
+        .as_ref()
+        .map(|r| r.is_match(text))
 }
 
 fn text_op(op: &str, a: &V, b: &V) -> V {

@@ -21,7 +21,7 @@
 
 use super::check::{parse_partition_bound, Check, Hint, PartitionBound, V};
 use super::planner::{Attr, Planner, Shape, Val};
-use super::values::{candidates, shape_of, Candidate, Seed, Shape as TypeShape};
+use super::values::{candidates, first_candidate, shape_of, Candidate, Seed, Shape as TypeShape};
 use crate::core::db::table_facts::{ForeignKeyFacts, Identity, TableFacts, TableFactsEntry};
 use crate::core::error::{Error, ErrorCode, Result};
 use crate::core::schema::{SchemaGraph, TableId};
@@ -959,7 +959,16 @@ impl Planner<'_> {
                 State::Fixed(_) => {}
             }
         };
+        // Columns no relevant check reads need only their first candidate.
+        let read: HashSet<String> = relevant.iter().flat_map(|&i| checks[i].columns()).collect();
         for slot in slots.iter_mut() {
+            if matches!(slot.state, State::Generate) && !read.contains(&slot.column) {
+                slot.built = true;
+                slot.options = first_candidate(&seed, &slot.column, &slot.shape, slot.unique)
+                    .into_iter()
+                    .map(Some)
+                    .collect();
+            }
             if matches!(slot.state, State::Generate) {
                 build(slot);
                 if slot.options.is_empty() {

@@ -293,9 +293,18 @@ fn text_kind(column: &str) -> TextKind {
 }
 
 /// Texts for a column, best first: its own form, then the other forms (a check may want one).
-fn texts(seed: &Seed, column: &str, max: Option<usize>) -> Vec<String> {
+/// `first_only`: its own form only (it fits the column, or is replaced by the compact form).
+fn texts(seed: &Seed, column: &str, max: Option<usize>, first_only: bool) -> Vec<String> {
     let n = seed.n;
     let lane = seed.lane;
+    if first_only && text_kind(column) == TextKind::Name {
+        let name = lane.name(&format!("{column} {n}")).ok();
+        return match (name, max) {
+            (Some(t), Some(m)) if t.chars().count() > m => vec![seed.compact(column, m.min(16))],
+            (Some(t), _) => vec![t],
+            (None, _) => vec![seed.compact(column, max.unwrap_or(16).min(16))],
+        };
+    }
     let base = format!("{column} {n}");
     // Bases that slugify keeps as they are (it appends a hash when it drops characters).
     let plain = |s: &str| -> String {
@@ -427,6 +436,29 @@ pub(super) fn candidates(
     unique: bool,
     hints: &[Hint],
 ) -> Vec<Candidate> {
+    candidates_of(seed, column, shape, unique, hints, false)
+}
+
+/// The first of [`candidates`] only (cheaper for text): for a column no check reads.
+pub(super) fn first_candidate(
+    seed: &Seed,
+    column: &str,
+    shape: &Shape,
+    unique: bool,
+) -> Option<Candidate> {
+    candidates_of(seed, column, shape, unique, &[], true)
+        .into_iter()
+        .next()
+}
+
+fn candidates_of(
+    seed: &Seed,
+    column: &str,
+    shape: &Shape,
+    unique: bool,
+    hints: &[Hint],
+    first_only: bool,
+) -> Vec<Candidate> {
     let rotate = |mut list: Vec<Candidate>| {
         if unique && !list.is_empty() {
             let k = ((seed.n.max(1) - 1) as usize) % list.len();
@@ -527,7 +559,7 @@ pub(super) fn candidates(
                     })
                     .collect(),
             );
-            let mut base = texts(seed, column, *max);
+            let mut base = texts(seed, column, *max, first_only && hints.is_empty());
             let min_len = hints
                 .iter()
                 .filter_map(|h| match h {
@@ -711,7 +743,7 @@ pub(super) fn candidates(
             vec![Candidate::text("0".repeat(n))]
         }
         Shape::Array(elem) => {
-            let items: Vec<Candidate> = candidates(seed, column, elem, unique, &[]);
+            let items: Vec<Candidate> = candidates_of(seed, column, elem, unique, &[], first_only);
             let empty = Candidate {
                 check: V::Array(Vec::new()),
                 val: Val::Text("{}".into()),
