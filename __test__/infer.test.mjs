@@ -10,6 +10,13 @@ import { createAndClean, lane, rowCounts, tablesWithForeignKeys } from './infer-
 const { Db, Factories, ResourceTracker, CleanupManager } = pglane;
 const RUN_ID = pglane.generateRunId();
 
+/** The tables of examples/schema.sql (other test files may add tables of their own). */
+const REFERENCE_TABLES = [
+  'auth.identities', 'auth.refresh_tokens', 'auth.sessions', 'auth.users', 'public.conversations', 'public.group_members',
+  'public.group_models', 'public.groups', 'public.invites', 'public.messages', 'public.models',
+  'public.organization_members', 'public.organizations', 'public.profiles',
+];
+
 describe('inferred factories on the reference schema', () => {
   let client;
   let db;
@@ -32,7 +39,7 @@ describe('inferred factories on the reference schema', () => {
     db = Db.connect(url);
     factories = Factories.fromSchema(db);
     description = await factories.describe();
-    appTables = description.tables.filter((t) => t.schema === 'auth' || t.schema === 'public');
+    appTables = description.tables.filter((t) => REFERENCE_TABLES.includes(t.name));
   });
   after(async () => {
     await client?.query('drop schema if exists infer_extra cascade');
