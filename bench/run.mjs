@@ -481,7 +481,13 @@ async function latencyWorkloads(url, admin, [warmup, iterations]) {
       cleanup.note = note;
       setup.measuredRttMs = rtt;
       cleanup.measuredRttMs = rtt;
-      return [setup, cleanup];
+      const out = [setup, cleanup];
+      if (wanted('chain')) {
+        const chain = await chainWorkload(proxied, admin, [warmup, iterations]);
+        Object.assign(chain, { id: 'chainRtt', title: `${chain.title}, ${RTT_MS} ms network round trip`, note, measuredRttMs: rtt });
+        out.push(chain);
+      }
+      return out;
     } finally {
       for (const impl of Object.values(impls)) await impl.close();
     }
