@@ -491,3 +491,46 @@ async fn the_same_lane_and_row_number_give_the_same_values() {
     );
     assert_eq!(first["p_id"], first["p"]["id"]);
 }
+
+#[tokio::test]
+async fn every_built_in_type_gets_a_value_and_comes_back_as_stored() {
+    let db = db();
+    let (s, _) = names();
+    let _guard = SchemaGuard::new(&[&s]);
+    db.execute_script(&format!(
+        r#"
+create schema {s};
+create table {s}.everything (
+  id int generated always as identity primary key,
+  r text not null, x xml not null,
+  i2 smallint not null, i8 bigint not null, n numeric not null, f4 real not null, f8 double precision not null,
+  m money not null, b boolean not null, c char(3) not null, qc "char" not null, nm name not null,
+  u uuid not null, j json not null, jb jsonb not null, by bytea not null,
+  d date not null, t time not null, tz timetz not null, ts timestamp not null, tstz timestamptz not null, iv interval not null,
+  ip inet not null, net cidr not null, mac macaddr not null, mac8 macaddr8 not null, bt bit(4) not null, vb varbit(8) not null,
+  tv tsvector not null, tq tsquery not null, pt point not null, bx box not null, cr circle not null,
+  rg int4range not null, trg tstzrange not null, lsn pg_lsn not null,
+  ta text[] not null, ia int8[] not null, ja jsonb[] not null
+);
+create table {s}.child (id serial primary key, everything_id int not null references {s}.everything(id));
+"#
+    ))
+    .await
+    .unwrap();
+    let (row, created) = create_and_clean(&db, &[&s], &format!("{s}.child")).await;
+    assert_eq!(created.len(), 2, "{created:?}");
+    let e = &row["everything"];
+    assert!(
+        e["r"].is_string() && e["x"].is_string(),
+        "columns named like the statement's aliases: {e}"
+    );
+    assert!(
+        e["i8"].is_string() && e["n"].is_string(),
+        "bigint and numeric as strings: {e}"
+    );
+    assert!(
+        e["i2"].is_number() && e["b"].is_boolean() && e["jb"].is_object(),
+        "{e}"
+    );
+    assert_eq!(e["ia"], json!([]), "{e}");
+}

@@ -159,7 +159,7 @@ impl Plan {
             }
         }
         // An array constructor, not a function call: any number of rows (a function takes at
-        // most 100 arguments).
+        // most 100 arguments). `r.*`: a whole row even when the table has a column named `r`.
         let rows: Vec<String> = self
             .rows
             .iter()
@@ -167,9 +167,9 @@ impl Plan {
             .map(
                 |(i, row)| match facts.and_then(|f| as_text_columns(graph, f, row.table)) {
                     Some(select) => {
-                        format!("(select row_to_json(x) from (select {select} from c{i} r) x)")
+                        format!("(select row_to_json(x.*) from (select {select} from c{i} r) x)")
                     }
-                    None => format!("(select row_to_json(r) from c{i} r)"),
+                    None => format!("(select row_to_json(r.*) from c{i} r)"),
                 },
             )
             .collect();

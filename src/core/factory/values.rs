@@ -134,7 +134,9 @@ fn shape_of_type(facts: &TableFacts, t: &TypeFacts, typmod: i32) -> Shape {
         "numeric" if builtin => match length {
             Some(m) => Shape::Numeric {
                 precision: Some(((m >> 16) & 0xffff) as u32),
-                scale: (m & 0xffff) as u32,
+                // 11 bits, signed since PostgreSQL 15 (`numeric(5, -2)`); a negative scale
+                // rounds to tens, hundreds: whole numbers do.
+                scale: (((m & 0x7ff) ^ 1024) as i64 - 1024).max(0) as u32,
             },
             None => Shape::Numeric {
                 precision: None,
@@ -150,6 +152,10 @@ fn shape_of_type(facts: &TableFacts, t: &TypeFacts, typmod: i32) -> Shape {
         "varchar" | "bpchar" if builtin => Shape::Text { max: length },
         "char" if builtin => Shape::Char,
         "citext" => Shape::Text { max: None },
+        // Contrib types, whatever schema they were installed in.
+        "hstore" => Shape::Fixed(""),
+        "ltree" => Shape::Fixed("pglane"),
+        "cube" => Shape::Fixed("(0)"),
         "uuid" if builtin => Shape::Uuid,
         "json" | "jsonb" if builtin => Shape::Json,
         "bytea" if builtin => Shape::Bytea,
