@@ -134,7 +134,8 @@ pub struct FactoryDescription {
     pub steps: Vec<StepDescription>,
 }
 
-/// The schema's tables, with the definition of `registry` that builds each, when one does.
+/// The schema's tables (not pglane's own, in schema `pglane`), with the definition of
+/// `registry` that builds each, when one does.
 pub fn describe_tables(
     registry: &FactoryRegistry,
     graph: &SchemaGraph,
@@ -145,6 +146,7 @@ pub fn describe_tables(
         .tables
         .iter()
         .enumerate()
+        .filter(|(_, table)| table.schema != "pglane")
         .map(|(id, table)| {
             let entry = facts.table(id);
             let columns = table
