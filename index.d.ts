@@ -25,6 +25,11 @@ export type PglaneErrorCode =
   | 'PGLANE_FACTORY_DEFINITION'
   | 'PGLANE_FACTORY_VALUE'
   | 'PGLANE_FACTORY_INFER'
+  | 'PGLANE_AUTH_API'
+  | 'PGLANE_AUTH_RATE_LIMITED'
+  | 'PGLANE_ROW_COUNT'
+  | 'PGLANE_SCHEMA_FILE'
+  | 'PGLANE_FIXTURE_SCOPE'
   | 'PGLANE_EMBEDDED_SETUP'
   | 'PGLANE_INTERNAL'
 
@@ -150,6 +155,24 @@ export declare class Db {
    * e.g. a schema file in global setup. Not for values: pglane never pastes values into SQL.
    */
   executeScript(sql: string): Promise<void>
+  /**
+   * Runs one statement with `$1, $2, ...` parameters and resolves with its rows, as JSON
+   * objects keyed by column: the values Postgres' `to_json` gives (the same a factory
+   * returns). Parameters go as text and the server infers their types, as with the `pg`
+   * package: strings, numbers, booleans, `null`, arrays (array literals), objects (JSON);
+   * `Date`, `Buffer` and `bigint` are converted by pglane's JS entry. One round trip, an
+   * unnamed statement: safe through transaction-mode poolers.
+   */
+  query<T = Row>(sql: string, params?: readonly unknown[] | null): Promise<T[]>
+  /** `query` for exactly one row: resolves with it, or rejects with `PGLANE_ROW_COUNT`. */
+  one<T = Row>(sql: string, params?: readonly unknown[] | null): Promise<T>
+  /** `query` for at least one row: rejects with `PGLANE_ROW_COUNT` when there is none. */
+  many<T = Row>(sql: string, params?: readonly unknown[] | null): Promise<T[]>
+  /**
+   * Runs one statement with parameters and resolves with the number of rows it returned or
+   * changed (`update ... where ...` without `RETURNING`: the rows updated).
+   */
+  execute(sql: string, params?: readonly unknown[] | null): Promise<number>
   /** Round trips made through this handle so far (pipelined requests count once). */
   get roundTrips(): number
   /** Connections open now. */
@@ -210,6 +233,11 @@ export declare class Factories {
   static fromSchema(db?: Db | undefined | null): Factories
   /** Factories from a JS object of the same shape as the YAML. */
   static fromObject(definitions: any, db?: Db | undefined | null): Factories
+  /**
+   * Factories of several sources in one registry (a factory of one may use another's); a
+   * name defined twice is `PGLANE_FACTORY_DEFINITION` naming both sources.
+   */
+  static fromSources(sources: Array<FactorySource>, db?: Db | undefined | null): Factories
   /** Factory names. */
   names(): Array<string>
   /** The lane columns the definitions declare, `{ 'schema.table': ['name'] }`. */
@@ -298,8 +326,20 @@ export declare class ResourceTracker {
 export declare class RunRegistry {
   /** The registry on `db` (or the default database). */
   constructor(db?: Db | undefined | null)
-  /** Creates the `pglane` schema if it does not exist (safe from many processes at once). */
-  ensureSchema(): Promise<void>
+  /**
+   * Creates the `pglane` schema and its tables if they do not exist (safe from many
+   * processes at once), or uses the ones an admin created and granted. A role that may do
+   * neither gets `ready: false` and what is `missing`, not an error.
+   */
+  ensureSchema(): Promise<SchemaStatus>
+  /**
+   * Applies the schema files that are new to this database, in order, in one transaction,
+   * and records each by name and SHA-256 in `pglane.schema_files`; recorded ones are skipped.
+   * A failure is `PGLANE_SCHEMA_FILE` naming file, line and statement; a file changed since
+   * it was applied is one too, unless its `onChange` says `"reapply"` or `"skip"`. With
+   * `recorded: false` (no `pglane` schema) every file is applied.
+   */
+  applySchemaFiles(files: Array<SchemaFileInput>, runId: string, recorded: boolean): Promise<SchemaFileOutcome[]>
   /** Marks the database as a test database, which allows sweeps. */
   markTestDatabase(): Promise<void>
   /** Whether the database is marked as a test database. */
@@ -395,7 +435,10 @@ export interface AuthenticatedUser {
   user: Record<string, any>
   /** The `auth.sessions` id, also the JWT's `session_id`. */
   sessionId: string
-  /** The access token: a JWT signed HS256 with the project's JWT secret. */
+  /**
+   * The access token: a JWT signed HS256 (JWT secret), ES256/RS256 (signing key, with its
+   * `kid`), or by Supabase Auth itself (password grant).
+   */
   accessToken: string
   /** The refresh token, as stored in `auth.refresh_tokens`. */
   refreshToken: string
@@ -435,10 +478,28 @@ export interface AuthUserOptions {
   /** The Supabase API URL (default `SUPABASE_URL`, else `http://127.0.0.1:54321`). */
   supabaseUrl?: string
   /**
-   * The project's JWT secret (default `SUPABASE_JWT_SECRET`, else the local development
-   * secret). At least 32 characters; never printed.
+   * The project's legacy JWT secret for HS256 (default `SUPABASE_JWT_SECRET`, else the local
+   * development secret). At least 32 characters; never printed.
    */
   jwtSecret?: string
+  /**
+   * The project's private signing key for ES256/RS256 (default `SUPABASE_JWT_PRIVATE_KEY`):
+   * a private JWK (EC P-256 or RSA, with `kid`) as an object or JSON text, an array or JWKS
+   * whose first key is used, or the path of a file holding it. Never printed.
+   */
+  signingKey?: string | Record<string, any> | Record<string, any>[]
+  /**
+   * The project's anon or publishable key, for the password grant (default
+   * `SUPABASE_ANON_KEY`, else `SUPABASE_PUBLISHABLE_KEY`). Never printed.
+   */
+  apiKey?: string
+  /**
+   * How sessions are made (default `PGLANE_SUPABASE_SESSION_MODE`, else picked from what is
+   * configured: a signing key, else a JWT secret, else an API key with a Supabase URL not on
+   * this machine, else the local development secret): `secret` (HS256), `key` (ES256 /
+   * RS256), `password` (Supabase Auth signs the user in).
+   */
+  sessionMode?: 'secret' | 'key' | 'password'
   /** Access token lifetime in seconds (default 3600). */
   expiresIn?: number
   /** Folder of storage state files (default `playwright/.auth`). */
@@ -512,8 +573,8 @@ export interface ColumnDescription {
   labels: Array<string>
   /** Array dimensions (0: not an array). */
   array: number
-  /** Inserts take a number too (`int8`, `numeric`, `money` come back as strings). */
-  acceptsNumber: boolean
+  /** What an insert takes besides: `'string'` for `int8` and `numeric`, `'number'` for `money`. */
+  insertAlso?: 'string' | 'number'
   /** Can it be null? */
   nullable: boolean
   /** Can an insert give it a value (not generated, not identity `ALWAYS`)? */
@@ -523,10 +584,14 @@ export interface ColumnDescription {
 }
 
 /**
- * A signed-in Supabase user: user, email identity (bcrypt password), profile, session and
- * refresh token in one statement, all tracked, and an access token signed with the
- * project's JWT secret. Options: `email`, `password`, `fullName`, `traits`, columns, and
- * `supabaseUrl`, `jwtSecret`, `expiresIn`. A taken email rejects with `PGLANE_CONFLICT`.
+ * A signed-in Supabase user: user, email identity (bcrypt password), profile (adopted when a
+ * trigger made it), session, refresh token and amr claim in one round trip, all tracked, and
+ * an access token signed with the project's JWT secret or signing key; or, with
+ * `sessionMode: 'password'`, a session Supabase Auth issues through its password grant (its
+ * rows tracked too). Options: `email`, `password`, `fullName`, `traits`, columns, and
+ * `supabaseUrl`, `jwtSecret`, `signingKey`, `apiKey`, `sessionMode`, `expiresIn`. A taken
+ * email rejects with `PGLANE_CONFLICT`; a 429 of Supabase Auth with
+ * `PGLANE_AUTH_RATE_LIMITED`, any other refusal with `PGLANE_AUTH_API`.
  */
 export declare function createWorkerScopedAuthenticatedUser(ctx: WorkerContext, tracker: ResourceTracker, options?: AuthUserOptions & Record<string, any>): Promise<AuthenticatedUser>
 
@@ -596,6 +661,11 @@ export interface DbOptions {
   applicationName?: string
   /** `"auto"`, `"none"` or `"transaction"`: whether a transaction-mode pooler is in front. */
   pooler?: string
+  /**
+   * `"auto"` (default: prepared where the settings declare a direct connection, `pooler:
+   * "none"`), `"on"` or `"off"`: whether statements are prepared once per connection.
+   */
+  prepare?: string
 }
 
 /** Every error code pglane can throw, e.g. `PGLANE_DB_AUTH`. */
@@ -636,6 +706,18 @@ export interface FactoryOptions {
    * (a row with the referenced columns, or the key itself).
    */
   connect?: Record<string, any>
+}
+
+/** One source of `Factories.fromSources`: YAML text, a JS object, or a preset by name. */
+export interface FactorySource {
+  /** Where it comes from, for messages (e.g. the file's path). */
+  name: string
+  /** YAML text. */
+  yaml?: string
+  /** A JS object of the same shape. */
+  object?: any
+  /** A preset shipped with pglane: `"reference"`. */
+  preset?: string
 }
 
 /** A new run id: 10 characters, sortable by start time, random in the last four. */
@@ -727,6 +809,36 @@ export interface SchemaDescription {
   factories: Array<FactoryDescription>
 }
 
+/** A schema file for `applySchemaFiles`. */
+export interface SchemaFileInput {
+  /** Its name in the record and in messages (the path relative to the config file). */
+  name: string
+  /** Its SQL. */
+  sql: string
+  /** When it changed since it was applied: `"error"` (default), `"reapply"` or `"skip"`. */
+  onChange?: string
+}
+
+/** What `applySchemaFiles` did with one file. */
+export interface SchemaFileOutcome {
+  /** The file's name. */
+  name: string
+  /** `"applied"`, `"unchanged"`, `"reapplied"`, `"changed-skipped"` or `"applied-unrecorded"`. */
+  status: string
+}
+
+/** Whether pglane's own schema (registry, journal, schema-file record) is there for this role. */
+export interface SchemaStatus {
+  /** Everything can be used. */
+  ready: boolean
+  /** The role pglane connects as. */
+  role: string
+  /** The database. */
+  database: string
+  /** Why it is not ready and the statements an admin can run (absent when ready). */
+  missing?: string
+}
+
 /** What the server says about pglane's session. */
 export interface ServerInfo {
   /** e.g. 180001 */
@@ -747,6 +859,36 @@ export interface ServerInfo {
   /** `current_user` */
   user: string
 }
+
+/** Options of `signInWithPassword`. */
+export interface SignInOptions {
+  /** The user's email as stored (e.g. `user.email` of a signed-in user). */
+  email: string
+  /** The user's password (never printed). */
+  password: string
+  /**
+   * Return the session this tracker got earlier for this user while it has more than a
+   * minute left (default `true`).
+   */
+  reuse?: boolean
+  /** The Supabase API URL (default `SUPABASE_URL`, else `http://127.0.0.1:54321`). */
+  supabaseUrl?: string
+  /**
+   * The project's anon or publishable key (default `SUPABASE_ANON_KEY`, else
+   * `SUPABASE_PUBLISHABLE_KEY`). Never printed.
+   */
+  apiKey?: string
+}
+
+/**
+ * Signs a user in through Supabase Auth's password grant (`POST /auth/v1/token`) and tracks
+ * the rows it writes (session, refresh token, amr claim, audit entry) with `tracker`. By
+ * default a session the same tracker got before for the same user is reused while it has more
+ * than a minute left: sign a worker-scoped user in with the worker's tracker and every test of
+ * the worker shares one sign-in, which keeps a suite under Supabase Auth's rate limits. A 429
+ * rejects with `PGLANE_AUTH_RATE_LIMITED`, any other refusal with `PGLANE_AUTH_API`.
+ */
+export declare function signInWithPassword(tracker: ResourceTracker, options: SignInOptions): Promise<SupabaseSession>
 
 /** A step or after-step of a factory. */
 export interface StepDescription {
@@ -776,6 +918,24 @@ export interface StorageStateOptions {
   dir?: string
 }
 
+/** A session Supabase Auth issued (`signInWithPassword`). */
+export interface SupabaseSession {
+  /** The `auth.sessions` id, also the JWT's `session_id`. */
+  sessionId: string
+  /** The access token Supabase Auth signed. */
+  accessToken: string
+  /** The refresh token. */
+  refreshToken: string
+  /** When the access token expires, in seconds since the epoch. */
+  expiresAt: number
+  /** The token response as supabase-js stores it; `writeSupabaseStorageState` takes it. */
+  session: Record<string, any>
+  /** The access token's claims. */
+  claims: Record<string, any>
+  /** Whether this is a session the tracker got before (no request was made). */
+  reused: boolean
+}
+
 /**
  * The key supabase-js and `@supabase/ssr` keep the session under: `sb-<project ref>-auth-token`
  * for `supabaseUrl` (default `SUPABASE_URL`, else `http://127.0.0.1:54321`).
@@ -788,6 +948,11 @@ export interface SweepOptions {
   laneColumns?: Record<string, Array<string>>
   /** Sweep even if the database is not marked as a test database. */
   allowUnmarked?: boolean
+  /**
+   * The run's lane pattern, for a run the registry does not know (a database without the
+   * `pglane` schema): its rows are then found by lane names alone.
+   */
+  lanePattern?: string
 }
 
 /** A table, as `describe` gives it. */

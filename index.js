@@ -134,5 +134,6 @@ module.exports.createWorkerScopedUserWithOrgAndState = binding.createWorkerScope
 module.exports.errorCodes = binding.errorCodes;
 module.exports.escapeLike = binding.escapeLike;
 module.exports.generateRunId = binding.generateRunId;
+module.exports.signInWithPassword = binding.signInWithPassword;
 module.exports.supabaseStorageKey = binding.supabaseStorageKey;
 module.exports.writeSupabaseStorageState = binding.writeSupabaseStorageState;

@@ -3,9 +3,16 @@
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 
+/** The stand-in for Supabase Auth's `auth` schema, for plain PostgreSQL (never for Supabase). */
+export const AUTH_STAND_IN_SQL = readFileSync(new URL('../examples/auth-stand-in.sql', import.meta.url), 'utf8');
+/** The app's schema: loads as `postgres` on a real Supabase database, never touches `auth`. */
 export const SCHEMA_SQL = readFileSync(new URL('../examples/schema.sql', import.meta.url), 'utf8');
+/** The `on_auth_user_created` trigger of Supabase's "managing user data" guide. */
+export const PROFILES_TRIGGER_SQL = readFileSync(new URL('../examples/profiles-trigger.sql', import.meta.url), 'utf8');
 
+/** The reference schema on plain PostgreSQL: the auth stand-in, then the app. */
 export async function applySchema(client) {
+  await client.query(AUTH_STAND_IN_SQL);
   await client.query(SCHEMA_SQL);
 }
 

@@ -57,15 +57,15 @@ describe('runs', () => {
     const runId = generateRunId();
     const { code, out } = await playwright('__test__/crash/playwright.config.ts', { DATABASE_URL: url, PGLANE_RUN_ID: runId, PGLANE_CRASH: '1' });
     assert.notEqual(code, 0, 'the killed test fails the run');
-    assert.match(out, /left \d+ row\(s\) \(a killed worker\?\): swept (\d+)/, out);
-    const swept = Number(out.match(/swept (\d+) with their dependents/)[1]);
+    assert.match(out, /left \d+ row\(s\) in .*; 1 worker\(s\) exited unexpectedly\. Swept (\d+) with their dependents/, out);
+    const swept = Number(out.match(/Swept (\d+) with their dependents/)[1]);
     assert.ok(swept >= 11, `the setup, its identity and the hand-tracked row: ${swept}`);
     assert.deepEqual(await laneRows(client, runId), { named: 0, journal: 0 });
     const { rows } = await client.query("select count(*)::int as n from public.late_notes where body = 'no lane name here'");
     assert.equal(rows[0].n, 0, 'the row without a lane name was found through the journal');
   });
 
-  test('a timed-out test is still cleaned up, and a partial cleanup failure is annotated on its test', { timeout: 180_000 }, async () => {
+  test('a timed-out test is still cleaned up; a partial cleanup failure fails its test, named with table and reason', { timeout: 180_000 }, async () => {
     const runId = generateRunId();
     const { out } = await playwright('__test__/crash/playwright.config.ts', { DATABASE_URL: url, PGLANE_RUN_ID: runId, PGLANE_FIXTURE_CHECKS: '1' }, ['--reporter=json']);
     const report = JSON.parse(out.slice(out.indexOf('{'), out.lastIndexOf('}') + 1));
@@ -79,6 +79,11 @@ describe('runs', () => {
     const note = partial.annotations.find((a) => a.type === 'pglane-cleanup');
     assert.ok(note, JSON.stringify(partial.annotations));
     assert.match(note.description, /archived notes are kept/);
+    assert.equal(partial.results[0].status, 'failed', 'rows left behind are no clean pass');
+    const error = partial.results[0].errors.map((e) => e.message).join('\n');
+    assert.match(error, /the cleanup after "crash\.spec\.ts › a cleanup that partly fails is reported on the test" left rows: public\.archived_notes: .*archived notes are kept/, error);
+    assert.doesNotMatch(out, /killed worker/);
+    assert.match(out, /the database refused to delete the rest, which is still there: public\.archived_notes: .*archived notes are kept/, out);
     assert.ok(partial.results[0].attachments.some((a) => a.name === 'pglane-cleanup-report'));
     const { rows } = await client.query("select count(*)::int as n from public.organizations where name like $1", [`${runId}-%Deletable`]);
     assert.equal(rows[0].n, 0, 'the rest of that lane still went');

@@ -257,7 +257,7 @@ export async function insertLeakedRun(client, runId) {
      select c, u, 'leaked' from unnest($8::uuid[], $1::uuid[]) x(c, u) where (select count(*) from c) > 0`,
     [users, emails, orgs, orgNames, slugs, groups, models, convs, users.map((_, i) => lane(i))],
   );
-  return { runId, pattern: `${escapeLike(runId)}-%`, rows: 10 * n };
+  return { runId, pattern: `${escapeLike(runId)}-w%`, rows: 10 * n };
 }
 
 /** Rows of a leaked run still present (by lane names), summed over the lane tables. */

@@ -25,8 +25,10 @@ const embedded = await startEmbeddedPostgres({ onLog: (l) => log.push(l), postgr
 const admin = new pg.Client({ connectionString: embedded.url });
 await admin.connect();
 try {
+  await admin.query(readFileSync(new URL('../examples/auth-stand-in.sql', import.meta.url), 'utf8'));
   await admin.query(readFileSync(new URL('../examples/schema.sql', import.meta.url), 'utf8'));
-  const a = new PglaneImpl(embedded.url, { applicationName: 'explain-a' });
+  // Unnamed statements: the server log then shows the statement with its parameters.
+  const a = new PglaneImpl(`${embedded.url}&pglane_prepare=off`, { applicationName: 'explain-a' });
   await a.warm();
   const runId = pglane.generateRunId();
   const setup = async () => {
@@ -50,9 +52,12 @@ try {
     if (line.startsWith('\t') && entries.length) entries[entries.length - 1] += `\n${line.slice(1)}`;
     else entries.push(line);
   }
-  const found = entries.map((e) => /^explain-a\|LOG:\s+duration: [\d.]+ ms\s+execute <unnamed>: ([\s\S]*)$/.exec(e)).find(Boolean);
-  if (!found) throw new Error('could not capture the cleanup statement from the server log');
-  const pglaneSql = found[1];
+  const at = entries.findIndex((e) => /^explain-a\|LOG:\s+duration: [\d.]+ ms\s+execute <unnamed>: [\s\S]*delete from/.test(e));
+  if (at < 0) throw new Error('could not capture the cleanup statement from the server log');
+  const pglaneSql = /execute <unnamed>: ([\s\S]*)$/.exec(entries[at])[1];
+  // Its parameters, as the server logged them: "$1 = '...', $2 = '...'".
+  const detail = entries.slice(at + 1).find((e) => /DETAIL:\s+Parameters:/.test(e)) ?? '';
+  const loggedParams = [...detail.matchAll(/\$(\d+) = '((?:[^']|'')*)'/g)].map((m) => m[2].replace(/''/g, "'"));
 
   // Fresh rows of the same shape; pglane's parameters follow its tracked tables in catalog
   // order, as the captured statement's seed conditions name them.
@@ -64,7 +69,8 @@ try {
     'public.organization_members': s.membership.id, 'public.groups': s.group.id, 'public.group_members': s.groupMember.id,
     'public.models': s.model.id, 'public.group_models': s.groupModel.id, 'public.invites': s.invite.id,
   };
-  const pglaneParams = [];
+  // The captured lane's parameters, with the new rows' ids in place of the captured ones.
+  const pglaneParams = [...loggedParams];
   for (const m of pglaneSql.matchAll(/delete from "(\w+)"\."(\w+)" t where \(?t\."id" = any\(\$(\d+)::/g)) {
     pglaneParams[Number(m[3]) - 1] = `{${idOf[`${m[1]}.${m[2]}`]}}`;
   }

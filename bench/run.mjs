@@ -225,10 +225,9 @@ async function sweepWorkload(impls, runIds, admin, [warmup, iterations]) {
       await vacuum(admin);
       // The crashed run's lane, swept by a tracker of that run: a pattern cleanup deletes its
       // own run's lanes only.
-      const leakedRunId = pglane.generateRunId();
-      const leak = await insertLeakedRun(admin, leakedRunId);
+      const leak = await insertLeakedRun(admin, pglane.generateRunId());
       await admin.query(`analyze ${APP_TABLES.join(', ')}`);
-      return { leak, lane: impls[k].lane(leakedRunId, 3) };
+      return { leak, lane: impls[k].lane(leak.runId, 3) };
     },
     measure: (k, { leak, lane }) => timed(impls[k], () => impls[k].cleanupPattern(leak.pattern, lane)),
     check: async (k, { leak }, out) => {
@@ -538,6 +537,9 @@ async function main() {
   const load0 = loadavg();
   const workloads = [];
   try {
+    // The stand-in for Supabase Auth's schema on plain PostgreSQL; a Supabase database has its own.
+    const supabase = (await admin.query("select exists (select 1 from pg_roles where rolname = 'supabase_auth_admin') as yes")).rows[0].yes;
+    if (!supabase) await admin.query(readFileSync(join(root, 'examples/auth-stand-in.sql'), 'utf8'));
     await admin.query(readFileSync(join(root, 'examples/schema.sql'), 'utf8'));
     if (FK_INDEXES) {
       // An experiment: index the foreign-key columns examples/schema.sql leaves unindexed, whose

@@ -10,6 +10,7 @@ export default definePglaneConfig(
   {
     testDir: '.',
     testMatch: /.*\.spec\.ts/,
+    testIgnore: ['taskboard/**'], // the second example has its own config
     timeout: 30_000,
     reporter: [['list'], ['html', { outputFolder: '../playwright-report', open: 'never' }]],
     outputDir: '../test-results/examples',
@@ -22,5 +23,11 @@ export default definePglaneConfig(
     },
     use: { baseURL: `http://127.0.0.1:${port}` },
   },
-  { schemaFiles: [join(__dirname, 'schema.sql')] },
+  // On plain PostgreSQL (the embedded server) the app's schema needs the stand-in for Supabase
+  // Auth's `auth` schema first; a Supabase database (SUPABASE_DB=1) has its own, so only
+  // schema.sql is applied there.
+  {
+    schemaFiles: (process.env.SUPABASE_DB ? ['schema.sql'] : ['auth-stand-in.sql', 'schema.sql']).map((f) => join(__dirname, f)),
+    preset: 'reference',
+  },
 );

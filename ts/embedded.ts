@@ -4,7 +4,7 @@
  * no `DATABASE_URL` is given.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync, symlinkSync } from 'node:fs';
+import { existsSync, lstatSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
@@ -14,6 +14,8 @@ import { dirname, join, relative, resolve } from 'node:path';
 export interface EmbeddedPostgresOptions {
   /** TCP port; default: a free one. */
   port?: number;
+  /** The superuser's password; default: a new random one. */
+  password?: string;
   /** Extra `postgres` flags, e.g. `['-c', 'max_connections=200']`. */
   postgresFlags?: string[];
   /** Called for every line the server prints (default: kept, printed only on failure). */
@@ -34,6 +36,53 @@ export interface EmbeddedPostgres {
   password: string;
   /** Stops the server and removes its directory. Safe to call twice. */
   stop(): Promise<void>;
+  /** The same, synchronously (for a process `exit` handler): fast shutdown, then removal. */
+  stopSync(): void;
+}
+
+/** Servers to stop when the process exits (see `stopWhenProcessExits`). */
+const pendingAtExit = new Set<EmbeddedPostgres>();
+let exitHookInstalled = false;
+
+/**
+ * Stops `server` when this process exits instead of now: Playwright stops its web servers
+ * after global teardown, and an app's connection pool must not see its database go first
+ * (57P01, "terminating connection due to administrator command").
+ */
+export function stopWhenProcessExits(server: EmbeddedPostgres): void {
+  pendingAtExit.add(server);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const s of [...pendingAtExit]) s.stopSync();
+  });
+}
+
+/** Stops the servers `stopWhenProcessExits` still holds (a new run in the same process). */
+export async function stopPendingEmbedded(): Promise<void> {
+  for (const s of [...pendingAtExit]) await s.stop();
+}
+
+/**
+ * Fast shutdown of the postmaster of `dataDir` (SIGINT), waiting without an event loop until
+ * it has removed `postmaster.pid` (at most 15 s).
+ */
+function stopPostmasterSync(dataDir: string): void {
+  const pidFile = join(dataDir, 'postmaster.pid');
+  let pid: number;
+  try {
+    pid = Number(readFileSync(pidFile, 'utf8').split('\n')[0]);
+  } catch {
+    return; // not running
+  }
+  try {
+    process.kill(pid, 'SIGINT');
+  } catch {
+    return; // already gone
+  }
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + 15_000;
+  while (existsSync(pidFile) && Date.now() < deadline) Atomics.wait(pause, 0, 0, 20);
 }
 
 /** A TCP port that was free a moment ago. */
@@ -107,7 +156,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
   // The server runs as another user when we are root: it must be able to enter this folder.
   await chmod(root, 0o755);
   const dataDir = join(root, 'data');
-  const password = randomBytes(16).toString('hex');
+  const password = options.password ?? randomBytes(16).toString('hex');
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
   const lines: string[] = [];
   const log = options.onLog ?? ((line: string) => void lines.push(line));
@@ -133,23 +182,34 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
       if (options.beforeStart) await options.beforeStart(dataDir);
       await server.start();
       let stopped = false;
-      const url = `postgres://postgres:${password}@127.0.0.1:${port}/postgres?sslmode=disable`;
-      return {
+      // A server pglane started itself: no pooler in front, so statements may be prepared once per
+      // connection (`pglane_prepare=auto` does so on a declared direct connection).
+      const url = `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres?sslmode=disable&pglane_pooler=none`;
+      const handle: EmbeddedPostgres = {
         url,
-        safeUrl: url.replace(password, '***'),
+        safeUrl: url.replace(encodeURIComponent(password), '***'),
         port,
         dataDir,
         password,
         async stop() {
           if (stopped) return;
           stopped = true;
+          pendingAtExit.delete(handle);
           try {
             await server.stop();
           } finally {
             await rm(root, { recursive: true, force: true });
           }
         },
+        stopSync() {
+          if (stopped) return;
+          stopped = true;
+          pendingAtExit.delete(handle);
+          stopPostmasterSync(dataDir);
+          rmSync(root, { recursive: true, force: true });
+        },
       };
+      return handle;
     } catch (err) {
       lastError = err;
       if (options.port !== undefined) break;

@@ -1,31 +1,24 @@
 /**
  * pglane's main entry: the native addon (WorkerContext, ResourceTracker, CleanupManager,
- * Factories, DbLocks, Db, createWorkerScoped*) plus the few helpers that run JS callbacks,
- * which are written here in JS on top of the native methods.
+ * Factories, DbLocks, Db, createWorkerScoped*) plus what is better written in JS on top of the
+ * native methods: the helpers that run JS callbacks (`withLock`), the fast path of
+ * `ctx.name()`, the conversion of query parameters JSON has no form for (`Date`, bytes,
+ * `bigint`), and the factory-types map (`PglaneFactories`) that typed fixtures read.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import * as native from '../index';
 import type { LockOptions } from '../index';
 
 export * from '../index';
+export * from './factory-types';
 export {
   generateTypes,
+  renderTypes,
+  recordedHash,
   typedFactories,
-  type FactoryAttrs,
-  type FactoryConnect,
-  type FactoryName,
-  type FactoryResult,
-  type FactoryTraits,
-  type FactoryTypeMap,
-  type FactoryTypes,
-  type PglaneRegister,
-  type RegisteredTypes,
   type TypedFactories,
-  type TypedFactoryOptions,
-  type TypedLaneFactories,
   type TypesOptions,
   type TypesResult,
-  type UntypedFactories,
 } from './types';
 
 /** A lock key: a string (hashed to a stable 64-bit key) or a pair of 32-bit integers. */
@@ -106,3 +99,22 @@ proto.withEmailLock = function withEmailLock<T>(this: native.DbLocks, email: str
 proto.withSlugLock = function withSlugLock<T>(this: native.DbLocks, table: string, slug: string, fn: () => T | Promise<T>, options?: LockOptions) {
   return this.withLock(`slug:${table}:${slug}`, fn, options);
 };
+
+// Query parameters: the native side takes JSON values. Values JSON has no form for are
+// converted here the way the `pg` package sends them: a Date as an ISO 8601 timestamp, bytes
+// as bytea hex (`\x...`), a bigint as its digits; arrays item by item.
+function toParam(value: unknown): unknown {
+  if (value instanceof Date) return value.toISOString();
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Uint8Array) return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
+  if (Array.isArray(value)) return value.map(toParam);
+  return value;
+}
+
+const dbProto = native.Db.prototype;
+for (const method of ['query', 'one', 'many', 'execute'] as const) {
+  const call = dbProto[method] as (this: native.Db, sql: string, params?: readonly unknown[] | null) => Promise<unknown>;
+  (dbProto as unknown as Record<string, unknown>)[method] = function (this: native.Db, sql: string, params?: readonly unknown[] | null) {
+    return call.call(this, sql, params ? params.map(toParam) : params);
+  };
+}

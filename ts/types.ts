@@ -8,16 +8,15 @@
  * const task = await lane.factories.create('public.tasks');           // typed row, parents included
  * ```
  *
- * The generated file declares `Tables` (a `Row` and an `Insert` type per table), `Factories`
- * (per factory and table name: `attrs`, `traits`, `connect`, `result`) and `PglaneTypes`
- * (`{ tables, factories }`), and registers `PglaneTypes` with pglane through the
- * `PglaneRegister` interface, so that `lane.factories` is typed without casts. Postgres types
- * map to what pglane returns:
+ * The generated file declares `Tables` (a `Row` and an `Insert` type per table) and `Factories`
+ * (per factory and table name: `attrs`, `traits`, `connect`, `result`: a factory-types map, see
+ * `factory-types.ts`), and augments `PglaneFactories` with it, so that `lane.factories` and
+ * `workerLane.factories` are typed without casts. Postgres types map to what pglane returns:
  *
  * | Postgres | TypeScript (row) | insert also takes |
  * | --- | --- | --- |
- * | `int2`, `int4`, `oid`, `float4`, `float8` | `number` | |
- * | `int8`, `numeric`, `money` | `string` (exact: a JS number cannot hold every value) | `number` |
+ * | `int2`, `int4`, `int8`, `oid`, `float4`, `float8`, `numeric` | `number` (what Postgres' `to_json` gives, as `lane.db.query` returns) | `string` for `int8`, `numeric` (exact values) |
+ * | `money` | `string` | `number` |
  * | `bool` | `boolean` | |
  * | `json`, `jsonb`, composite types | `Json` | |
  * | enums | the union of their labels | |
@@ -34,124 +33,40 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { extname, resolve } from 'node:path';
 import * as native from '../index';
+import type { FactoryAttrs, FactoryCallOptions, FactoryName, FactoryResult, RegisteredFactories } from './factory-types';
+import { factorySources } from './playwright/factories';
 
-// ---- The type-level API -------------------------------------------------------------------
+// ---- A registry typed by a map -----------------------------------------------------------
 
-/**
- * Where generated types are registered: the generated file declares
- * `declare module 'pglane' { interface PglaneRegister { types: PglaneTypes } }`, and
- * `lane.factories` (and {@link typedFactories}) pick the map up from here.
- */
-// eslint-disable-next-line @typescript-eslint/no-empty-interface
-export interface PglaneRegister {}
-
-/** The types of one factory (or table) name: what `create` takes and gives. */
-export interface FactoryTypes {
-  /** The attributes `create(name, attrs)` accepts. */
-  attrs: object;
-  /** The trait names `options.traits` accepts (`never`: none). */
-  traits: string;
-  /** What `options.connect` accepts. */
-  connect: object;
-  /** What `create` resolves to. */
-  result: object;
-}
-
-/** A factory-types map: `{ factories: { [name]: FactoryTypes } }` (and the tables). */
-export interface FactoryTypeMap {
-  factories: object;
-}
-
-/** The map used when no generated types are registered: any name, any attributes. */
-export interface UntypedFactories {
-  factories: {
-    [name: string]: {
-      attrs: Record<string, unknown>;
-      traits: string;
-      connect: Record<string, unknown>;
-      result: Record<string, any>;
-    };
-  };
-}
-
-/** The registered map (`PglaneRegister['types']`), or {@link UntypedFactories}. */
-export type RegisteredTypes = PglaneRegister extends { types: infer T } ? T : UntypedFactories;
-
-type FactoriesOf<M> = M extends { factories: infer F } ? F : never;
-/** The factory and table names of a map. */
-export type FactoryName<M = RegisteredTypes> = Extract<keyof FactoriesOf<M>, string>;
-type EntryOf<M, N> = N extends keyof FactoriesOf<M> ? FactoriesOf<M>[N] : never;
-/** What `create(name, attrs)` accepts. */
-export type FactoryAttrs<M, N> = EntryOf<M, N> extends { attrs: infer A } ? A : never;
-/** The traits of a factory. */
-export type FactoryTraits<M, N> = EntryOf<M, N> extends { traits: infer T extends string } ? T : never;
-/** What `options.connect` accepts. */
-export type FactoryConnect<M, N> = EntryOf<M, N> extends { connect: infer C } ? C : never;
-/** What `create(name)` resolves to. */
-export type FactoryResult<M, N> = EntryOf<M, N> extends { result: infer R } ? R : never;
-
-/** Options of a typed factory call. */
-export interface TypedFactoryOptions<Traits extends string = string, Connect = Record<string, unknown>> {
-  /** Traits of the factory. */
-  traits?: readonly Traits[];
-  /** `'required'` (default): only `NOT NULL` columns are inferred; `'all'`: nullable ones too. */
-  fill?: 'required' | 'all';
-  /** Relations connected to existing rows instead of new parents. */
-  connect?: Connect;
-}
-
-/** `lane.factories`, typed by a factory-types map (by default the registered one). */
-export interface TypedLaneFactories<M = RegisteredTypes> {
-  create<N extends FactoryName<M>>(
-    name: N,
-    attrs?: FactoryAttrs<M, N>,
-    options?: TypedFactoryOptions<FactoryTraits<M, N>, FactoryConnect<M, N>>,
-  ): Promise<FactoryResult<M, N>>;
-  createList<N extends FactoryName<M>>(
-    name: N,
-    count: number,
-    attrs?: FactoryAttrs<M, N>,
-    options?: TypedFactoryOptions<FactoryTraits<M, N>, FactoryConnect<M, N>>,
-  ): Promise<FactoryResult<M, N>[]>;
-  /** The values `create` would insert (database defaults and keys absent). */
-  build<N extends FactoryName<M>>(
-    name: N,
-    attrs?: FactoryAttrs<M, N>,
-    options?: TypedFactoryOptions<FactoryTraits<M, N>, FactoryConnect<M, N>>,
-  ): Partial<FactoryResult<M, N>>;
-  /** The underlying registry. */
-  registry: native.Factories;
-}
-
-/** A `Factories` registry, typed by a factory-types map. */
-export interface TypedFactories<M = RegisteredTypes> {
-  create<N extends FactoryName<M>>(
+/** A `Factories` registry typed by a factory-types map (by default the registered one). */
+export interface TypedFactories<F = RegisteredFactories> {
+  create<N extends FactoryName<F>>(
     name: N,
     ctx: native.WorkerContext,
     tracker: native.ResourceTracker,
-    attrs?: FactoryAttrs<M, N> | null,
-    options?: TypedFactoryOptions<FactoryTraits<M, N>, FactoryConnect<M, N>> | null,
-  ): Promise<FactoryResult<M, N>>;
-  createList<N extends FactoryName<M>>(
+    attrs?: FactoryAttrs<F, N> | null,
+    options?: FactoryCallOptions<F, N> | null,
+  ): Promise<FactoryResult<F, N>>;
+  createList<N extends FactoryName<F>>(
     name: N,
     count: number,
     ctx: native.WorkerContext,
     tracker: native.ResourceTracker,
-    attrs?: FactoryAttrs<M, N> | null,
-    options?: TypedFactoryOptions<FactoryTraits<M, N>, FactoryConnect<M, N>> | null,
-  ): Promise<FactoryResult<M, N>[]>;
-  build<N extends FactoryName<M>>(
+    attrs?: FactoryAttrs<F, N> | null,
+    options?: FactoryCallOptions<F, N> | null,
+  ): Promise<FactoryResult<F, N>[]>;
+  build<N extends FactoryName<F>>(
     name: N,
     ctx: native.WorkerContext,
-    attrs?: FactoryAttrs<M, N> | null,
-    options?: TypedFactoryOptions<FactoryTraits<M, N>, FactoryConnect<M, N>> | null,
-  ): Partial<FactoryResult<M, N>>;
+    attrs?: FactoryAttrs<F, N> | null,
+    options?: FactoryCallOptions<F, N> | null,
+  ): Partial<FactoryResult<F, N>>;
   names(): string[];
 }
 
-/** The same registry, typed by `M` (no runtime change). */
-export function typedFactories<M = RegisteredTypes>(factories: native.Factories): TypedFactories<M> {
-  return factories as unknown as TypedFactories<M>;
+/** The same registry, typed by `F` (no runtime change): for code outside the fixtures. */
+export function typedFactories<F = RegisteredFactories>(factories: native.Factories): TypedFactories<F> {
+  return factories as unknown as TypedFactories<F>;
 }
 
 // ---- The generator ------------------------------------------------------------------------
@@ -160,11 +75,11 @@ export function typedFactories<M = RegisteredTypes>(factories: native.Factories)
 export interface TypesOptions {
   /** The file to write (default `pglane-types.d.ts` in the working directory). */
   out?: string;
-  /** Factory files: YAML (`.yaml`, `.yml`), JSON, or JS modules exporting the definitions object. */
+  /** Factory files (YAML, or JSON / JS modules exporting the definitions object), one registry: a factory of one file may use another's. */
   factories?: string[];
-  /** A registry to describe instead of (or besides) files, e.g. `Factories.fromSources(...)`. */
+  /** A registry to describe instead of files (global setup gives the run's). */
   registry?: native.Factories;
-  /** Include the reference preset's factories (default: true, as `lane.factories` has them). */
+  /** Include the reference preset's factories (default false, as in the `pglane` option). */
   preset?: boolean;
   /** The database (default: the process's, from `DATABASE_URL` or `PG*`). */
   db?: native.Db | null;
@@ -202,34 +117,29 @@ export function recordedHash(file: string): string | null {
   return line ? line.slice(HASH_LINE.length).trim() : null;
 }
 
-function loadRegistry(file: string, db: native.Db | null | undefined): native.Factories {
-  const path = resolve(file);
-  const ext = extname(path).toLowerCase();
-  if (ext === '.yaml' || ext === '.yml') return native.Factories.fromYaml(readFileSync(path, 'utf8'), db ?? null);
-  if (ext === '.json') return native.Factories.fromObject(JSON.parse(readFileSync(path, 'utf8')), db ?? null);
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const mod = require(path);
-  return native.Factories.fromObject(mod?.default ?? mod, db ?? null);
+/** One registry of the factory files (and the preset when asked). */
+function loadRegistry(files: string[], preset: boolean, db: native.Db): native.Factories {
+  const yamlOrObjects = files.map((file) => {
+    const path = resolve(file);
+    const ext = extname(path).toLowerCase();
+    if (ext === '.yaml' || ext === '.yml') return file;
+    if (ext === '.json') return JSON.parse(readFileSync(path, 'utf8'));
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const mod = require(path);
+    return mod?.default ?? mod;
+  });
+  const sources = factorySources({ factories: yamlOrObjects, preset: preset ? 'reference' : undefined }, process.cwd());
+  return native.Factories.fromSources(sources, db);
 }
 
 /** Reads the schema and the factories and writes the declaration file. */
 export async function generateTypes(options: TypesOptions = {}): Promise<TypesResult> {
   const out = resolve(options.out ?? 'pglane-types.d.ts');
   const db = options.db ?? native.Db.default();
-  const registries: native.Factories[] = [];
-  if (options.registry) registries.push(options.registry);
-  for (const f of options.factories ?? []) registries.push(loadRegistry(f, db));
-  if (options.preset ?? true) registries.push(native.Factories.preset(db));
-  if (registries.length === 0) registries.push(native.Factories.fromSchema(db));
-  const described = await Promise.all(registries.map((r) => r.describe(db)));
-  const tables = described[0].tables.map((t) => ({
-    ...t,
-    factory: described.map((d) => d.tables.find((x) => x.name === t.name)?.factory).find((f) => f != null) ?? undefined,
-  }));
-  const factories: native.FactoryDescription[] = [];
-  for (const d of described) for (const f of d.factories) if (!factories.some((x) => x.name === f.name)) factories.push(f);
+  const registry = options.registry ?? loadRegistry(options.factories ?? [], options.preset ?? false, db);
+  const { tables, factories } = await registry.describe(db);
   const hash = createHash('sha256')
-    .update(JSON.stringify({ v: 1, module: options.module ?? 'pglane', tables, factories }))
+    .update(JSON.stringify({ v: 2, module: options.module ?? 'pglane', tables, factories }))
     .digest('hex');
   const text = renderTypes(tables, factories, { hash, module: options.module ?? 'pglane' });
   const changed = recordedHash(out) !== hash;
@@ -264,8 +174,9 @@ function scalar(c: native.ColumnDescription, insert: boolean): string {
       t = 'unknown';
       break;
     default:
-      t = insert && c.acceptsNumber ? 'string | number' : 'string';
+      t = 'string';
   }
+  if (insert && c.insertAlso) t = `${t} | ${c.insertAlso}`;
   for (let i = 0; i < c.array; i++) t = `(${t})[]`;
   return t;
 }
@@ -283,7 +194,7 @@ function tableKeys(t: native.TableDescription, all: native.TableDescription[]): 
 
 /** The declarations for the described tables and factories. */
 export function renderTypes(
-  tables: (native.TableDescription & { factory?: string | null })[],
+  tables: native.TableDescription[],
   factories: native.FactoryDescription[],
   { hash, module }: { hash: string; module: string },
 ): string {
@@ -349,7 +260,7 @@ export function renderTypes(
       .join('; ');
   const obj = (body: string) => (body ? `{ ${body} }` : '{}');
 
-  push('/** Every name `create` takes: tables (inferred, or built by their definition) and factories. */');
+  push('/** Every name `create` takes, tables (inferred, or built by their definition) and factories: a factory-types map. */');
   push('export interface Factories {');
   const tableEntries = new Map<string, string>();
   for (const t of tables) {
@@ -404,12 +315,7 @@ export function renderTypes(
   }
   push('}');
   push();
-  push('/** The map `lane.factories` is typed by: `TypedLaneFactories<PglaneTypes>`. */');
-  push('export interface PglaneTypes {');
-  push('  tables: Tables;');
-  push('  factories: Factories;');
-  push('}');
-  push();
+
   push('/** A table\'s row. */');
   push('export type Row<T extends keyof Tables> = Tables[T][\'Row\'];');
   push('/** What an insert into a table takes. */');
@@ -417,10 +323,9 @@ export function renderTypes(
   push('/** What `create(name)` resolves to. */');
   push('export type Result<N extends keyof Factories> = Factories[N][\'result\'];');
   push();
+  push('// `lane.factories` and `workerLane.factories` are typed by `Factories` (see factory-types.ts).');
   push(`declare module ${q(module)} {`);
-  push('  interface PglaneRegister {');
-  push('    types: PglaneTypes;');
-  push('  }');
+  push('  interface PglaneFactories extends Factories {}');
   push('}');
   push();
   return lines.join('\n');

@@ -11,5 +11,5 @@ export default definePglaneConfig(
     reporter: [['line']],
     outputDir: '../../test-results/crash',
   },
-  { schemaFiles: [join(__dirname, '..', '..', 'examples', 'schema.sql')] },
+  { schemaFiles: ['auth-stand-in.sql', 'schema.sql'].map((f) => join(__dirname, '..', '..', 'examples', f)), preset: 'reference' },
 );

@@ -5,7 +5,7 @@
 // 1. starts the app (a child process, as Playwright's webServer does) BEFORE any database exists,
 //    pointing PGLANE_STATE_FILE at a file that is not there yet: /health must answer, data
 //    routes must answer 503;
-// 2. starts an embedded PostgreSQL (pglane's dist/embedded.js), applies examples/schema.sql,
+// 2. starts an embedded PostgreSQL (pglane's dist/embedded.js), applies examples/auth-stand-in.sql and schema.sql,
 //    inserts two users with their own organizations and one shared organization, and writes
 //    the state file;
 // 3. signs in by cookie exactly as @supabase/ssr stores a session (a real HS256 JWT in
@@ -237,6 +237,7 @@ async function main() {
       db = await startEmbeddedPostgres();
       client = new pg.Client({ connectionString: db.url });
       await client.connect();
+      await client.query(await readFile(join(repo, 'examples', 'auth-stand-in.sql'), 'utf8'));
       await client.query(await readFile(join(repo, 'examples', 'schema.sql'), 'utf8'));
       await client.query(
         `with u as (insert into auth.users (id, email, aud, role, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)

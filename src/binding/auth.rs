@@ -6,6 +6,7 @@ use super::error::{spawn, OrThrow, Outcome};
 use super::tracker::ResourceTracker;
 use super::worker_context::WorkerContext;
 use crate::core::preset;
+use crate::core::supabase::password_grant;
 use crate::core::supabase::settings::{self as auth_settings, AuthOptions};
 use crate::core::supabase::storage_state;
 use crate::core::supabase::users::{self as core_users, AuthUserKind};
@@ -26,9 +27,23 @@ pub struct AuthUserOptions {
     pub app_origin: Option<String>,
     /// The Supabase API URL (default `SUPABASE_URL`, else `http://127.0.0.1:54321`).
     pub supabase_url: Option<String>,
-    /// The project's JWT secret (default `SUPABASE_JWT_SECRET`, else the local development
-    /// secret). At least 32 characters; never printed.
+    /// The project's legacy JWT secret for HS256 (default `SUPABASE_JWT_SECRET`, else the local
+    /// development secret). At least 32 characters; never printed.
     pub jwt_secret: Option<String>,
+    /// The project's private signing key for ES256/RS256 (default `SUPABASE_JWT_PRIVATE_KEY`):
+    /// a private JWK (EC P-256 or RSA, with `kid`) as an object or JSON text, an array or JWKS
+    /// whose first key is used, or the path of a file holding it. Never printed.
+    #[napi(ts_type = "string | Record<string, any> | Record<string, any>[]")]
+    pub signing_key: Option<serde_json::Value>,
+    /// The project's anon or publishable key, for the password grant (default
+    /// `SUPABASE_ANON_KEY`, else `SUPABASE_PUBLISHABLE_KEY`). Never printed.
+    pub api_key: Option<String>,
+    /// How sessions are made (default `PGLANE_SUPABASE_SESSION_MODE`, else picked from what is
+    /// configured: a signing key, else a JWT secret, else an API key with a Supabase URL not on
+    /// this machine, else the local development secret): `secret` (HS256), `key` (ES256 /
+    /// RS256), `password` (Supabase Auth signs the user in).
+    #[napi(ts_type = "'secret' | 'key' | 'password'")]
+    pub session_mode: Option<String>,
     /// Access token lifetime in seconds (default 3600).
     pub expires_in: Option<u32>,
     /// Folder of storage state files (default `playwright/.auth`).
@@ -44,7 +59,8 @@ pub struct AuthenticatedUser {
     pub user: Value,
     /// The `auth.sessions` id, also the JWT's `session_id`.
     pub session_id: String,
-    /// The access token: a JWT signed HS256 with the project's JWT secret.
+    /// The access token: a JWT signed HS256 (JWT secret), ES256/RS256 (signing key, with its
+    /// `kid`), or by Supabase Auth itself (password grant).
     pub access_token: String,
     /// The refresh token, as stored in `auth.refresh_tokens`.
     pub refresh_token: String,
@@ -148,10 +164,14 @@ auth_user_factory!(
     create_worker_scoped_authenticated_user,
     Authenticated,
     false,
-    " A signed-in Supabase user: user, email identity (bcrypt password), profile, session and"
-    " refresh token in one statement, all tracked, and an access token signed with the"
-    " project's JWT secret. Options: `email`, `password`, `fullName`, `traits`, columns, and"
-    " `supabaseUrl`, `jwtSecret`, `expiresIn`. A taken email rejects with `PGLANE_CONFLICT`."
+    " A signed-in Supabase user: user, email identity (bcrypt password), profile (adopted when a"
+    " trigger made it), session, refresh token and amr claim in one round trip, all tracked, and"
+    " an access token signed with the project's JWT secret or signing key; or, with"
+    " `sessionMode: 'password'`, a session Supabase Auth issues through its password grant (its"
+    " rows tracked too). Options: `email`, `password`, `fullName`, `traits`, columns, and"
+    " `supabaseUrl`, `jwtSecret`, `signingKey`, `apiKey`, `sessionMode`, `expiresIn`. A taken"
+    " email rejects with `PGLANE_CONFLICT`; a 429 of Supabase Auth with"
+    " `PGLANE_AUTH_RATE_LIMITED`, any other refusal with `PGLANE_AUTH_API`."
 );
 
 auth_user_factory!(
@@ -184,6 +204,75 @@ auth_user_factory!(
     true,
     " `createWorkerScopedUserWithOrg`, plus the Playwright storage state file."
 );
+
+/// Options of `signInWithPassword`.
+// Declared for the TypeScript types only (the options arrive as one JSON object).
+#[allow(dead_code)]
+#[napi(object)]
+pub struct SignInOptions {
+    /// The user's email as stored (e.g. `user.email` of a signed-in user).
+    pub email: String,
+    /// The user's password (never printed).
+    pub password: String,
+    /// Return the session this tracker got earlier for this user while it has more than a
+    /// minute left (default `true`).
+    pub reuse: Option<bool>,
+    /// The Supabase API URL (default `SUPABASE_URL`, else `http://127.0.0.1:54321`).
+    pub supabase_url: Option<String>,
+    /// The project's anon or publishable key (default `SUPABASE_ANON_KEY`, else
+    /// `SUPABASE_PUBLISHABLE_KEY`). Never printed.
+    pub api_key: Option<String>,
+}
+
+/// A session Supabase Auth issued (`signInWithPassword`).
+#[napi(object)]
+pub struct SupabaseSession {
+    /// The `auth.sessions` id, also the JWT's `session_id`.
+    pub session_id: String,
+    /// The access token Supabase Auth signed.
+    pub access_token: String,
+    /// The refresh token.
+    pub refresh_token: String,
+    /// When the access token expires, in seconds since the epoch.
+    pub expires_at: i64,
+    /// The token response as supabase-js stores it; `writeSupabaseStorageState` takes it.
+    #[napi(ts_type = "Record<string, any>")]
+    pub session: Value,
+    /// The access token's claims.
+    #[napi(ts_type = "Record<string, any>")]
+    pub claims: Value,
+    /// Whether this is a session the tracker got before (no request was made).
+    pub reused: bool,
+}
+
+/// Signs a user in through Supabase Auth's password grant (`POST /auth/v1/token`) and tracks
+/// the rows it writes (session, refresh token, amr claim, audit entry) with `tracker`. By
+/// default a session the same tracker got before for the same user is reused while it has more
+/// than a minute left: sign a worker-scoped user in with the worker's tracker and every test of
+/// the worker shares one sign-in, which keeps a suite under Supabase Auth's rate limits. A 429
+/// rejects with `PGLANE_AUTH_RATE_LIMITED`, any other refusal with `PGLANE_AUTH_API`.
+#[napi(ts_return_type = "Promise<SupabaseSession>")]
+pub fn sign_in_with_password<'env>(
+    env: &'env Env,
+    tracker: &ResourceTracker,
+    #[napi(ts_arg_type = "SignInOptions")] options: Value,
+) -> napi::Result<PromiseRaw<'env, Outcome<SupabaseSession>>> {
+    let db = tracker.db.clone();
+    let tracker = tracker.inner.clone();
+    spawn(env, async move {
+        password_grant::sign_in_with_options(&db, &tracker, options, &process_env)
+            .await
+            .map(|(s, reused)| SupabaseSession {
+                session_id: s.session_id,
+                access_token: s.access_token,
+                refresh_token: s.refresh_token,
+                expires_at: s.expires_at as i64,
+                session: s.session,
+                claims: s.claims,
+                reused,
+            })
+    })
+}
 
 /// Options of `writeSupabaseStorageState`.
 #[napi(object)]

@@ -1,9 +1,11 @@
 //! `Db`: a handle on one database (settings, a small pool, counters).
 
 use super::error::{OrThrow, Outcome};
+use crate::core::db::query::{Expect, QueryOutcome};
 use crate::core::db::{self as core_db, config::DbOverrides};
 use napi::Env;
 use napi_derive::napi;
+use serde_json::Value;
 
 /// Options of `Db.connect`; each overrides the URL and the environment.
 #[napi(object)]
@@ -18,6 +20,9 @@ pub struct DbOptions {
     pub application_name: Option<String>,
     /// `"auto"`, `"none"` or `"transaction"`: whether a transaction-mode pooler is in front.
     pub pooler: Option<String>,
+    /// `"auto"` (default: prepared where the settings declare a direct connection, `pooler:
+    /// "none"`), `"on"` or `"off"`: whether statements are prepared once per connection.
+    pub prepare: Option<String>,
 }
 
 impl From<DbOptions> for DbOverrides {
@@ -28,6 +33,7 @@ impl From<DbOptions> for DbOverrides {
             statement_timeout_ms: o.statement_timeout_ms,
             application_name: o.application_name,
             pooler: o.pooler,
+            prepare: o.prepare,
         }
     }
 }
@@ -74,6 +80,19 @@ pub struct Db {
     pub(crate) inner: core_db::Db,
 }
 
+impl Db {
+    async fn run(
+        &self,
+        sql: String,
+        params: Option<Vec<Value>>,
+        expect: Expect,
+    ) -> crate::core::Result<QueryOutcome> {
+        self.inner
+            .query_json(&sql, params.as_deref().unwrap_or(&[]), expect)
+            .await
+    }
+}
+
 /// The handle given, or the process's default one.
 pub(crate) fn db_or_default(env: &Env, db: Option<&Db>) -> napi::Result<core_db::Db> {
     match db {
@@ -111,6 +130,63 @@ impl Db {
     #[napi(ts_return_type = "Promise<void>")]
     pub async fn execute_script(&self, sql: String) -> Outcome<()> {
         self.inner.execute_script(&sql).await.into()
+    }
+
+    /// Runs one statement with `$1, $2, ...` parameters and resolves with its rows, as JSON
+    /// objects keyed by column: the values Postgres' `to_json` gives (the same a factory
+    /// returns). Parameters go as text and the server infers their types, as with the `pg`
+    /// package: strings, numbers, booleans, `null`, arrays (array literals), objects (JSON);
+    /// `Date`, `Buffer` and `bigint` are converted by pglane's JS entry. One round trip, an
+    /// unnamed statement: safe through transaction-mode poolers.
+    #[napi(
+        ts_generic_types = "T = Row",
+        ts_args_type = "sql: string, params?: readonly unknown[] | null",
+        ts_return_type = "Promise<T[]>"
+    )]
+    pub async fn query(&self, sql: String, params: Option<Vec<Value>>) -> Outcome<Vec<Value>> {
+        self.run(sql, params, Expect::Any)
+            .await
+            .map(|o| o.rows)
+            .into()
+    }
+
+    /// `query` for exactly one row: resolves with it, or rejects with `PGLANE_ROW_COUNT`.
+    #[napi(
+        ts_generic_types = "T = Row",
+        ts_args_type = "sql: string, params?: readonly unknown[] | null",
+        ts_return_type = "Promise<T>"
+    )]
+    pub async fn one(&self, sql: String, params: Option<Vec<Value>>) -> Outcome<Value> {
+        self.run(sql, params, Expect::One)
+            .await
+            .map(|o| o.rows.into_iter().next().unwrap_or(Value::Null))
+            .into()
+    }
+
+    /// `query` for at least one row: rejects with `PGLANE_ROW_COUNT` when there is none.
+    #[napi(
+        ts_generic_types = "T = Row",
+        ts_args_type = "sql: string, params?: readonly unknown[] | null",
+        ts_return_type = "Promise<T[]>"
+    )]
+    pub async fn many(&self, sql: String, params: Option<Vec<Value>>) -> Outcome<Vec<Value>> {
+        self.run(sql, params, Expect::Many)
+            .await
+            .map(|o| o.rows)
+            .into()
+    }
+
+    /// Runs one statement with parameters and resolves with the number of rows it returned or
+    /// changed (`update ... where ...` without `RETURNING`: the rows updated).
+    #[napi(
+        ts_args_type = "sql: string, params?: readonly unknown[] | null",
+        ts_return_type = "Promise<number>"
+    )]
+    pub async fn execute(&self, sql: String, params: Option<Vec<Value>>) -> Outcome<f64> {
+        self.run(sql, params, Expect::Any)
+            .await
+            .map(|o| o.row_count as f64)
+            .into()
     }
 
     /// Round trips made through this handle so far (pipelined requests count once).

@@ -5,7 +5,8 @@ use super::error::{spawn, OrThrow, Outcome};
 use super::tracker::ResourceTracker;
 use super::worker_context::WorkerContext;
 use crate::core::db as core_db;
-use crate::core::factory::definition::FactoryRegistry;
+use crate::core::error::{Error as CoreError, ErrorCode};
+use crate::core::factory::definition::{FactoryFile, FactoryRegistry};
 use crate::core::factory::describe as core_describe;
 use crate::core::factory::{self, CallOptions, FactoryCall, Fill};
 use crate::core::lane::WorkerContext as CoreContext;
@@ -46,8 +47,9 @@ pub struct ColumnDescription {
     pub labels: Vec<String>,
     /// Array dimensions (0: not an array).
     pub array: u32,
-    /// Inserts take a number too (`int8`, `numeric`, `money` come back as strings).
-    pub accepts_number: bool,
+    /// What an insert takes besides: `'string'` for `int8` and `numeric`, `'number'` for `money`.
+    #[napi(ts_type = "'string' | 'number'")]
+    pub insert_also: Option<String>,
     /// Can it be null?
     pub nullable: bool,
     /// Can an insert give it a value (not generated, not identity `ALWAYS`)?
@@ -186,7 +188,13 @@ fn schema_description(
                             kind: kind.to_string(),
                             labels,
                             array: c.ty.array,
-                            accepts_number: c.ty.accepts_number,
+                            insert_also: c.ty.insert_also.map(|k| {
+                                match k {
+                                    core_describe::JsKind::Number => "number",
+                                    _ => "string",
+                                }
+                                .to_string()
+                            }),
                             nullable: c.nullable,
                             insertable: c.insertable,
                             has_default: c.has_default,
@@ -228,6 +236,19 @@ fn schema_description(
             })
             .collect(),
     }
+}
+
+/// One source of `Factories.fromSources`: YAML text, a JS object, or a preset by name.
+#[napi(object)]
+pub struct FactorySource {
+    /// Where it comes from, for messages (e.g. the file's path).
+    pub name: String,
+    /// YAML text.
+    pub yaml: Option<String>,
+    /// A JS object of the same shape.
+    pub object: Option<Value>,
+    /// A preset shipped with pglane: `"reference"`.
+    pub preset: Option<String>,
 }
 
 /// Factories defined as data (YAML or a JS object). Every row they insert is tracked and comes
@@ -318,6 +339,44 @@ impl Factories {
     pub fn from_object(env: Env, definitions: Value, db: Option<&Db>) -> napi::Result<Factories> {
         Ok(Factories {
             registry: Arc::new(FactoryRegistry::from_json(definitions).or_throw(&env)?),
+            db: db.map(|d| d.inner.clone()),
+        })
+    }
+
+    /// Factories of several sources in one registry (a factory of one may use another's); a
+    /// name defined twice is `PGLANE_FACTORY_DEFINITION` naming both sources.
+    #[napi(factory)]
+    pub fn from_sources(
+        env: Env,
+        sources: Vec<FactorySource>,
+        db: Option<&Db>,
+    ) -> napi::Result<Factories> {
+        let files = sources
+            .into_iter()
+            .map(|s| {
+                let file = match (s.yaml, s.object, s.preset) {
+                    (Some(yaml), None, None) => FactoryFile::from_yaml(&yaml),
+                    (None, Some(object), None) => FactoryFile::from_json(object),
+                    (None, None, Some(p)) if p == preset::NAME => {
+                        FactoryFile::from_yaml(preset::YAML)
+                    }
+                    (None, None, Some(p)) => Err(CoreError::new(
+                        ErrorCode::FactoryDefinition,
+                        format!("no preset named {p:?}; pglane ships {:?}", preset::NAME),
+                    )),
+                    _ => Err(CoreError::new(
+                        ErrorCode::FactoryDefinition,
+                        "a factory source has exactly one of yaml, object and preset",
+                    )),
+                };
+                file.map(|f| (s.name.clone(), f))
+                    .map_err(|e| e.context(&s.name))
+            })
+            .collect::<crate::core::Result<Vec<_>>>()
+            .and_then(FactoryRegistry::from_files)
+            .or_throw(&env)?;
+        Ok(Factories {
+            registry: Arc::new(files),
             db: db.map(|d| d.inner.clone()),
         })
     }

@@ -6,6 +6,7 @@ use super::error::Outcome;
 use crate::core::cleanup::given_lane_columns;
 use crate::core::db as core_db;
 use crate::core::runs::registry::{self as core_runs, RunInfo as CoreRun};
+use crate::core::runs::schema_files::{self, OnChange};
 use napi::Env;
 use napi_derive::napi;
 use std::collections::HashMap;
@@ -44,6 +45,42 @@ pub struct SweepOptions {
     pub lane_columns: Option<HashMap<String, Vec<String>>>,
     /// Sweep even if the database is not marked as a test database.
     pub allow_unmarked: Option<bool>,
+    /// The run's lane pattern, for a run the registry does not know (a database without the
+    /// `pglane` schema): its rows are then found by lane names alone.
+    pub lane_pattern: Option<String>,
+}
+
+/// Whether pglane's own schema (registry, journal, schema-file record) is there for this role.
+#[napi(object)]
+pub struct SchemaStatus {
+    /// Everything can be used.
+    pub ready: bool,
+    /// The role pglane connects as.
+    pub role: String,
+    /// The database.
+    pub database: String,
+    /// Why it is not ready and the statements an admin can run (absent when ready).
+    pub missing: Option<String>,
+}
+
+/// A schema file for `applySchemaFiles`.
+#[napi(object)]
+pub struct SchemaFileInput {
+    /// Its name in the record and in messages (the path relative to the config file).
+    pub name: String,
+    /// Its SQL.
+    pub sql: String,
+    /// When it changed since it was applied: `"error"` (default), `"reapply"` or `"skip"`.
+    pub on_change: Option<String>,
+}
+
+/// What `applySchemaFiles` did with one file.
+#[napi(object)]
+pub struct SchemaFileOutcome {
+    /// The file's name.
+    pub name: String,
+    /// `"applied"`, `"unchanged"`, `"reapplied"`, `"changed-skipped"` or `"applied-unrecorded"`.
+    pub status: String,
 }
 
 /// Runs of `playwright test` registered in the database, and the sweeper that removes what a
@@ -63,10 +100,60 @@ impl RunRegistry {
         })
     }
 
-    /// Creates the `pglane` schema if it does not exist (safe from many processes at once).
-    #[napi(ts_return_type = "Promise<void>")]
-    pub async fn ensure_schema(&self) -> Outcome<()> {
-        core_runs::ensure_schema(&self.db).await.into()
+    /// Creates the `pglane` schema and its tables if they do not exist (safe from many
+    /// processes at once), or uses the ones an admin created and granted. A role that may do
+    /// neither gets `ready: false` and what is `missing`, not an error.
+    #[napi(ts_return_type = "Promise<SchemaStatus>")]
+    pub async fn ensure_schema(&self) -> Outcome<SchemaStatus> {
+        core_runs::ensure_schema(&self.db)
+            .await
+            .map(|s| SchemaStatus {
+                ready: s.ready,
+                role: s.role,
+                database: s.database,
+                missing: s.missing,
+            })
+            .into()
+    }
+
+    /// Applies the schema files that are new to this database, in order, in one transaction,
+    /// and records each by name and SHA-256 in `pglane.schema_files`; recorded ones are skipped.
+    /// A failure is `PGLANE_SCHEMA_FILE` naming file, line and statement; a file changed since
+    /// it was applied is one too, unless its `onChange` says `"reapply"` or `"skip"`. With
+    /// `recorded: false` (no `pglane` schema) every file is applied.
+    #[napi(ts_return_type = "Promise<SchemaFileOutcome[]>")]
+    pub async fn apply_schema_files(
+        &self,
+        files: Vec<SchemaFileInput>,
+        run_id: String,
+        recorded: bool,
+    ) -> Outcome<Vec<SchemaFileOutcome>> {
+        let run = async {
+            let files = files
+                .into_iter()
+                .map(|f| {
+                    Ok(schema_files::SchemaFile {
+                        name: f.name,
+                        sql: f.sql,
+                        on_change: match f.on_change {
+                            Some(text) => OnChange::parse(&text)?,
+                            None => OnChange::default(),
+                        },
+                    })
+                })
+                .collect::<crate::core::Result<Vec<_>>>()?;
+            schema_files::apply(&self.db, &files, &run_id, recorded).await
+        };
+        run.await
+            .map(|v| {
+                v.into_iter()
+                    .map(|o| SchemaFileOutcome {
+                        name: o.name,
+                        status: o.status.as_str().to_string(),
+                    })
+                    .collect()
+            })
+            .into()
     }
 
     /// Marks the database as a test database, which allows sweeps.
@@ -127,8 +214,12 @@ impl RunRegistry {
         options: Option<SweepOptions>,
     ) -> Outcome<Vec<LeakedRows>> {
         let run = async {
-            let r = core_runs::find_run(&self.db, &run_id).await?;
-            let cols = given_lane_columns(options.and_then(|o| o.lane_columns));
+            let (cols, pattern) = match options {
+                Some(o) => (o.lane_columns, o.lane_pattern),
+                None => (None, None),
+            };
+            let r = core_runs::run_info(&self.db, &run_id, pattern).await?;
+            let cols = given_lane_columns(cols);
             core_runs::leftovers(&self.db, &r, cols.as_deref()).await
         };
         run.await
@@ -145,11 +236,15 @@ impl RunRegistry {
         options: Option<SweepOptions>,
     ) -> Outcome<CleanupReport> {
         let run = async {
-            let (cols, allow) = match options {
-                Some(o) => (o.lane_columns, o.allow_unmarked.unwrap_or(false)),
-                None => (None, false),
+            let (cols, allow, pattern) = match options {
+                Some(o) => (
+                    o.lane_columns,
+                    o.allow_unmarked.unwrap_or(false),
+                    o.lane_pattern,
+                ),
+                None => (None, false, None),
             };
-            let r = core_runs::find_run(&self.db, &run_id).await?;
+            let r = core_runs::run_info(&self.db, &run_id, pattern).await?;
             let cols = given_lane_columns(cols);
             core_runs::sweep_run(&self.db, &r, cols.as_deref(), allow).await
         };

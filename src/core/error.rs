@@ -56,6 +56,19 @@ pub enum ErrorCode {
     /// Inference found no value for a column: a type it cannot make, a CHECK it cannot
     /// satisfy, a cycle of required foreign keys it cannot close.
     FactoryInfer,
+    /// Supabase Auth's API refused a sign-in or could not be reached (the password grant).
+    AuthApi,
+    /// Supabase Auth's API answered 429: its rate limit for this IP was reached.
+    AuthRateLimited,
+    /// A query gave another number of rows than the caller expected (`one`: exactly one,
+    /// `many`: at least one).
+    RowCount,
+    /// A schema file given to global setup failed (its file, line and statement are named), or
+    /// changed since it was applied.
+    SchemaFile,
+    /// A per-test fixture (`lane`) was used where no test's lane can live, such as a
+    /// `beforeAll` hook (raised by the TypeScript layer).
+    FixtureScope,
     /// The embedded PostgreSQL could not be set up (raised by the TypeScript layer).
     EmbeddedSetup,
     /// A bug in pglane: an invariant did not hold.
@@ -91,6 +104,11 @@ impl ErrorCode {
             ErrorCode::FactoryDefinition => "PGLANE_FACTORY_DEFINITION",
             ErrorCode::FactoryValue => "PGLANE_FACTORY_VALUE",
             ErrorCode::FactoryInfer => "PGLANE_FACTORY_INFER",
+            ErrorCode::AuthApi => "PGLANE_AUTH_API",
+            ErrorCode::AuthRateLimited => "PGLANE_AUTH_RATE_LIMITED",
+            ErrorCode::RowCount => "PGLANE_ROW_COUNT",
+            ErrorCode::SchemaFile => "PGLANE_SCHEMA_FILE",
+            ErrorCode::FixtureScope => "PGLANE_FIXTURE_SCOPE",
             ErrorCode::EmbeddedSetup => "PGLANE_EMBEDDED_SETUP",
             ErrorCode::Internal => "PGLANE_INTERNAL",
         }
@@ -123,6 +141,11 @@ impl ErrorCode {
         ErrorCode::FactoryDefinition,
         ErrorCode::FactoryValue,
         ErrorCode::FactoryInfer,
+        ErrorCode::AuthApi,
+        ErrorCode::AuthRateLimited,
+        ErrorCode::RowCount,
+        ErrorCode::SchemaFile,
+        ErrorCode::FixtureScope,
         ErrorCode::EmbeddedSetup,
         ErrorCode::Internal,
     ];

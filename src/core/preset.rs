@@ -1,18 +1,34 @@
 //! Everything pglane knows of the reference application: its factories (`presets/reference.yaml`,
 //! behind the `createWorkerScoped*` functions) and the tables of its typed `track*` helpers.
 
-use crate::core::factory::definition::FactoryRegistry;
+use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::factory::definition::{FactoryFile, FactoryRegistry};
 use std::sync::Arc;
+
+/// The name users give the reference preset (`preset: 'reference'`).
+pub const NAME: &str = "reference";
+
+/// The reference application's factory file, as shipped (`presets/reference.yaml`).
+pub const YAML: &str = include_str!("../../presets/reference.yaml");
+
+/// The factory file of the preset called `name` (`"reference"`), to merge with a user's.
+pub fn file(name: &str) -> Result<FactoryFile> {
+    if name == NAME {
+        FactoryFile::from_yaml(YAML)
+    } else {
+        Err(Error::new(
+            ErrorCode::FactoryDefinition,
+            format!("no preset named {name:?}; pglane ships {NAME:?}"),
+        ))
+    }
+}
 
 /// The reference application's factories, shipped with pglane (parsed once per process).
 pub fn registry() -> Arc<FactoryRegistry> {
     static PRESET: std::sync::OnceLock<Arc<FactoryRegistry>> = std::sync::OnceLock::new();
     PRESET
         .get_or_init(|| {
-            Arc::new(
-                FactoryRegistry::from_yaml(include_str!("../../presets/reference.yaml"))
-                    .expect("the shipped preset is valid"),
-            )
+            Arc::new(FactoryRegistry::from_yaml(YAML).expect("the shipped preset is valid"))
         })
         .clone()
 }

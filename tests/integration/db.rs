@@ -8,7 +8,9 @@ use tokio_postgres::types::Type;
 
 #[tokio::test]
 async fn one_unnamed_statement_is_one_round_trip_and_leaves_no_prepared_statement() {
-    let db = Db::new(config()).unwrap();
+    let mut cfg = config();
+    cfg.prepare = pglane::core::db::config::PrepareMode::Off;
+    let db = Db::new(cfg).unwrap();
     let conn = db.conn().await.unwrap();
     let before = db.round_trips();
     let n: i64 = 41;
@@ -112,4 +114,51 @@ async fn sql_errors_carry_their_code_sqlstate_and_table() {
         .unwrap_err();
     assert_eq!(missing.code(), ErrorCode::DbQuery);
     assert_eq!(missing.sqlstate(), Some("42P01"));
+}
+
+#[tokio::test]
+async fn prepared_statements_are_planned_once_per_connection_and_only_where_allowed() {
+    let mut cfg = config();
+    cfg.prepare = pglane::core::db::config::PrepareMode::On;
+    cfg.pool_size = 1;
+    let db = Db::new(cfg).unwrap();
+    let conn = db.conn().await.unwrap();
+    let n: i64 = 1;
+    let sql = "select $1::int8 + 1 /* pglane-prepared-probe */";
+    let before = db.round_trips();
+    conn.query(sql, &[(&n, Type::INT8)]).await.unwrap();
+    assert_eq!(
+        db.round_trips() - before,
+        2,
+        "prepare, then bind and execute"
+    );
+    let before = db.round_trips();
+    let rows = conn.query(sql, &[(&n, Type::INT8)]).await.unwrap();
+    assert_eq!(rows[0].get::<_, i64>(0), 2);
+    assert_eq!(
+        db.round_trips() - before,
+        1,
+        "the second call only binds and executes"
+    );
+    let prepared: i64 = conn
+        .query(
+            "select count(*) from pg_prepared_statements where strpos(statement, 'pglane-prepared' || '-probe') > 0",
+            &[],
+        )
+        .await
+        .unwrap()[0]
+        .get(0);
+    assert_eq!(prepared, 1);
+    // Declared behind a transaction-mode pooler, `auto` never names a statement.
+    let mut pooled = config();
+    pooled.prepare = pglane::core::db::config::PrepareMode::Auto;
+    pooled.pooler = pglane::core::db::config::PoolerMode::Transaction;
+    assert!(!pooled.named_statements());
+    pooled.pooler = pglane::core::db::config::PoolerMode::Auto;
+    assert!(
+        !pooled.named_statements(),
+        "an undeclared pooler may be there"
+    );
+    pooled.pooler = pglane::core::db::config::PoolerMode::None;
+    assert!(pooled.named_statements());
 }

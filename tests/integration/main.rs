@@ -4,7 +4,10 @@
 
 mod cleanup;
 mod db;
+mod factory_adopt;
 mod infer;
 mod naming_properties;
+mod query;
+mod schema_files;
 mod schema_shapes;
 mod support;

@@ -331,7 +331,10 @@ async fn cleanup_statements_run_with_jit_off_and_leave_the_session_as_it_was() {
         .await
         .unwrap()[0]
         .get(0);
-    assert_eq!(jit, "off");
+    // A server without a JIT provider (the embedded one) cannot compile: nothing to turn off,
+    // and the statement goes alone. `__test__/jit.test.mjs` runs this on a server with one.
+    let (graph, _) = db.graph_for(Freshness::Cached).await.unwrap();
+    assert_eq!(jit, if graph.jit { "off" } else { "on" });
     // `set local` ended with the statement's transaction, on whichever connection ran it.
     for conn in [&a, &b] {
         let same: bool = conn

@@ -1,11 +1,10 @@
 /** `definePglaneConfig`: Playwright config with pglane's setup, reporter and sensible defaults. */
 import type { PlaywrightTestConfig } from '@playwright/test';
-import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import type { PglaneOptions } from './options';
+import { pglaneEnv } from './database';
+import type { PglaneOptions, PglaneWorkerOptions } from './options';
+
+export { freePortSync } from './free-port';
 
 /** Debian's Chromium and the flags it needs on CI machines and in containers. */
 export const DEBIAN_CHROMIUM = '/usr/bin/chromium';
@@ -39,26 +38,18 @@ export function chromiumLaunchOptions(base: Record<string, unknown> = {}): Recor
   return { ...base, executablePath: DEBIAN_CHROMIUM, args: [...DEBIAN_CHROMIUM_ARGS, ...args] };
 }
 
-/** A TCP port free a moment ago, found synchronously (config files are synchronous). */
-export function freePortSync(): number {
-  const out = execFileSync(process.execPath, [
-    '-e',
-    "const s=require('net').createServer();s.listen(0,'127.0.0.1',()=>{process.stdout.write(String(s.address().port));s.close()})",
-  ]);
-  return Number(String(out).trim());
-}
-
 type ReporterEntry = string | [string] | [string, unknown];
+type WebServer = NonNullable<PlaywrightTestConfig['webServer']> extends infer W ? (W extends readonly (infer E)[] ? E : W) : never;
 
 /**
- * Wraps a Playwright config: pglane's global setup (embedded Postgres unless DATABASE_URL, run
- * registry, sweep of dead runs) and teardown, pglane's summary reporter, 10 workers locally and
- * 5 on CI (`WORKERS` overrides), fully parallel, and Debian's Chromium when Playwright's own is
- * not installed.
+ * Wraps a Playwright config: pglane's options in `use.pglane` (your factories, schema files,
+ * run settings; see `PglaneOptions`), pglane's global setup (embedded Postgres unless
+ * DATABASE_URL, the `pglane` schema, schema files, run registry, sweep of dead runs) and
+ * teardown, pglane's summary reporter, `DATABASE_URL` in the environment of every `webServer`
+ * that does not set it, 10 workers locally and 5 on CI (`WORKERS` overrides), fully
+ * parallel, and Debian's Chromium when Playwright's own is not installed.
  */
-export function definePglaneConfig(config: PlaywrightTestConfig = {}, options: PglaneOptions = {}): PlaywrightTestConfig {
-  // One file per run, shared with the workers and web servers through the environment.
-  process.env.PGLANE_STATE_FILE ??= join(tmpdir(), `pglane-run-${process.pid}-${randomBytes(4).toString('hex')}.json`);
+export function definePglaneConfig<T = {}, W = {}>(config: PlaywrightTestConfig<T, W> = {}, options: PglaneOptions = {}): PlaywrightTestConfig<T, W & PglaneWorkerOptions> {
   const userSetup = config.globalSetup ? ([] as string[]).concat(config.globalSetup as string | string[]) : [];
   const userReporters: ReporterEntry[] =
     config.reporter === undefined
@@ -68,13 +59,20 @@ export function definePglaneConfig(config: PlaywrightTestConfig = {}, options: P
         : (config.reporter as ReporterEntry[]);
   const use = { ...(config.use ?? {}) } as Record<string, unknown>;
   use.launchOptions = chromiumLaunchOptions((use.launchOptions as Record<string, unknown>) ?? {});
+  use.pglane = { ...((use.pglane as PglaneOptions | undefined) ?? {}), ...options };
+  const withDatabase = (server: WebServer): WebServer => ({ ...server, env: pglaneEnv((server.env ?? {}) as Record<string, string>, options) });
+  const webServer = config.webServer === undefined
+    ? undefined
+    : Array.isArray(config.webServer)
+      ? (config.webServer as WebServer[]).map(withDatabase)
+      : withDatabase(config.webServer as WebServer);
   return {
     ...config,
     fullyParallel: config.fullyParallel ?? true,
     workers: process.env.WORKERS ? defaultWorkers() : (config.workers ?? defaultWorkers()),
     globalSetup: [require.resolve('./global-setup'), ...userSetup],
     reporter: [...(userReporters as PlaywrightTestConfig['reporter'] & unknown[]), [require.resolve('./reporter')]] as PlaywrightTestConfig['reporter'],
-    metadata: { ...(config.metadata ?? {}), pglane: options },
-    use,
-  };
+    ...(webServer === undefined ? {} : { webServer: webServer as PlaywrightTestConfig['webServer'] }),
+    use: use as PlaywrightTestConfig<T, W & PglaneWorkerOptions>['use'],
+  } as PlaywrightTestConfig<T, W & PglaneWorkerOptions>;
 }

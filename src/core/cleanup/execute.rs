@@ -43,7 +43,7 @@ pub async fn count_left(db: &Db, graph: &SchemaGraph, seeds: &Seeds) -> Result<V
         return Ok(Vec::new());
     }
     let conn = db.conn().await?;
-    let counts = counts_of(&conn, &plan, &params).await?;
+    let counts = counts_of(&conn, graph, &plan, &params).await?;
     Ok(table_counts(graph, &plan.seeded, &counts))
 }
 
@@ -60,7 +60,12 @@ async fn run_delete(
     // The statement's own error is data here (it sends the fallback); a broken connection or
     // a timeout is not.
     let outcome = conn
-        .query_without_jit(&plan.sql, &plan.params.typed())
+        .query_guarded(
+            &plan.sql,
+            &plan.params.typed(),
+            graph.jit,
+            seeds.many_rows(),
+        )
         .await
         .map_err(|e| e.context("cleanup"))?;
     report.statements = 1;
@@ -104,7 +109,7 @@ async fn run_delete(
     if short {
         // Some tracked rows were not deleted by this statement (gone before it, or hidden
         // from it): a second statement counts what is left.
-        let left = counts_of(conn, &plan.count, &plan.params).await?;
+        let left = counts_of(conn, graph, &plan.count, &plan.params).await?;
         report.statements += 1;
         record_remaining(report, graph, &plan.count.seeded, &left);
     } else {
@@ -158,7 +163,7 @@ async fn run_fallback(
     conn.batch(sql::COMMIT).await?;
     report.statements += 1;
     if plan.count.sql.is_some() {
-        let counts = counts_of(conn, &plan.count, &plan.params).await?;
+        let counts = counts_of(conn, graph, &plan.count, &plan.params).await?;
         report.statements += 1;
         record_remaining(report, graph, &plan.count.seeded, &counts);
     }
@@ -169,11 +174,18 @@ fn is_connection_error(e: &Error) -> bool {
     matches!(e.code(), ErrorCode::DbConnectionLost | ErrorCode::DbTimeout)
 }
 
-async fn counts_of(conn: &Conn, plan: &CountPlan, params: &Params) -> Result<Vec<u64>> {
+async fn counts_of(
+    conn: &Conn,
+    graph: &SchemaGraph,
+    plan: &CountPlan,
+    params: &Params,
+) -> Result<Vec<u64>> {
     let Some(sql) = &plan.sql else {
         return Ok(Vec::new());
     };
-    let rows = conn.query_without_jit(sql, &params.typed()).await??;
+    let rows = conn
+        .query_guarded(sql, &params.typed(), graph.jit, true)
+        .await??;
     let row = rows
         .first()
         .ok_or_else(|| Error::internal("count statement returned no row"))?;

@@ -79,19 +79,24 @@ pub struct DeletePlan {
     pub count: CountPlan,
 }
 
+/// What every plan starts from: the closure of the seeds, and the parameters of its statements.
+struct Basis {
+    closure: Closure,
+    params: Params,
+    /// Seed conditions per seeded table.
+    seed_conds: BTreeMap<TableId, Vec<String>>,
+    /// The parameter of the lane's pattern, when lane edges need it.
+    lane_param: Option<String>,
+}
+
 /// The closure of `seeds` and its parameters: seed conditions first, then the lane's pattern
 /// when rows behind SET NULL / SET DEFAULT foreign keys go by it.
-fn closure_and_params(
+fn basis(
     graph: &SchemaGraph,
     seeds: &Seeds,
     dependents: Dependents,
     lane: Option<&LanePattern>,
-) -> Result<(
-    Closure,
-    Params,
-    BTreeMap<TableId, Vec<String>>,
-    Option<String>,
-)> {
+) -> Result<Basis> {
     let lane_rows = if lane.is_some() {
         LaneRows::Follow
     } else {
@@ -106,7 +111,12 @@ fn closure_and_params(
         }
         _ => None,
     };
-    Ok((closure, params, seed_conds, lane_param))
+    Ok(Basis {
+        closure,
+        params,
+        seed_conds,
+        lane_param,
+    })
 }
 
 impl DeletePlan {
@@ -118,8 +128,12 @@ impl DeletePlan {
         options: PlanOptions,
         lane: Option<&LanePattern>,
     ) -> Result<DeletePlan> {
-        let (closure, params, seed_conds, lane_param) =
-            closure_and_params(graph, seeds, options.dependents, lane)?;
+        let Basis {
+            closure,
+            params,
+            seed_conds,
+            lane_param,
+        } = basis(graph, seeds, options.dependents, lane)?;
         let tables = closure.tables();
         let lane_seeded: Vec<TableId> = seed_conds
             .keys()
@@ -244,8 +258,12 @@ impl SelectPlan {
         } else {
             Dependents::Skip
         };
-        let (closure, params, seed_conds, lane_param) =
-            closure_and_params(graph, seeds, dependents, lane)?;
+        let Basis {
+            closure,
+            params,
+            seed_conds,
+            lane_param,
+        } = basis(graph, seeds, dependents, lane)?;
         let chain = sql::chain(
             graph,
             &closure,

@@ -107,6 +107,20 @@ impl Seeds {
         tables
     }
 
+    /// Could the rows these seeds reach be many: a lane's rows by name, or more tracked keys
+    /// than a test makes? Such a cleanup gets a plan made for its own parameters.
+    pub fn many_rows(&self) -> bool {
+        const TEST_SIZED: usize = 100;
+        let mut keys = 0;
+        for (_, seed) in &self.0 {
+            match seed {
+                Seed::Keys(k) => keys += k.len(),
+                Seed::Like { .. } => return true,
+            }
+        }
+        keys > TEST_SIZED
+    }
+
     /// Is there no seed?
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

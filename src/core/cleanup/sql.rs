@@ -19,7 +19,7 @@ use tokio_postgres::types::{ToSql, Type};
 
 /// The fallback's transaction and savepoint statements. Deferrable constraints are checked at
 /// once, so a group that breaks one fails under its own savepoint, not at commit; JIT
-/// compilation is off (see `Conn::query_without_jit`).
+/// compilation is off (see `Conn::query_guarded`).
 pub const BEGIN: &str = "begin; set local jit = off; set constraints all immediate";
 /// Before each group of the fallback.
 pub const SAVEPOINT: &str = "savepoint pglane_cleanup_group";

@@ -33,8 +33,11 @@ with tables as (
     and n.nspname not like 'pg\_%'
 )
 select json_build_object(
+  'jit', current_setting('jit')::bool and pg_catalog.pg_jit_available(),
   'tables', (select coalesce(json_agg(json_build_object(
       'oid', t.oid::int8, 'schema', t.schema, 'name', t.name, 'partitionOf', t.root::int8,
+      'insertTriggers', exists(select 1 from pg_catalog.pg_trigger tg
+                               where tg.tgrelid = t.oid and not tg.tgisinternal and tg.tgtype & 4 <> 0),
       'pk', (select coalesce(json_agg(json_build_object('name', a.attname,
                  'type', format_type(a.atttypid, a.atttypmod), 'notNull', a.attnotnull) order by k.ord), '[]')
              from pg_catalog.pg_constraint pc
@@ -61,6 +64,7 @@ select json_build_object(
 
 #[derive(Deserialize)]
 struct RawCatalog {
+    jit: bool,
     tables: Vec<RawTable>,
     fks: Vec<RawFk>,
 }
@@ -72,6 +76,7 @@ struct RawTable {
     schema: String,
     name: String,
     partition_of: Option<i64>,
+    insert_triggers: bool,
     pk: Vec<Column>,
     columns: Vec<Column>,
 }
@@ -103,6 +108,7 @@ pub fn graph_from_catalog_json(json: &str) -> Result<SchemaGraph> {
             schema: t.schema,
             name: t.name,
             partition_of: t.partition_of.and_then(|root| by_oid.get(&root).copied()),
+            insert_triggers: t.insert_triggers,
             pk: t.pk,
             columns: t.columns,
         })
@@ -120,7 +126,9 @@ pub fn graph_from_catalog_json(json: &str) -> Result<SchemaGraph> {
             })
         })
         .collect();
-    Ok(SchemaGraph::from_parts(tables, fks))
+    let mut graph = SchemaGraph::from_parts(tables, fks);
+    graph.jit = raw.jit;
+    Ok(graph)
 }
 
 impl Db {
@@ -154,6 +162,8 @@ impl Db {
             .ok_or_else(|| Error::internal("the catalog query returned no row"))?;
         let graph = Arc::new(graph_from_catalog_json(&json)?);
         *self.inner.graph.write().unwrap_or_else(|p| p.into_inner()) = Some(graph.clone());
+        // The schema may have changed: statements prepared for the old one go.
+        self.inner.pool.manager().statement_caches.clear();
         Ok((graph, 1))
     }
 

@@ -93,6 +93,32 @@ impl PoolerMode {
     }
 }
 
+/// Whether pglane's statements are prepared once per connection (named) or sent unnamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrepareMode {
+    /// Named where it is known to be safe: the settings declare a direct connection
+    /// (`pglane_pooler=none`, which the embedded server's URL carries).
+    Auto,
+    /// Always named: the server plans each statement shape once per connection.
+    On,
+    /// Never: one unnamed statement per call, planned each time.
+    Off,
+}
+
+impl PrepareMode {
+    /// Parses `auto`, `on` or `off`.
+    pub fn parse(s: &str) -> Result<PrepareMode> {
+        match s {
+            "auto" => Ok(PrepareMode::Auto),
+            "on" | "true" => Ok(PrepareMode::On),
+            "off" | "false" => Ok(PrepareMode::Off),
+            other => Err(Error::invalid_config(format!(
+                "unknown prepare mode {other:?}: use auto, on or off"
+            ))),
+        }
+    }
+}
+
 /// Where to connect and how. Built from a URL or the environment, then adjusted by options.
 #[derive(Clone)]
 pub struct DbConfig {
@@ -120,6 +146,8 @@ pub struct DbConfig {
     pub pool_size: usize,
     /// Pooler in front of the server.
     pub pooler: PoolerMode,
+    /// Named (prepared) or unnamed statements.
+    pub prepare: PrepareMode,
 }
 
 /// Settings a caller gives on top of a URL or the environment (`Db.connect(url, options)`).
@@ -135,6 +163,8 @@ pub struct DbOverrides {
     pub application_name: Option<String>,
     /// `auto`, `none` or `transaction`.
     pub pooler: Option<String>,
+    /// `auto`, `on` or `off`.
+    pub prepare: Option<String>,
 }
 
 impl fmt::Debug for DbConfig {
@@ -163,6 +193,7 @@ const URL_PARAMS: &[&str] = &[
     "pglane_pool_size",
     "pglane_statement_timeout_ms",
     "pglane_pooler",
+    "pglane_prepare",
     "pgbouncer",
 ];
 /// Accepted for compatibility with URLs copied from other tools; they change nothing here.
@@ -193,6 +224,7 @@ impl DbConfig {
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
             pool_size: DEFAULT_POOL_SIZE,
             pooler: PoolerMode::Auto,
+            prepare: PrepareMode::Auto,
         }
     }
 
@@ -255,6 +287,7 @@ impl DbConfig {
                     cfg.statement_timeout = parse_millis(&value, "pglane_statement_timeout_ms")?
                 }
                 "pglane_pooler" => cfg.pooler = PoolerMode::parse(&value)?,
+                "pglane_prepare" => cfg.prepare = PrepareMode::parse(&value)?,
                 "pgbouncer" => {
                     if value == "true" {
                         cfg.pooler = PoolerMode::Transaction
@@ -334,6 +367,9 @@ impl DbConfig {
         if let Some(v) = non_empty("PGLANE_POOLER") {
             cfg.pooler = PoolerMode::parse(&v)?;
         }
+        if let Some(v) = non_empty("PGLANE_PREPARE") {
+            cfg.prepare = PrepareMode::parse(&v)?;
+        }
         cfg.finish()
     }
 
@@ -353,6 +389,9 @@ impl DbConfig {
         }
         if let Some(p) = overrides.pooler {
             self.pooler = PoolerMode::parse(&p)?;
+        }
+        if let Some(p) = overrides.prepare {
+            self.prepare = PrepareMode::parse(&p)?;
         }
         self.finish()
     }
@@ -387,6 +426,17 @@ impl DbConfig {
             PoolerMode::None => Some(false),
             PoolerMode::Auto if self.port == 6543 => Some(true),
             PoolerMode::Auto => None,
+        }
+    }
+
+    /// Are statements prepared once per connection? Only where no transaction-mode pooler can
+    /// be in front: statement names are per process (`s0`, `s1`, ...), and through such a pooler
+    /// one process could run another's statement.
+    pub fn named_statements(&self) -> bool {
+        match self.prepare {
+            PrepareMode::On => true,
+            PrepareMode::Off => false,
+            PrepareMode::Auto => self.pooler == PoolerMode::None,
         }
     }
 

@@ -2,12 +2,15 @@
 //! unnamed statements only (one round trip each, and safe behind transaction-mode poolers),
 //! a client-side statement timeout that cancels on the server, a round-trip counter, the
 //! schema graph read from the catalog and cached ([`catalog`]), the column facts factories
-//! read lazily ([`table_facts`]), and the one place where connection and query errors get
-//! their codes ([`errors`]).
+//! read lazily ([`table_facts`]), the one place where connection and query errors get their
+//! codes ([`errors`]), queries from tests with rows as JSON ([`query`]), and a reader of SQL
+//! text that splits scripts and shapes statements ([`sql_text`]).
 
 pub mod catalog;
 pub mod config;
 pub mod errors;
+pub mod query;
+pub mod sql_text;
 pub mod table_facts;
 pub mod tls;
 
@@ -96,6 +99,14 @@ impl Db {
             });
         if let Some(pw) = &config.password {
             pg.password(pw.as_bytes());
+        }
+        if config.named_statements() {
+            // A prepared statement is planned once: its generic plan (index lookups on the
+            // key arrays it is given) serves every call, where `auto` would plan each call
+            // again because a custom plan looks cheaper. Only on pglane's own direct
+            // connections, the only ones that prepare statements; a call with many rows asks
+            // for a plan of its own (`Conn::query_guarded`).
+            pg.options("-c plan_cache_mode=force_generic_plan");
         }
         let manager = Manager::from_config(
             pg,
@@ -226,37 +237,105 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// Runs one unnamed statement with typed parameters: exactly one round trip, no server-side
-    /// prepared statement, so it also works through transaction-mode poolers.
+    /// Runs one statement with typed parameters. Unnamed by default: one round trip, no
+    /// server-side prepared statement, so it also works through transaction-mode poolers. Where
+    /// the settings allow named statements ([`DbConfig::named_statements`]), each statement
+    /// shape is prepared once per connection (one more round trip the first time) and then
+    /// only bound and executed: the server no longer plans it on every call.
     pub async fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>> {
-        self.run(1, self.client.query_typed(sql, params)).await
+        match self.prepared(sql, params).await? {
+            Some(statement) => {
+                let values = values_of(params);
+                self.run(1, self.client.query(&statement, &values)).await
+            }
+            None => self.run(1, self.client.query_typed(sql, params)).await,
+        }
     }
 
-    /// Runs one statement in a transaction of its own with JIT compilation off and deferrable
-    /// constraints checked at once, all pipelined in one round trip: `begin; set local jit =
-    /// off; set constraints all immediate`, the statement, `commit`. A test tool's statements
-    /// touch few rows, but on a big schema their plans are costly enough for Postgres to
-    /// JIT-compile them, which took seconds where the work took milliseconds. `set local` ends
-    /// with the transaction, so this also works through transaction-mode poolers.
-    ///
-    /// The outer error is a broken connection or a timeout; the inner one is the statement's
-    /// own (its transaction is rolled back), which callers may treat as data.
-    pub async fn query_without_jit(
+    /// The named statement of `sql` on this connection, prepared now if it was not (counted as
+    /// a round trip), or `None` when statements stay unnamed.
+    async fn prepared(
         &self,
         sql: &str,
         params: &[Param<'_>],
+    ) -> Result<Option<tokio_postgres::Statement>> {
+        if !self.db.inner.config.named_statements() {
+            return Ok(None);
+        }
+        let types: Vec<Type> = params.iter().map(|(_, t)| t.clone()).collect();
+        let cached = self.client.statement_cache.size();
+        let statement = self
+            .run(0, self.client.prepare_typed_cached(sql, &types))
+            .await?;
+        if self.client.statement_cache.size() > cached {
+            self.count(1);
+        }
+        Ok(Some(statement))
+    }
+
+    /// Runs one statement of a cleanup with the planner settings it needs, in one round trip,
+    /// through transaction-mode poolers too:
+    ///
+    /// - `jit_possible` (the server can JIT-compile, from the catalog): JIT off. A test tool's
+    ///   statements touch few rows, but on a big schema their plans are costly enough for
+    ///   Postgres to JIT-compile them, which took seconds where the work took milliseconds.
+    /// - `many_rows` on prepared statements: a plan made for this call's parameters. Prepared
+    ///   statements otherwise run one generic plan (see [`Db::new`]), right for a test's few
+    ///   keys and wrong for thousands.
+    ///
+    /// With either, the statement runs in a transaction of its own, pipelined: `begin; set
+    /// local ...`, the statement, `commit` (`set local` ends with the transaction). Otherwise it
+    /// is sent alone.
+    ///
+    /// The outer error is a broken connection or a timeout; the inner one is the statement's
+    /// own (nothing of it stays), which callers may treat as data.
+    pub async fn query_guarded(
+        &self,
+        sql: &str,
+        params: &[Param<'_>],
+        jit_possible: bool,
+        many_rows: bool,
     ) -> Result<Result<Vec<Row>>> {
+        let cfg = &self.db.inner.config;
         let c = &self.client;
+        let statement = self.prepared(sql, params).await?;
+        let values = values_of(params);
+        let run_statement = || async {
+            match &statement {
+                Some(named) => c.query(named, &values).await,
+                None => c.query_typed(sql, params).await,
+            }
+        };
+        let mut settings = String::new();
+        if jit_possible {
+            settings.push_str("; set local jit = off");
+        }
+        if many_rows && statement.is_some() {
+            settings.push_str("; set local plan_cache_mode = force_custom_plan");
+        }
+        if settings.is_empty() {
+            let outcome = self.run(1, async { Ok(run_statement().await) }).await?;
+            return match outcome {
+                Ok(rows) => Ok(Ok(rows)),
+                Err(e) => {
+                    let err = query_error(cfg, &e);
+                    match err.code() {
+                        ErrorCode::DbConnectionLost | ErrorCode::DbTimeout => Err(err),
+                        _ => Ok(Err(err)),
+                    }
+                }
+            };
+        }
+        let begin = format!("begin{settings}; set constraints all immediate");
         let (begin, statement, commit) = self
             .run(1, async {
                 Ok(tokio::join!(
-                    c.batch_execute("begin; set local jit = off; set constraints all immediate"),
-                    c.query_typed(sql, params),
+                    c.batch_execute(&begin),
+                    run_statement(),
                     c.batch_execute("commit"),
                 ))
             })
             .await?;
-        let cfg = &self.db.inner.config;
         let fatal = |e: &tokio_postgres::Error| {
             let err = query_error(cfg, e);
             matches!(
@@ -309,11 +388,7 @@ impl Conn {
         F: Future<Output = std::result::Result<T, tokio_postgres::Error>>,
     {
         let cfg = &self.db.inner.config;
-        self.db
-            .inner
-            .round_trips
-            .fetch_add(round_trips, Ordering::Relaxed);
-        self.round_trips.fetch_add(round_trips, Ordering::Relaxed);
+        self.count(round_trips);
         match tokio::time::timeout(limit, fut).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(query_error(cfg, &e)),
@@ -335,6 +410,14 @@ impl Conn {
         }
     }
 
+    fn count(&self, round_trips: u64) {
+        self.db
+            .inner
+            .round_trips
+            .fetch_add(round_trips, Ordering::Relaxed);
+        self.round_trips.fetch_add(round_trips, Ordering::Relaxed);
+    }
+
     /// The underlying client, for building pipelines passed to [`Conn::run`].
     pub fn client(&self) -> &tokio_postgres::Client {
         &self.client
@@ -354,6 +437,11 @@ impl Conn {
     pub fn discard(self) {
         let _ = deadpool_postgres::Object::take(self.client);
     }
+}
+
+/// The values of typed parameters, for a prepared statement (which knows their types).
+fn values_of<'a>(params: &[Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
+    params.iter().map(|(v, _)| *v).collect()
 }
 
 /// The process's default database: built once from the environment

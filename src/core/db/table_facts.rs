@@ -558,7 +558,7 @@ impl Db {
         // A large catalog makes the planner cost this query high enough to JIT-compile it,
         // which takes longer than running it.
         let rows = conn
-            .query_without_jit(FACTS_SQL, &[])
+            .query_guarded(FACTS_SQL, &[], graph.jit, false)
             .await?
             .map_err(|e| e.context("reading column facts from pg_catalog"))?;
         let json: String = rows

@@ -20,6 +20,9 @@
 //!     after:                         # rows created after this one, in the same statement
 //!       - { as: owner, factory: organization_member, if: ownerId,
 //!           with: { organization_id: "{{self.id}}", user_id: "{{ownerId}}", role: owner } }
+//!       # a row a trigger of this one may already have made: upserted by key (`true`: the
+//!       # primary key), tracked either way
+//!       - { as: profile, factory: profile, adopt: true, with: { id: "{{self.id}}" } }
 //!     traits:
 //!       archived: { fields: { archived_at: "{{now}}" } }
 //!   setup:                           # a multi-row factory: one atomic statement
@@ -45,6 +48,20 @@ pub struct FactoryFile {
     pub lane_columns: BTreeMap<String, Vec<String>>,
     /// Factories by name.
     pub factories: BTreeMap<String, FactoryDef>,
+}
+
+impl FactoryFile {
+    /// Parses YAML (or JSON, which is YAML), unchecked: see [`FactoryRegistry::from_files`].
+    pub fn from_yaml(text: &str) -> Result<FactoryFile> {
+        serde_norway::from_str(text)
+            .map_err(|e| definition_error(format!("factory definitions are not valid: {e}")))
+    }
+
+    /// Takes a JS object (as JSON), unchecked.
+    pub fn from_json(value: Value) -> Result<FactoryFile> {
+        serde_json::from_value(value)
+            .map_err(|e| definition_error(format!("factory definitions are not valid: {e}")))
+    }
 }
 
 /// One factory: a table row (with associations and after-steps), or a list of steps.
@@ -124,6 +141,35 @@ pub struct StepDef {
     /// Only when this parameter is truthy.
     #[serde(default, rename = "if")]
     pub condition: Option<String>,
+    /// Adopt the row when it exists already (a trigger of an earlier row made it, as Supabase's
+    /// `on_auth_user_created` makes profiles): `true` upserts by the primary key, a column or a
+    /// list of columns by that unique key. The row is tracked either way.
+    #[serde(default)]
+    pub adopt: Option<Adopt>,
+}
+
+/// How an adopting step finds the existing row.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Adopt {
+    /// `true`: by the primary key (`false`: no adoption).
+    PrimaryKey(bool),
+    /// By one unique column.
+    Column(String),
+    /// By a unique key of several columns.
+    Columns(Vec<String>),
+}
+
+impl Adopt {
+    /// The key columns, `Some(empty)` for the primary key, `None` when not adopting.
+    pub fn columns(&self) -> Option<Vec<String>> {
+        match self {
+            Adopt::PrimaryKey(true) => Some(Vec::new()),
+            Adopt::PrimaryKey(false) => None,
+            Adopt::Column(c) => Some(vec![c.clone()]),
+            Adopt::Columns(c) => Some(c.clone()),
+        }
+    }
 }
 
 /// A named variation of a factory.
@@ -152,6 +198,9 @@ fn definition_error(message: impl Into<String>) -> Error {
     Error::new(ErrorCode::FactoryDefinition, message)
 }
 
+/// The helpers whose values carry the lane's prefix (the columns they fill are lane columns).
+pub const LANE_HELPERS: &[&str] = &["name", "email", "slug"];
+
 /// The field helpers a `{ helper: argument }` object may name.
 pub const HELPERS: &[&str] = &[
     "name", "email", "slug", "uuid", "json", "bcrypt", "now", "token",
@@ -168,29 +217,79 @@ impl FactoryRegistry {
 
     /// Parses YAML (or JSON, which is YAML).
     pub fn from_yaml(text: &str) -> Result<FactoryRegistry> {
-        let file: FactoryFile = serde_norway::from_str(text)
-            .map_err(|e| definition_error(format!("factory definitions are not valid: {e}")))?;
-        FactoryRegistry::from_file(file)
+        FactoryRegistry::from_file(FactoryFile::from_yaml(text)?)
     }
 
     /// Takes a JS object (as JSON).
     pub fn from_json(value: Value) -> Result<FactoryRegistry> {
-        let file: FactoryFile = serde_json::from_value(value)
-            .map_err(|e| definition_error(format!("factory definitions are not valid: {e}")))?;
-        FactoryRegistry::from_file(file)
+        FactoryRegistry::from_file(FactoryFile::from_json(value)?)
     }
 
     fn from_file(file: FactoryFile) -> Result<FactoryRegistry> {
-        if let Some(v) = file.version {
-            if v != 1 {
-                return Err(definition_error(format!(
-                    "factory file version {v} is not supported (expected 1)"
-                )));
+        FactoryRegistry::from_files(vec![(String::new(), file)])
+    }
+
+    /// One registry of several files (a user's files, the preset), each labelled by where it
+    /// came from. A factory of one file may use those of another; a name defined twice is an
+    /// error naming both files. Lane columns are united, with every column a factory fills
+    /// with the `name`, `email` or `slug` helper.
+    pub fn from_files(files: Vec<(String, FactoryFile)>) -> Result<FactoryRegistry> {
+        let mut factories: BTreeMap<String, FactoryDef> = BTreeMap::new();
+        let mut origin: BTreeMap<String, String> = BTreeMap::new();
+        let mut lane_columns: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (label, file) in files {
+            let within = |m: String| {
+                if label.is_empty() {
+                    definition_error(m)
+                } else {
+                    definition_error(format!("{label}: {m}"))
+                }
+            };
+            if let Some(v) = file.version {
+                if v != 1 {
+                    return Err(within(format!(
+                        "factory file version {v} is not supported (expected 1)"
+                    )));
+                }
+            }
+            for (name, def) in file.factories {
+                if let Some(first) = origin.get(&name) {
+                    return Err(within(format!(
+                        "factory {name:?} is defined in {first} too; give one of them another name"
+                    )));
+                }
+                origin.insert(name.clone(), label.clone());
+                factories.insert(name, def);
+            }
+            for (table, columns) in file.lane_columns {
+                let known = lane_columns.entry(table).or_default();
+                for c in columns {
+                    if !known.contains(&c) {
+                        known.push(c);
+                    }
+                }
             }
         }
+        // A column a factory fills with a lane-scoped helper holds lane names.
+        for def in factories.values() {
+            let Some(table) = &def.table else { continue };
+            let specs = def
+                .fields
+                .iter()
+                .chain(def.traits.values().flat_map(|t| t.fields.iter()));
+            for (column, spec) in specs {
+                let lane_scoped = matches!(spec, Value::Object(m)
+                    if m.keys().any(|k| LANE_HELPERS.contains(&k.as_str())));
+                let known = lane_columns.entry(table.clone()).or_default();
+                if lane_scoped && !known.contains(column) {
+                    known.push(column.clone());
+                }
+            }
+        }
+        lane_columns.retain(|_, columns| !columns.is_empty());
         let registry = FactoryRegistry {
-            factories: file.factories,
-            lane_columns: file.lane_columns.into_iter().collect(),
+            factories,
+            lane_columns: lane_columns.into_iter().collect(),
         };
         registry.check()?;
         Ok(registry)
@@ -398,6 +497,71 @@ mod tests {
             err.message().contains("no factory named \"nope\""),
             "{}",
             err.message()
+        );
+    }
+
+    #[test]
+    fn adopting_steps_name_their_key() {
+        let r = FactoryRegistry::from_yaml(
+            "factories: { u: { table: tu, after: [ { as: p, factory: p, adopt: true }, { as: q, factory: p, adopt: email }, { as: r, factory: p, adopt: [a, b] }, { as: s, factory: p } ] }, p: { table: tp } }",
+        )
+        .unwrap();
+        let after = &r.get("u").unwrap().after;
+        let keys: Vec<Option<Vec<String>>> = after
+            .iter()
+            .map(|s| s.adopt.as_ref().and_then(Adopt::columns))
+            .collect();
+        assert_eq!(
+            keys,
+            vec![
+                Some(vec![]),
+                Some(vec!["email".to_string()]),
+                Some(vec!["a".to_string(), "b".to_string()]),
+                None
+            ]
+        );
+    }
+
+    #[test]
+    fn files_are_merged_and_may_use_each_others_factories() {
+        let app = FactoryFile::from_yaml(
+            "laneColumns: { public.projects: [name] }\nfactories: { project: { table: public.projects, associations: { owner: { factory: user } } } }",
+        )
+        .unwrap();
+        let users = FactoryFile::from_yaml(
+            "laneColumns: { public.projects: [slug], public.users: [email] }\nfactories: { user: { table: public.users } }",
+        )
+        .unwrap();
+        let r = FactoryRegistry::from_files(vec![
+            ("e2e/projects.yaml".into(), app.clone()),
+            ("e2e/users.yaml".into(), users.clone()),
+        ])
+        .unwrap();
+        assert_eq!(r.names(), vec!["project", "user"]);
+        assert_eq!(
+            r.lane_columns(),
+            &[
+                (
+                    "public.projects".to_string(),
+                    vec!["name".to_string(), "slug".to_string()]
+                ),
+                ("public.users".to_string(), vec!["email".to_string()]),
+            ]
+        );
+        let err = FactoryRegistry::from_files(vec![("e2e/projects.yaml".into(), app)]).unwrap_err();
+        assert!(
+            err.message().contains("no factory named \"user\""),
+            "{}",
+            err.message()
+        );
+        let err = FactoryRegistry::from_files(vec![
+            ("e2e/users.yaml".into(), users.clone()),
+            ("e2e/more.yaml".into(), users),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            err.message(),
+            "e2e/more.yaml: factory \"user\" is defined in e2e/users.yaml too; give one of them another name"
         );
     }
 

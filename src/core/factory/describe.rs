@@ -12,10 +12,10 @@ use crate::core::schema::SchemaGraph;
 /// What a column's values are in JavaScript.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JsKind {
-    /// A JS number (`int2`, `int4`, `oid`, `float4`, `float8`).
+    /// A JS number: integers, floats and `numeric` (what Postgres' `to_json` gives).
     Number,
-    /// A string: text, uuid, dates and times, `int8` and `numeric` (precision), bytea (`\x...`),
-    /// network addresses, ranges, ...
+    /// A string: text, uuid, dates and times, `money`, bytea (`\x...`), network addresses,
+    /// ranges, ...
     String,
     /// `true` or `false`.
     Boolean,
@@ -34,8 +34,9 @@ pub struct ColumnType {
     pub kind: JsKind,
     /// Array dimensions (0 for a scalar).
     pub array: u32,
-    /// Does an insert take numbers too (`int8`, `numeric`: strings come back)?
-    pub accepts_number: bool,
+    /// What an insert takes besides the row's type: text for `int8` and `numeric` (values a JS
+    /// number cannot hold exactly), a number for `money`.
+    pub insert_also: Option<JsKind>,
 }
 
 /// A column.
@@ -209,7 +210,7 @@ pub fn column_type(facts: &TableFacts, oid: u32, typmod: i32) -> ColumnType {
         return ColumnType {
             kind: JsKind::Unknown,
             array: 0,
-            accepts_number: false,
+            insert_also: None,
         };
     };
     if t.category == 'A' {
@@ -220,26 +221,26 @@ pub fn column_type(facts: &TableFacts, oid: u32, typmod: i32) -> ColumnType {
         }
     }
     let builtin = t.schema == "pg_catalog";
-    let (kind, accepts_number) = match t.kind {
-        TypeKind::Enum => (JsKind::Enum(t.labels.clone()), false),
-        TypeKind::Composite => (JsKind::Json, false),
-        TypeKind::Range | TypeKind::Multirange => (JsKind::String, false),
+    let (kind, insert_also) = match t.kind {
+        TypeKind::Enum => (JsKind::Enum(t.labels.clone()), None),
+        TypeKind::Composite => (JsKind::Json, None),
+        TypeKind::Range | TypeKind::Multirange => (JsKind::String, None),
         _ => match t.name.as_str() {
-            "int2" | "int4" | "oid" | "float4" | "float8" if builtin => (JsKind::Number, false),
-            "int8" | "numeric" if builtin => (JsKind::String, true),
-            "money" if builtin => (JsKind::String, true),
-            "bool" if builtin => (JsKind::Boolean, false),
-            "json" | "jsonb" if builtin => (JsKind::Json, false),
-            _ if builtin => (JsKind::String, false),
-            "citext" => (JsKind::String, false),
-            _ if t.category == 'S' => (JsKind::String, false),
-            _ => (JsKind::Unknown, false),
+            "int2" | "int4" | "oid" | "float4" | "float8" if builtin => (JsKind::Number, None),
+            "int8" | "numeric" if builtin => (JsKind::Number, Some(JsKind::String)),
+            "money" if builtin => (JsKind::String, Some(JsKind::Number)),
+            "bool" if builtin => (JsKind::Boolean, None),
+            "json" | "jsonb" if builtin => (JsKind::Json, None),
+            _ if builtin => (JsKind::String, None),
+            "citext" => (JsKind::String, None),
+            _ if t.category == 'S' => (JsKind::String, None),
+            _ => (JsKind::Unknown, None),
         },
     };
     ColumnType {
         kind,
         array: 0,
-        accepts_number,
+        insert_also,
     }
 }
 

@@ -79,6 +79,11 @@ pub(super) struct Attr {
 pub(super) struct PlannedRow {
     pub(super) table: TableId,
     pub(super) values: Vec<(String, Val)>,
+    /// The key an adopting step upserts by (the primary key's columns when the step said
+    /// `adopt: true`); `None` for a plain insert.
+    pub(super) adopt: Option<Vec<String>>,
+    /// Columns inference filled: an adopted row keeps what its trigger wrote for them.
+    pub(super) inferred: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -398,9 +403,14 @@ impl<'a> Planner<'a> {
             values.insert(column, attr.val);
         }
         // What neither gave: from the catalog.
-        for (relation, parent) in
-            self.infer_row(name, table_id, &mut values, relations, &caller_columns)?
-        {
+        let given: BTreeSet<String> = values.keys().cloned().collect();
+        let parents = self.infer_row(name, table_id, &mut values, relations, &caller_columns)?;
+        let inferred: Vec<String> = values
+            .keys()
+            .filter(|c| !given.contains(*c))
+            .cloned()
+            .collect();
+        for (relation, parent) in parents {
             if table.column(&relation).is_none() && !extras.iter().any(|(n, _)| *n == relation) {
                 extras.push((relation, parent));
             }
@@ -409,6 +419,8 @@ impl<'a> Planner<'a> {
         self.rows.push(PlannedRow {
             table: table_id,
             values: values.into_iter().collect(),
+            adopt: None,
+            inferred,
         });
         if let Some(frame) = self.frames.last_mut() {
             frame.row = Some(row);
@@ -515,7 +527,59 @@ impl<'a> Planner<'a> {
                 );
             }
         }
-        self.instantiate(&step.factory, with, &traits)
+        let shape = self.instantiate(&step.factory, with, &traits)?;
+        if let Some(by) = step.adopt.as_ref().and_then(|a| a.columns()) {
+            self.mark_adopted(step, &shape, by)?;
+        }
+        Ok(shape)
+    }
+
+    /// Marks the row of an adopting step, checking its key: the primary key, or columns of the
+    /// table that the step gives values for.
+    fn mark_adopted(&mut self, step: &StepDef, shape: &Shape, by: Vec<String>) -> Result<()> {
+        let row = shape.row().ok_or_else(|| {
+            definition_error(
+                &step.factory,
+                format!(
+                    "step {:?} adopts, so its factory must make one table row",
+                    step.name
+                ),
+            )
+        })?;
+        let table = &self.graph.tables[self.rows[row].table];
+        let by = if by.is_empty() {
+            table.pk.iter().map(|c| c.name.clone()).collect()
+        } else {
+            by
+        };
+        if by.is_empty() {
+            return Err(definition_error(
+                &step.factory,
+                format!(
+                    "step {:?} adopts by the primary key, but {} has none: name the unique columns (adopt: [column, ...])",
+                    step.name,
+                    table.display_name()
+                ),
+            ));
+        }
+        for column in &by {
+            let given = self.rows[row]
+                .values
+                .iter()
+                .any(|(c, v)| c == column && !matches!(v, Val::Null));
+            if !given {
+                return Err(definition_error(
+                    &step.factory,
+                    format!(
+                        "step {:?} adopts by {column:?}, so it must give {} a value for it",
+                        step.name,
+                        table.display_name()
+                    ),
+                ));
+            }
+        }
+        self.rows[row].adopt = Some(by);
+        Ok(())
     }
 
     /// A column of a planned row: its value when pglane computed it, else a reference.
@@ -847,33 +911,32 @@ pub(super) fn table_factories(
         .collect()
 }
 
-/// The error for a name that is neither a factory nor a table: `PGLANE_FACTORY_UNKNOWN` when it
-/// is close to a factory's name, else `PGLANE_UNKNOWN_TABLE` with the tables it may mean.
+/// The error for a name that is neither a factory nor a table: `PGLANE_UNKNOWN_TABLE` (with the
+/// tables it may mean) for a qualified or quoted name, which can only mean a table; else
+/// `PGLANE_FACTORY_UNKNOWN`, listing the factories and the tables it may mean.
 fn unknown_factory_or_table(registry: &FactoryRegistry, name: &str, table_error: Error) -> Error {
-    let names = registry.names();
-    let close = !name.contains('.')
-        && names.iter().any(|f| {
-            crate::core::schema::resolve::edit_distance(&f.to_lowercase(), &name.to_lowercase())
-                <= 2
-        });
-    if close {
-        return Error::new(
-            ErrorCode::FactoryUnknown,
-            format!(
-                "no factory or table named {name:?}; known factories: {}",
-                names.join(", ")
-            ),
-        );
-    }
     let m = table_error.message();
-    let message = if let Some(i) = m.find(" (did you mean") {
-        format!("no factory or table named {name:?}{}", &m[i..])
-    } else if m.contains("several schemas") || m.contains("not a valid") {
-        m.to_string()
-    } else {
-        format!("no factory or table named {name:?}")
-    };
-    Error::new(ErrorCode::UnknownTable, message)
+    let suggestion = m.find(" (did you mean").map(|i| &m[i..]).unwrap_or("");
+    if name.contains(['.', '"']) {
+        let message = if m.contains("several schemas") || m.contains("not a valid") {
+            m.to_string()
+        } else {
+            format!("no factory or table named {name:?}{suggestion}")
+        };
+        return Error::new(ErrorCode::UnknownTable, message);
+    }
+    let names = registry.names();
+    Error::new(
+        ErrorCode::FactoryUnknown,
+        format!(
+            "no factory or table named {name:?}{suggestion}; known factories: {}",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        ),
+    )
 }
 
 /// The call's result from the rows as stored: a row with its associations and after-steps, a

@@ -1,12 +1,17 @@
 //! The factory statement: a planned call becomes one SQL statement (a chain of
 //! `insert ... returning *` CTEs, parents before children, and the journal entries of what it
-//! inserts), sent in one round trip; every inserted row is tracked and comes back as stored,
-//! with `bigint` and `numeric` values as strings (as `pg` gives them: a JS number cannot hold
-//! every one).
+//! inserts), sent in one round trip; every inserted row is tracked and comes back as stored:
+//! the values Postgres' `row_to_json` gives, the same as `lane.db.query` returns.
+//!
+//! A call with an adopting step (`adopt:`) after a row whose table has insert triggers is two
+//! statements in one transaction, pipelined in the same round trip: row triggers of a
+//! statement's inserts (such as Supabase's `on_auth_user_created`) run only when that statement
+//! ends, so the row they make can only be seen, and adopted with `insert ... on conflict ... do
+//! update`, by the next statement. Without such a trigger there is nothing to adopt: one
+//! statement.
 
 use super::check::Check;
 use super::planner::{assemble, Plan, Val};
-use super::values::{shape_of, Shape};
 use crate::core::db::table_facts::{ConstraintRef, TableFacts};
 use crate::core::db::Conn;
 use crate::core::error::{Error, Result};
@@ -68,10 +73,10 @@ impl Values {
 }
 
 impl Plan {
-    /// How many values the statement sends: computed ones and the journal's.
-    fn value_count(&self) -> usize {
-        let computed: usize = self
-            .rows
+    /// How many values the statement of the rows in `range` sends: computed ones and the
+    /// journal's.
+    fn value_count(&self, range: &std::ops::Range<usize>) -> usize {
+        let computed: usize = self.rows[range.clone()]
             .iter()
             .map(|r| {
                 r.values
@@ -81,21 +86,44 @@ impl Plan {
             })
             .sum();
         let journal = if self.journal.is_some() {
-            self.rows.len() + 3
+            range.len() + 3
         } else {
             0
         };
         computed + journal
     }
 
-    /// The statement and its values (all text, cast to each column's type). With `facts`, the
-    /// rows come back with `bigint` and `numeric` columns as text.
-    pub fn sql(&self, graph: &SchemaGraph, facts: Option<&TableFacts>) -> (String, Values) {
-        let mut params = Values::new(self.value_count());
+    /// The statements and their values (all text, cast to each column's type): one, or two
+    /// when a step adopts a row a trigger of an earlier row may have made (the rows from the
+    /// first adopting one on go in the second).
+    pub fn statements(&self, graph: &SchemaGraph) -> Result<Vec<(String, Values)>> {
+        let split = self
+            .rows
+            .iter()
+            .position(|r| r.adopt.is_some())
+            .filter(|&at| {
+                self.rows[..at]
+                    .iter()
+                    .any(|r| graph.tables[r.table].insert_triggers)
+            })
+            .unwrap_or(self.rows.len());
+        let mut out = Vec::new();
+        for range in [0..split, split..self.rows.len()] {
+            if !range.is_empty() {
+                out.push(self.sql(graph, range)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// The statement of the rows in `range` (CTE `c{i}` for row `i`).
+    fn sql(&self, graph: &SchemaGraph, range: std::ops::Range<usize>) -> Result<(String, Values)> {
+        let mut params = Values::new(self.value_count(&range));
         let mut sql = String::from("with ");
-        for (i, row) in self.rows.iter().enumerate() {
+        for i in range.clone() {
+            let row = &self.rows[i];
             let table = &graph.tables[row.table];
-            if i > 0 {
+            if i > range.start {
                 sql.push_str(",\n");
             }
             if row.values.is_empty() {
@@ -114,6 +142,15 @@ impl Plan {
                     .map(|c| c.type_sql.as_str())
                     .unwrap_or("text");
                 exprs.push(match val {
+                    Val::Ref { row, column: source } if !range.contains(row) => {
+                        return Err(Error::new(
+                            crate::core::error::ErrorCode::FactoryDefinition,
+                            format!(
+                                "{}.{column} takes {source:?} of a row the database generates before an adopting step, which the adopting statement cannot see; give that row a value pglane computes (e.g. {{ uuid: true }})",
+                                table.display_name(),
+                            ),
+                        ))
+                    }
                     Val::Ref { row, column } => {
                         format!("(select {} from c{row})", quote_ident(column))
                     }
@@ -126,9 +163,31 @@ impl Plan {
                     v => format!("{}::{ty}", params.push(param_text(v, ty))),
                 });
             }
+            let upsert = match &row.adopt {
+                None => String::new(),
+                Some(by) => {
+                    let key: Vec<String> = by.iter().map(|c| quote_ident(c)).collect();
+                    // What inference filled stays as the trigger wrote it.
+                    let mut set: Vec<String> = row
+                        .values
+                        .iter()
+                        .filter(|(c, _)| !by.contains(c) && !row.inferred.contains(c))
+                        .map(|(c, _)| format!("{0} = excluded.{0}", quote_ident(c)))
+                        .collect();
+                    if set.is_empty() {
+                        // `do nothing` would return no row: a no-op update returns it.
+                        set.push(format!("{0} = excluded.{0}", key[0]));
+                    }
+                    format!(
+                        " on conflict ({}) do update set {}",
+                        key.join(", "),
+                        set.join(", ")
+                    )
+                }
+            };
             let _ = write!(
                 sql,
-                "c{i} as (insert into {} ({}) values ({}) returning *)",
+                "c{i} as (insert into {} ({}) values ({}){upsert} returning *)",
                 table.sql_name(),
                 cols.join(", "),
                 exprs.join(", ")
@@ -139,6 +198,7 @@ impl Plan {
                 .rows
                 .iter()
                 .enumerate()
+                .filter(|(i, _)| range.contains(i))
                 .filter(|(_, row)| !graph.tables[row.table].pk.is_empty())
                 .map(|(i, row)| {
                     let table = &graph.tables[row.table];
@@ -160,29 +220,19 @@ impl Plan {
         }
         // An array constructor, not a function call: any number of rows (a function takes at
         // most 100 arguments). `r.*`: a whole row even when the table has a column named `r`.
-        let rows: Vec<String> = self
-            .rows
-            .iter()
-            .enumerate()
-            .map(
-                |(i, row)| match facts.and_then(|f| as_text_columns(graph, f, row.table)) {
-                    Some(select) => {
-                        format!("(select row_to_json(x.*) from (select {select} from c{i} r) x)")
-                    }
-                    None => format!("(select row_to_json(r.*) from c{i} r)"),
-                },
-            )
+        let rows: Vec<String> = range
+            .map(|i| format!("(select row_to_json(r.*) from c{i} r)"))
             .collect();
         let _ = write!(
             sql,
             "\nselect array_to_json(array[{}]::json[])::text",
             rows.join(", ")
         );
-        (sql, params)
+        Ok((sql, params))
     }
 
-    /// Inserts in one round trip, tracks every row that has a primary key, and returns the
-    /// rows as stored.
+    /// Inserts in one round trip (one statement, or two pipelined in one transaction when a
+    /// step adopts), tracks every row that has a primary key, and returns the rows as stored.
     pub async fn execute(
         &self,
         conn: &Conn,
@@ -193,17 +243,53 @@ impl Plan {
         if self.rows.is_empty() {
             return Ok(assemble(&self.shape, &[]));
         }
-        let (sql, params) = self.sql(graph, facts);
-        let result = conn
-            .query(&sql, &params.typed())
-            .await
-            .map_err(|e| self.explain(e, graph, facts))?;
-        let text: String = result
-            .first()
-            .map(|r| r.get(0))
-            .ok_or_else(|| Error::internal("factory statement returned no row"))?;
-        let rows: Vec<Value> = serde_json::from_str(&text)
-            .map_err(|e| Error::internal(format!("factory result: {e}")))?;
+        let statements = self.statements(graph)?;
+        let typed: Vec<Vec<(&(dyn ToSql + Sync), Type)>> = statements
+            .iter()
+            .map(|(_, values)| values.typed())
+            .collect();
+        let results = match statements.as_slice() {
+            [(sql, _)] => vec![conn
+                .query(sql, &typed[0])
+                .await
+                .map_err(|e| self.explain(e, graph, facts))?],
+            [(first, _), (second, _)] => {
+                let client = conn.client();
+                // All four are sent before any answer is read (one round trip); after a failure
+                // the rest fail too and `commit` rolls back, so nothing of the call stays.
+                let (begin, a, b, commit) = conn
+                    .run(1, async {
+                        Ok(tokio::join!(
+                            client.batch_execute("begin"),
+                            client.query_typed(first, &typed[0]),
+                            client.query_typed(second, &typed[1]),
+                            client.batch_execute("commit"),
+                        ))
+                    })
+                    .await?;
+                let cfg = conn.config();
+                let failed = |e: &tokio_postgres::Error| {
+                    self.explain(crate::core::db::errors::query_error(cfg, e), graph, facts)
+                };
+                // The first failure is the cause; later ones only say the transaction aborted.
+                begin.as_ref().map_err(failed)?;
+                let a = a.map_err(|e| failed(&e))?;
+                let b = b.map_err(|e| failed(&e))?;
+                commit.as_ref().map_err(failed)?;
+                vec![a, b]
+            }
+            _ => return Err(Error::internal("a factory call is one or two statements")),
+        };
+        let mut rows: Vec<Value> = Vec::with_capacity(self.rows.len());
+        for result in results {
+            let text: String = result
+                .first()
+                .map(|r| r.get(0))
+                .ok_or_else(|| Error::internal("factory statement returned no row"))?;
+            let part: Vec<Value> = serde_json::from_str(&text)
+                .map_err(|e| Error::internal(format!("factory result: {e}")))?;
+            rows.extend(part);
+        }
         if let Some(tracker) = tracker {
             for (planned, row) in self.rows.iter().zip(&rows) {
                 let table = &graph.tables[planned.table];
@@ -344,40 +430,6 @@ fn param_text(v: &Val, ty: &str) -> String {
         Val::Json(j) => j.to_string(),
         Val::Null | Val::Ref { .. } | Val::Now(_) => String::new(),
     }
-}
-
-/// The select list that reads a row with its `bigint` and `numeric` columns (and arrays of
-/// them) as text, or `None` when the table has none.
-fn as_text_columns(graph: &SchemaGraph, facts: &TableFacts, table: usize) -> Option<String> {
-    let entry = facts.table(table);
-    let wide = |shape: &Shape| match shape {
-        Shape::Int { max, .. } => *max > i128::from(u32::MAX),
-        Shape::Numeric { .. } => true,
-        _ => false,
-    };
-    let mut any = false;
-    let list: Vec<String> = graph.tables[table]
-        .columns
-        .iter()
-        .map(|c| {
-            let q = quote_ident(&c.name);
-            let shape = entry
-                .column(&c.name)
-                .map(|f| shape_of(facts, f.type_oid, f.typmod));
-            match shape {
-                Some(s) if wide(&s) => {
-                    any = true;
-                    format!("r.{q}::text as {q}")
-                }
-                Some(Shape::Array(elem)) if wide(&elem) => {
-                    any = true;
-                    format!("r.{q}::text[] as {q}")
-                }
-                _ => format!("r.{q}"),
-            }
-        })
-        .collect();
-    any.then(|| list.join(", "))
 }
 
 /// `{"a","b\"c"}` for a JSON array (nested arrays become nested literals).

@@ -32,9 +32,16 @@ create index if not exists journal_run_idx on pglane.journal (run_id);
 /// Deletes a run's entries (`$1`: the run id).
 pub(crate) const FORGET_RUN_SQL: &str = "delete from pglane.journal where run_id = $1";
 
-/// Does the database have a journal (pglane's global setup ran)?
+/// Did global setup find the `pglane` schema unusable for this run's role? It then exports
+/// `PGLANE_WITHOUT_SCHEMA=1` to the workers: nothing is journaled, and the registry is left
+/// alone, even where the tables exist (an admin made them, but granted nothing on them).
+pub fn disabled() -> bool {
+    std::env::var("PGLANE_WITHOUT_SCHEMA").is_ok_and(|v| v == "1")
+}
+
+/// Does the database have a journal this run may write (pglane's global setup ran)?
 pub fn exists(graph: &SchemaGraph) -> bool {
-    graph.find(&TableName::new("pglane", "journal")).is_some()
+    !disabled() && graph.find(&TableName::new("pglane", "journal")).is_some()
 }
 
 /// Journals one row (one round trip).

@@ -8,19 +8,27 @@
 //!   that carry no lane name.
 //! - `pglane.meta`: marks the database as a test database. Sweeps (which delete whole lanes)
 //!   refuse a database that is not marked, unless the caller opts in.
+//! - `pglane.schema_files`: the schema files global setup applied ([`super::schema_files`]).
+//!
+//! A role without `CREATE` on the database cannot create the schema. [`ensure_schema`] then
+//! uses one an admin created and granted (`create schema pglane authorization <role>`, or
+//! `grant usage, create on schema pglane to <role>`), and otherwise reports
+//! [`SchemaStatus::missing`]: the run goes on without the registry and the journal, and the
+//! caller says what that loses. Sweeps and leftover checks work without them (by lane names).
 
-use super::journal;
+use super::{journal, schema_files};
 use crate::core::cleanup::seeds::{lane_columns_present, LaneColumns, Seeds};
 use crate::core::cleanup::{execute, CleanupOptions, CleanupReport, TableCount};
 use crate::core::db::catalog::Freshness;
 use crate::core::db::Db;
 use crate::core::error::{Error, ErrorCode, Result};
 use crate::core::lane::LanePattern;
+use crate::core::schema::{SchemaGraph, TableName};
 use tokio_postgres::types::Type;
 
-/// The `pglane` schema's meta and run tables.
+/// The `pglane` schema's meta and run tables (the schema itself is created apart: that needs
+/// `CREATE` on the database, which a restricted role lacks).
 const REGISTRY_DDL: &str = r#"
-create schema if not exists pglane;
 create table if not exists pglane.meta (key text primary key, value text not null);
 create table if not exists pglane.runs (
   run_id text primary key,
@@ -50,18 +58,109 @@ pub struct RunInfo {
     pub idle_seconds: f64,
 }
 
-/// Creates the `pglane` schema if needed (serialised by an advisory lock; one round trip).
-pub async fn ensure_schema(db: &Db) -> Result<()> {
-    let sql = format!(
-        "begin;\n{SCHEMA_LOCK_SQL}\n{REGISTRY_DDL}\n{}\ncommit;",
-        journal::DDL
-    );
-    db.conn().await?.batch(&sql).await
+/// The tables of the `pglane` schema.
+const TABLES: &[&str] = &["meta", "runs", "journal", "schema_files"];
+
+/// What the role can do with the `pglane` schema: one catalog query, no privilege needed.
+const PROBE_SQL: &str = "\
+select n.oid is not null,
+       n.oid is not null and has_schema_privilege(n.oid, 'USAGE'),
+       n.oid is not null and has_schema_privilege(n.oid, 'CREATE'),
+       has_database_privilege(current_database(), 'CREATE'),
+       (select count(*)::int4 from pg_catalog.pg_class c
+          where c.relnamespace = n.oid and c.relkind = 'r' and c.relname = any($1)
+            and has_table_privilege(c.oid, 'SELECT, INSERT, UPDATE, DELETE')),
+       current_user::text, current_database()::text,
+       (select count(*)::int4 from pg_catalog.pg_class c
+          where c.relnamespace = n.oid and c.relkind = 'r' and c.relname = any($1))
+from (select 1) one left join pg_catalog.pg_namespace n on n.nspname = 'pglane'";
+
+/// Whether pglane's own schema is there for this role, and if not, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaStatus {
+    /// The registry, journal and schema-file record can be used.
+    pub ready: bool,
+    /// The role pglane connects as.
+    pub role: String,
+    /// The database.
+    pub database: String,
+    /// Why the schema is not ready, and what an admin can do about it (`None` when ready).
+    pub missing: Option<String>,
 }
 
-/// Marks the database as a test database (sweeps may run on it).
+/// The statements that give `role` what pglane needs, for messages and docs.
+pub fn grants_for(role: &str) -> String {
+    let r = crate::core::schema::quote_ident(role);
+    format!("create schema if not exists pglane authorization {r}; -- or: grant usage, create on schema pglane to {r};")
+}
+
+/// Creates the `pglane` schema and its tables when they are missing and the role may create
+/// them (serialised by an advisory lock). Uses a schema an admin created and granted. When
+/// neither works, nothing is created and the status says why. One round trip when everything
+/// exists, two when something is created.
+pub async fn ensure_schema(db: &Db) -> Result<SchemaStatus> {
+    let conn = db.conn().await?;
+    let tables: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+    let rows = conn
+        .query(PROBE_SQL, &[(&tables, Type::TEXT_ARRAY)])
+        .await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| Error::internal("the schema probe returned no row"))?;
+    let (exists, usage, create, create_db): (bool, bool, bool, bool) =
+        (row.get(0), row.get(1), row.get(2), row.get(3));
+    let usable_tables: i32 = row.get(4);
+    let (role, database): (String, String) = (row.get(5), row.get(6));
+    let existing_tables: i32 = row.get(7);
+    let status = |missing: Option<String>| SchemaStatus {
+        ready: missing.is_none(),
+        role: role.clone(),
+        database: database.clone(),
+        missing,
+    };
+    if exists && usage && usable_tables as usize == TABLES.len() {
+        return Ok(status(None));
+    }
+    let ddl = format!("{REGISTRY_DDL}\n{}\n{}", journal::DDL, schema_files::DDL);
+    // Tables someone else made and granted nothing on cannot be fixed by creating the others.
+    let unusable = existing_tables > usable_tables;
+    let sql = if exists && usage && create && !unusable {
+        format!("begin;\n{SCHEMA_LOCK_SQL}\n{ddl}\ncommit;")
+    } else if !exists && create_db {
+        format!("begin;\n{SCHEMA_LOCK_SQL}\ncreate schema if not exists pglane;\n{ddl}\ncommit;")
+    } else {
+        let why = if !exists {
+            format!("role {role:?} may not create schemas in database {database:?} and there is no pglane schema")
+        } else if !usage {
+            format!("role {role:?} has no USAGE privilege on schema pglane")
+        } else if unusable {
+            format!("role {role:?} may not read and write every table of schema pglane (meta, runs, journal, schema_files)")
+        } else {
+            format!("schema pglane lacks some of its tables and role {role:?} may not create them (no CREATE privilege on it)")
+        };
+        return Ok(status(Some(format!(
+            "{why}; an admin can run once: {}",
+            grants_for(&role)
+        ))));
+    };
+    conn.batch(&sql).await?;
+    Ok(status(None))
+}
+
+/// Does `graph` have the registry's run table, and may this run use it?
+fn registry_exists(graph: &SchemaGraph) -> bool {
+    !journal::disabled() && graph.find(&TableName::new("pglane", "runs")).is_some()
+}
+
+/// Marks the database as a test database (sweeps may run on it). Needs the `pglane` schema.
 pub async fn mark_test_database(db: &Db) -> Result<()> {
-    ensure_schema(db).await?;
+    let status = ensure_schema(db).await?;
+    if let Some(missing) = status.missing {
+        return Err(Error::invalid_config(format!(
+            "cannot mark {} as a test database: {missing}",
+            db.config().describe()
+        )));
+    }
     db.conn()
         .await?
         .batch("insert into pglane.meta (key, value) values ('test_database', 'true') on conflict (key) do update set value = excluded.value")
@@ -169,7 +268,11 @@ pub async fn sweep_run(
     }
     let pattern = LanePattern::parse(&run.lane_pattern)?;
     let (graph, _) = db.graph_for(Freshness::Fresh).await?;
-    let keys = journal::keys_of_run(&db.conn().await?, &graph, &run.run_id).await?;
+    let keys = if journal::exists(&graph) {
+        journal::keys_of_run(&db.conn().await?, &graph, &run.run_id).await?
+    } else {
+        Default::default()
+    };
     // Columns a caller named may be of tables this database lacks: those are left out.
     let named = lane_columns.map(|cols| lane_columns_present(&graph, cols));
     let seeds = match &named {
@@ -184,7 +287,7 @@ pub async fn sweep_run(
         let options = CleanupOptions::default().for_lane();
         execute::plan_and_run(db, &graph, &seeds, options, Some(&pattern)).await?
     };
-    if report.failures.is_empty() {
+    if report.failures.is_empty() && registry_exists(&graph) {
         forget_run(db, &run.run_id).await?;
     }
     Ok(report)
@@ -206,6 +309,24 @@ pub async fn forget_run(db: &Db, run_id: &str) -> Result<()> {
         Ok(())
     })
     .await
+}
+
+/// The run `run_id`: with `lane_pattern`, as given (for a database without the registry);
+/// else the registered one, or `PGLANE_INVALID_CONFIG` when there is none.
+pub async fn run_info(db: &Db, run_id: &str, lane_pattern: Option<String>) -> Result<RunInfo> {
+    match lane_pattern {
+        Some(lane_pattern) => {
+            LanePattern::parse(&lane_pattern)?;
+            Ok(RunInfo {
+                run_id: run_id.to_string(),
+                host: String::new(),
+                pid: 0,
+                lane_pattern,
+                idle_seconds: 0.0,
+            })
+        }
+        None => find_run(db, run_id).await,
+    }
 }
 
 /// The registered run `run_id`, or `PGLANE_INVALID_CONFIG` when there is none.
@@ -241,7 +362,11 @@ pub async fn leftovers(
 ) -> Result<Vec<TableCount>> {
     let pattern = LanePattern::parse(&run.lane_pattern)?;
     let (graph, _) = db.graph_for(Freshness::Fresh).await?;
-    let keys = journal::keys_of_run(&db.conn().await?, &graph, &run.run_id).await?;
+    let keys = if journal::exists(&graph) {
+        journal::keys_of_run(&db.conn().await?, &graph, &run.run_id).await?
+    } else {
+        Default::default()
+    };
     let lane = match lane_columns {
         Some([]) => Seeds::default(),
         Some(cols) => Seeds::from_lane(&graph, &pattern, Some(cols))?,

@@ -58,6 +58,8 @@ pub struct Table {
     pub columns: Vec<Column>,
     /// The partitioned table this one is a partition of (its root), if any.
     pub partition_of: Option<TableId>,
+    /// Has it user-defined triggers on insert (which may write rows of other tables)?
+    pub insert_triggers: bool,
 }
 
 impl Table {
@@ -141,6 +143,8 @@ pub struct SchemaGraph {
     pub tables: Vec<Table>,
     /// Every foreign key between user tables.
     pub fks: Vec<ForeignKey>,
+    /// Could the server JIT-compile a statement (`jit` on, and its JIT provider installed)?
+    pub jit: bool,
     by_name: HashMap<(String, String), TableId>,
     referenced_by: Vec<Vec<usize>>,
 }
@@ -160,6 +164,7 @@ impl SchemaGraph {
         SchemaGraph {
             tables,
             fks,
+            jit: false,
             by_name,
             referenced_by,
         }
@@ -203,6 +208,7 @@ pub(crate) mod tests {
             pk: vec![columns[0].clone()],
             columns,
             partition_of: None,
+            insert_triggers: false,
         }
     }
 

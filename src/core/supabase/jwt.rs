@@ -1,28 +1,11 @@
 //! Access tokens and sessions as Supabase Auth issues them: the claims of a password sign-in,
-//! signed HS256 with the project's JWT secret, and the session JSON supabase-js stores.
+//! signed by a [`Signer`] (HS256, ES256 or RS256), and the session JSON supabase-js stores.
 
-use super::settings::{AuthSettings, JwtSecret};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
-use hmac::{KeyInit, Mac};
+use super::settings::AuthSettings;
+use super::signing::{unverified_claims, Signer};
+use crate::core::error::{Error, Result};
 use serde_json::{json, Map, Value};
 use std::time::{SystemTime, UNIX_EPOCH};
-
-/// A compact JWS signed HS256: `base64url(header).base64url(claims).base64url(signature)`.
-pub fn sign_hs256(claims: &Value, secret: &JwtSecret) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    let payload = URL_SAFE_NO_PAD.encode(claims.to_string());
-    let signing_input = format!("{header}.{payload}");
-    let signature = hmac_sha256(secret.0.as_bytes(), signing_input.as_bytes());
-    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
-}
-
-fn hmac_sha256(key: &[u8], data: &[u8]) -> Vec<u8> {
-    let mut mac =
-        hmac::Hmac::<sha2::Sha256>::new_from_slice(key).expect("HMAC accepts keys of any length");
-    mac.update(data);
-    mac.finalize().into_bytes().to_vec()
-}
 
 pub(super) fn text_of<'a>(row: &'a Value, column: &str) -> &'a str {
     row.get(column).and_then(Value::as_str).unwrap_or("")
@@ -141,7 +124,7 @@ fn identity_json(identity: &Value) -> Value {
 pub struct SignedSession {
     /// The `auth.sessions` id (the JWT's `session_id`).
     pub session_id: String,
-    /// The access token: a JWT signed HS256 with the project's secret.
+    /// The access token: a JWT signed HS256, ES256 or RS256 (by pglane or by Supabase Auth).
     pub access_token: String,
     /// The refresh token stored in `auth.refresh_tokens`.
     pub refresh_token: String,
@@ -153,20 +136,26 @@ pub struct SignedSession {
     pub session: Value,
 }
 
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
 /// Signs an access token for `user` (an `auth.users` row with its `identity`) and the session
-/// `session_id`, and builds the session JSON supabase-js keeps. No database access.
+/// `session_id` with `signer`, and builds the session JSON supabase-js keeps. No database
+/// access.
 pub fn sign_session(
     user: &Value,
     session_id: &str,
     refresh_token: &str,
     settings: &AuthSettings,
-) -> SignedSession {
-    let issued_at = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    signer: &Signer,
+) -> Result<SignedSession> {
+    let issued_at = now_secs();
     let claims = access_token_claims(user, session_id, settings, issued_at);
-    let access_token = sign_hs256(&claims, &settings.secret);
+    let access_token = signer.sign(&claims)?;
     let expires_at = issued_at + settings.expires_in;
     let session = json!({
         "access_token": access_token,
@@ -176,20 +165,59 @@ pub fn sign_session(
         "refresh_token": refresh_token,
         "user": user_json(user),
     });
-    SignedSession {
+    Ok(SignedSession {
         session_id: session_id.to_string(),
         access_token,
         refresh_token: refresh_token.to_string(),
         expires_at,
         claims,
         session,
+    })
+}
+
+/// The session of a password grant's response, which supabase-js stores as it is (adding
+/// `expires_at` when absent, as it does). The session id and claims come from the access token.
+pub fn session_from_grant(mut response: Value) -> Result<SignedSession> {
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_string);
+    let bad = |what: &str| {
+        Error::new(
+            crate::core::error::ErrorCode::AuthApi,
+            format!("Supabase Auth's token response has no {what}"),
+        )
+    };
+    let access_token = text(&response, "access_token").ok_or_else(|| bad("access_token"))?;
+    let refresh_token = text(&response, "refresh_token").ok_or_else(|| bad("refresh_token"))?;
+    if !response.get("user").is_some_and(Value::is_object) {
+        return Err(bad("user"));
     }
+    let claims = unverified_claims(&access_token).ok_or_else(|| bad("readable access token"))?;
+    let session_id = text(&claims, "session_id").ok_or_else(|| bad("session_id claim"))?;
+    let expires_at = match response.get("expires_at").and_then(Value::as_u64) {
+        Some(at) => at,
+        None => {
+            let at = now_secs()
+                + response
+                    .get("expires_in")
+                    .and_then(Value::as_u64)
+                    .unwrap_or(0);
+            response["expires_at"] = Value::from(at);
+            at
+        }
+    };
+    Ok(SignedSession {
+        session_id,
+        access_token,
+        refresh_token,
+        expires_at,
+        claims,
+        session: response,
+    })
 }
 
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::core::supabase::settings::{AuthOptions, LOCAL_DEV_JWT_SECRET};
+    use crate::core::supabase::settings::{AuthOptions, SessionMode};
 
     fn no_env(_: &str) -> Option<String> {
         None
@@ -199,29 +227,28 @@ pub(super) mod tests {
         AuthSettings::resolve(&AuthOptions::default(), &no_env).unwrap()
     }
 
-    #[test]
-    fn hmac_sha256_matches_rfc_4231() {
-        let mac = hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(
-            hex,
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
+    pub(crate) fn signer(s: &AuthSettings) -> &Signer {
+        match &s.mode {
+            SessionMode::Mint(signer) => signer,
+            SessionMode::PasswordGrant(_) => panic!("the default mode mints"),
+        }
     }
 
     #[test]
-    fn jwts_are_three_base64url_parts_with_an_hs256_header() {
-        let secret = JwtSecret::new(LOCAL_DEV_JWT_SECRET, "test").unwrap();
-        let token = sign_hs256(&json!({ "sub": "x" }), &secret);
-        let parts: Vec<&str> = token.split('.').collect();
-        assert_eq!(parts.len(), 3);
-        let header = URL_SAFE_NO_PAD.decode(parts[0]).unwrap();
-        assert_eq!(header, br#"{"alg":"HS256","typ":"JWT"}"#);
-        let expected = hmac_sha256(
-            LOCAL_DEV_JWT_SECRET.as_bytes(),
-            format!("{}.{}", parts[0], parts[1]).as_bytes(),
-        );
-        assert_eq!(URL_SAFE_NO_PAD.decode(parts[2]).unwrap(), expected);
+    fn a_password_grant_response_is_the_session_as_it_came() {
+        let s = settings();
+        let minted = sign_session(&user_row(), "sess-9", "r", &s, signer(&s)).unwrap();
+        let mut response = minted.session.clone();
+        response.as_object_mut().unwrap().remove("expires_at");
+        response["weak_password"] = Value::Null;
+        let grant = session_from_grant(response.clone()).unwrap();
+        assert_eq!(grant.session_id, "sess-9");
+        assert_eq!(grant.access_token, minted.access_token);
+        assert!(grant.expires_at >= minted.expires_at);
+        assert_eq!(grant.session["weak_password"], Value::Null);
+        response.as_object_mut().unwrap().remove("user");
+        let err = session_from_grant(response).unwrap_err();
+        assert_eq!(err.code(), crate::core::error::ErrorCode::AuthApi);
     }
 
     pub(crate) fn user_row() -> Value {
@@ -252,7 +279,7 @@ pub(super) mod tests {
     #[test]
     fn sessions_carry_supabase_claims_and_the_user_shape() {
         let s = settings();
-        let signed = sign_session(&user_row(), "sess-1", "refresh12345", &s);
+        let signed = sign_session(&user_row(), "sess-1", "refresh12345", &s, signer(&s)).unwrap();
         let c = &signed.claims;
         assert_eq!(c["sub"], "0190a0a0-0000-7000-8000-000000000001");
         assert_eq!(c["aud"], "authenticated");

@@ -1,10 +1,14 @@
-//! Supabase settings for tests: where the app and Supabase are, the JWT secret (checked, never
-//! printed), token lifetime and where storage state files go. Options first, then the
-//! environment, then the defaults of a local Supabase stack.
+//! Supabase settings for tests: where the app and Supabase are, how sessions are made (pglane
+//! signs them with the legacy JWT secret or the project's private signing key, or Supabase Auth
+//! signs the user in with a password grant), token lifetime and where storage state files go.
+//! Options first, then the environment, then the defaults of a local Supabase stack. Secrets,
+//! keys and API keys are checked here and never printed.
 
+use super::signing::{Signer, SigningKey};
 use crate::core::error::{Error, Result};
 use serde_json::{Map, Value};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// The JWT secret of a local Supabase stack (`supabase start`), used when none is configured.
 pub const LOCAL_DEV_JWT_SECRET: &str = "super-secret-jwt-token-with-at-least-32-characters-long";
@@ -48,8 +52,41 @@ impl std::fmt::Debug for JwtSecret {
     }
 }
 
-/// Options a caller may give (each falls back to the environment, then to the default).
-#[derive(Debug, Clone, Default)]
+/// An API key (`apikey` header) of the project: the anon or publishable key. Its `Debug` form
+/// never shows the value.
+#[derive(Clone)]
+pub struct ApiKey(pub(super) String);
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// How a signed-in user's session is made.
+#[derive(Debug, Clone)]
+pub enum SessionMode {
+    /// pglane writes the session rows and signs the access token itself (HS256 with the JWT
+    /// secret, or ES256/RS256 with the project's private signing key): no network.
+    Mint(Arc<Signer>),
+    /// Supabase Auth signs the user in (`POST /auth/v1/token?grant_type=password`) with the
+    /// password pglane wrote, and writes the session rows itself.
+    PasswordGrant(ApiKey),
+}
+
+impl SessionMode {
+    /// `HS256`, `ES256`, `RS256` or `password grant`, for messages.
+    pub fn describe(&self) -> &'static str {
+        match self {
+            SessionMode::Mint(signer) => signer.algorithm(),
+            SessionMode::PasswordGrant(_) => "password grant",
+        }
+    }
+}
+
+/// Options a caller may give (each falls back to the environment, then to the default). Its
+/// `Debug` form hides the secret, the key and the API key.
+#[derive(Clone, Default)]
 pub struct AuthOptions {
     /// Origin of the app under test (`PGLANE_APP_ORIGIN`).
     pub app_origin: Option<String>,
@@ -57,15 +94,40 @@ pub struct AuthOptions {
     pub supabase_url: Option<String>,
     /// The JWT secret (`SUPABASE_JWT_SECRET`).
     pub jwt_secret: Option<String>,
+    /// The private signing key: a JWK as JSON text or an object, or a file path
+    /// (`SUPABASE_JWT_PRIVATE_KEY`).
+    pub signing_key: Option<Value>,
+    /// The project's anon or publishable key, for the password grant (`SUPABASE_ANON_KEY`,
+    /// `SUPABASE_PUBLISHABLE_KEY`).
+    pub api_key: Option<String>,
+    /// `secret`, `key` or `password` (`PGLANE_SUPABASE_SESSION_MODE`); picked from what is
+    /// configured when absent.
+    pub session_mode: Option<String>,
     /// Access token lifetime in seconds.
     pub expires_in: Option<u64>,
     /// Folder of storage state files.
     pub dir: Option<String>,
 }
 
+impl std::fmt::Debug for AuthOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |o: bool| if o { Some("<redacted>") } else { None };
+        f.debug_struct("AuthOptions")
+            .field("app_origin", &self.app_origin)
+            .field("supabase_url", &self.supabase_url)
+            .field("jwt_secret", &hidden(self.jwt_secret.is_some()))
+            .field("signing_key", &hidden(self.signing_key.is_some()))
+            .field("api_key", &hidden(self.api_key.is_some()))
+            .field("session_mode", &self.session_mode)
+            .field("expires_in", &self.expires_in)
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
 impl AuthOptions {
-    /// Removes `appOrigin`, `supabaseUrl`, `jwtSecret`, `expiresIn` and `dir` from an options
-    /// object (the rest are factory attributes).
+    /// Removes `appOrigin`, `supabaseUrl`, `jwtSecret`, `signingKey`, `apiKey`, `sessionMode`,
+    /// `expiresIn` and `dir` from an options object (the rest are factory attributes).
     pub fn take_from(options: &mut Map<String, Value>) -> Result<AuthOptions> {
         fn text(options: &mut Map<String, Value>, key: &str) -> Result<Option<String>> {
             match options.remove(key) {
@@ -97,10 +159,33 @@ impl AuthOptions {
                 )))
             }
         };
+        let signing_key = match options.remove("signingKey") {
+            None | Some(Value::Null) => None,
+            Some(v @ (Value::String(_) | Value::Object(_) | Value::Array(_))) => Some(v),
+            Some(other) => {
+                return Err(Error::invalid_config(format!(
+                    "option signingKey must be a private JWK (an object or JSON text) or a file path; got {}",
+                    type_name(&other)
+                )))
+            }
+        };
+        let api_key = match options.remove("apiKey") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s),
+            Some(other) => {
+                return Err(Error::invalid_config(format!(
+                    "option apiKey must be a string; got {}",
+                    type_name(&other)
+                )))
+            }
+        };
         Ok(AuthOptions {
             app_origin: text(options, "appOrigin")?,
             supabase_url: text(options, "supabaseUrl")?,
             jwt_secret,
+            signing_key,
+            api_key,
+            session_mode: text(options, "sessionMode")?,
             expires_in,
             dir: text(options, "dir")?,
         })
@@ -118,10 +203,12 @@ fn type_name(v: &Value) -> &'static str {
     }
 }
 
-/// Checked settings: where the app and Supabase are, how to sign, where to write state.
+/// Checked settings: where the app and Supabase are, how sessions are made, where to write
+/// state.
 #[derive(Debug, Clone)]
 pub struct AuthSettings {
-    pub(super) secret: JwtSecret,
+    /// How sessions are made.
+    pub mode: SessionMode,
     /// The Supabase URL without a trailing slash, e.g. `http://127.0.0.1:54321`.
     pub supabase_url: String,
     /// The storage key supabase-js and `@supabase/ssr` use: `sb-<project ref>-auth-token`.
@@ -139,24 +226,21 @@ pub struct AuthSettings {
 }
 
 impl AuthSettings {
-    /// Options first, then `PGLANE_APP_ORIGIN`, `SUPABASE_URL`, `SUPABASE_JWT_SECRET`, then the
-    /// defaults of a local Supabase stack. Everything is checked here, before any row is written.
+    /// Options first, then `PGLANE_APP_ORIGIN`, `SUPABASE_URL`, `SUPABASE_JWT_PRIVATE_KEY`,
+    /// `SUPABASE_JWT_SECRET`, `SUPABASE_ANON_KEY`/`SUPABASE_PUBLISHABLE_KEY`, then the defaults
+    /// of a local Supabase stack. Everything is checked here, before any row is written.
     pub fn resolve(
         options: &AuthOptions,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<AuthSettings> {
         let non_empty = |k: &str| env(k).filter(|v| !v.trim().is_empty());
-        let secret = match (&options.jwt_secret, env("SUPABASE_JWT_SECRET")) {
-            (Some(s), _) => JwtSecret::new(s, "option jwtSecret")?,
-            (None, Some(s)) => JwtSecret::new(&s, "SUPABASE_JWT_SECRET")?,
-            (None, None) => JwtSecret(LOCAL_DEV_JWT_SECRET.to_string()),
-        };
         let supabase_url = options
             .supabase_url
             .clone()
             .or_else(|| non_empty("SUPABASE_URL"))
             .unwrap_or_else(|| DEFAULT_SUPABASE_URL.to_string());
         let storage_key = storage_key(&supabase_url)?;
+        let mode = session_mode(options, env, &supabase_url)?;
         let app_origin = options
             .app_origin
             .clone()
@@ -180,7 +264,7 @@ impl AuthSettings {
                 .join(dir)
         };
         Ok(AuthSettings {
-            secret,
+            mode,
             supabase_url: supabase_url.trim().trim_end_matches('/').to_string(),
             storage_key,
             app_origin: app.origin().ascii_serialization(),
@@ -194,6 +278,105 @@ impl AuthSettings {
     /// The JWT issuer Supabase Auth writes: `<supabase url>/auth/v1`.
     pub fn issuer(&self) -> String {
         format!("{}/auth/v1", self.supabase_url)
+    }
+}
+
+/// The session mode: as `sessionMode` / `PGLANE_SUPABASE_SESSION_MODE` says, else from what is
+/// configured: a private signing key (ES256/RS256), else a JWT secret (HS256), else an API key
+/// with a Supabase URL that is not on this machine (the password grant), else the local
+/// development secret of `supabase start` (HS256).
+fn session_mode(
+    options: &AuthOptions,
+    env: &dyn Fn(&str) -> Option<String>,
+    supabase_url: &str,
+) -> Result<SessionMode> {
+    let non_empty = |k: &str| env(k).filter(|v| !v.trim().is_empty());
+    let key = || -> Result<Option<SigningKey>> {
+        match (&options.signing_key, non_empty("SUPABASE_JWT_PRIVATE_KEY")) {
+            (Some(Value::String(text)), _) => {
+                SigningKey::from_text(text, "option signingKey").map(Some)
+            }
+            (Some(value), _) => SigningKey::from_json(value, "option signingKey").map(Some),
+            (None, Some(text)) => {
+                SigningKey::from_text(&text, "SUPABASE_JWT_PRIVATE_KEY").map(Some)
+            }
+            (None, None) => Ok(None),
+        }
+    };
+    let secret = || -> Result<Option<JwtSecret>> {
+        match (&options.jwt_secret, env("SUPABASE_JWT_SECRET")) {
+            (Some(s), _) => JwtSecret::new(s, "option jwtSecret").map(Some),
+            (None, Some(s)) => JwtSecret::new(&s, "SUPABASE_JWT_SECRET").map(Some),
+            (None, None) => Ok(None),
+        }
+    };
+    let api_key = || -> Result<Option<ApiKey>> {
+        let (key, source) = match options.api_key.clone() {
+            Some(k) => (Some(k), "option apiKey"),
+            None => match non_empty("SUPABASE_ANON_KEY") {
+                Some(k) => (Some(k), "SUPABASE_ANON_KEY"),
+                None => (
+                    non_empty("SUPABASE_PUBLISHABLE_KEY"),
+                    "SUPABASE_PUBLISHABLE_KEY",
+                ),
+            },
+        };
+        match key {
+            Some(k) if k.trim().is_empty() => Err(Error::invalid_config(format!(
+                "{source} is empty: give the project's anon or publishable key (Project Settings > API Keys)"
+            ))),
+            Some(k) => Ok(Some(ApiKey(k.trim().to_string()))),
+            None => Ok(None),
+        }
+    };
+    let mint = |signer: Signer| SessionMode::Mint(Arc::new(signer));
+    let dev_secret = || mint(Signer::Secret(JwtSecret(LOCAL_DEV_JWT_SECRET.to_string())));
+    let explicit = options
+        .session_mode
+        .clone()
+        .or_else(|| non_empty("PGLANE_SUPABASE_SESSION_MODE"));
+    match explicit.as_deref().map(str::trim) {
+        Some("key") => key()?.map(|k| mint(Signer::Key(Box::new(k)))).ok_or_else(|| {
+            Error::invalid_config(
+                "sessionMode is \"key\" but no signing key is configured: give signingKey or SUPABASE_JWT_PRIVATE_KEY (a private JWK, or the path of a file holding it)",
+            )
+        }),
+        Some("secret") => Ok(secret()?
+            .map(|s| mint(Signer::Secret(s)))
+            .unwrap_or_else(dev_secret)),
+        Some("password") => api_key()?.map(SessionMode::PasswordGrant).ok_or_else(|| {
+            Error::invalid_config(
+                "sessionMode is \"password\" but no API key is configured: give apiKey or SUPABASE_ANON_KEY (the project's anon or publishable key)",
+            )
+        }),
+        Some(other) => Err(Error::invalid_config(format!(
+            "sessionMode {other:?} is not one of \"secret\" (HS256 with the JWT secret), \"key\" (ES256/RS256 with the private signing key) or \"password\" (Supabase Auth's password grant)"
+        ))),
+        None => {
+            if let Some(k) = key()? {
+                return Ok(mint(Signer::Key(Box::new(k))));
+            }
+            if let Some(s) = secret()? {
+                return Ok(mint(Signer::Secret(s)));
+            }
+            match api_key()? {
+                Some(k) if !is_local(supabase_url) => Ok(SessionMode::PasswordGrant(k)),
+                _ => Ok(dev_secret()),
+            }
+        }
+    }
+}
+
+/// Is the Supabase URL on this machine (a local stack signs with the development secret)?
+fn is_local(supabase_url: &str) -> bool {
+    match url::Url::parse(supabase_url.trim()) {
+        Ok(u) => match u.host() {
+            Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        },
+        Err(_) => false,
     }
 }
 
@@ -315,5 +498,89 @@ mod tests {
         let mut wrong: Map<String, Value> =
             serde_json::from_value(json!({ "expiresIn": -5 })).unwrap();
         assert!(AuthOptions::take_from(&mut wrong).is_err());
+    }
+
+    #[test]
+    fn the_session_mode_follows_what_is_configured() {
+        let key = crate::core::supabase::signing::tests::ES256_JWK;
+        let hosted = "https://abcdefgh.supabase.co";
+        let mode = |vars: &[(&str, &str)], options: AuthOptions| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            let env = move |k: &str| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+            AuthSettings::resolve(&options, &env).map(|s| s.mode.describe())
+        };
+        let secret = "a-legacy-secret-that-is-long-enough-0123456789";
+        let all = [
+            ("SUPABASE_JWT_PRIVATE_KEY", key),
+            ("SUPABASE_JWT_SECRET", secret),
+            ("SUPABASE_ANON_KEY", "anon"),
+            ("SUPABASE_URL", hosted),
+        ];
+        assert_eq!(mode(&all, AuthOptions::default()).unwrap(), "ES256");
+        assert_eq!(mode(&all[1..], AuthOptions::default()).unwrap(), "HS256");
+        assert_eq!(
+            mode(&all[2..], AuthOptions::default()).unwrap(),
+            "password grant"
+        );
+        // A local stack signs with the development secret: an anon key alone changes nothing.
+        assert_eq!(
+            mode(&[("SUPABASE_ANON_KEY", "anon")], AuthOptions::default()).unwrap(),
+            "HS256"
+        );
+        let explicit = |m: &str| AuthOptions {
+            session_mode: Some(m.into()),
+            ..Default::default()
+        };
+        assert_eq!(mode(&all, explicit("secret")).unwrap(), "HS256");
+        assert_eq!(mode(&all, explicit("password")).unwrap(), "password grant");
+        assert_eq!(
+            mode(
+                &[("PGLANE_SUPABASE_SESSION_MODE", "password")],
+                AuthOptions::default()
+            )
+            .unwrap_err()
+            .code(),
+            ErrorCode::InvalidConfig
+        );
+        let err = mode(&all, explicit("hs256")).unwrap_err();
+        assert!(err.message().contains("\"secret\""), "{}", err.message());
+    }
+
+    #[test]
+    fn debug_output_never_shows_a_secret_a_key_or_an_api_key() {
+        let key = crate::core::supabase::signing::tests::ES256_JWK;
+        let d: Value = serde_json::from_str(key).unwrap();
+        let d = d["d"].as_str().unwrap().to_string();
+        let options = AuthOptions {
+            jwt_secret: Some("secret-that-must-not-show-0123456789".into()),
+            signing_key: Some(Value::String(key.into())),
+            api_key: Some("api-key-that-must-not-show".into()),
+            ..Default::default()
+        };
+        let with_key = AuthSettings::resolve(&options, &no_env).unwrap();
+        let password = AuthSettings::resolve(
+            &AuthOptions {
+                session_mode: Some("password".into()),
+                ..options.clone()
+            },
+            &no_env,
+        )
+        .unwrap();
+        let secret = AuthSettings::resolve(
+            &AuthOptions {
+                session_mode: Some("secret".into()),
+                ..options.clone()
+            },
+            &no_env,
+        )
+        .unwrap();
+        let shown = format!("{options:?} {with_key:?} {password:?} {secret:?}");
+        for hidden in ["must-not-show", &d] {
+            assert!(!shown.contains(hidden), "{shown}");
+        }
+        assert!(shown.contains("redacted"));
     }
 }

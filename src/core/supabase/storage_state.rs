@@ -166,7 +166,7 @@ pub fn storage_state_for_session(
 mod tests {
     use super::*;
     use crate::core::supabase::jwt::sign_session;
-    use crate::core::supabase::jwt::tests::{settings, user_row};
+    use crate::core::supabase::jwt::tests::{settings, signer, user_row};
 
     #[test]
     fn short_values_are_one_cookie_and_long_ones_are_chunked_at_3180() {
@@ -195,7 +195,7 @@ mod tests {
     #[test]
     fn storage_state_has_local_storage_and_ssr_cookies() {
         let s = settings();
-        let signed = sign_session(&user_row(), "sess-1", "refresh12345", &s);
+        let signed = sign_session(&user_row(), "sess-1", "refresh12345", &s, signer(&s)).unwrap();
         let state = storage_state(&signed.session, &s);
         let cookie = &state["cookies"][0];
         assert_eq!(cookie["name"], "sb-127-auth-token");

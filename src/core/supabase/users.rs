@@ -1,9 +1,11 @@
-//! Signed-in users for tests: the preset's user, identity, profile, session and refresh token
-//! written in one statement, every row tracked, and the session signed from the rows that came
-//! back.
+//! Signed-in users for tests: the preset's user, identity, profile, session, refresh token and
+//! `mfa_amr_claims` row written in one statement, every row tracked, and the session signed
+//! from the rows that came back; or, in the password-grant mode, the user written by pglane and
+//! signed in by Supabase Auth, whose session rows are then tracked too.
 
 use super::jwt::{sign_session, text_of, SignedSession};
-use super::settings::{AuthOptions, AuthSettings};
+use super::password_grant;
+use super::settings::{AuthOptions, AuthSettings, SessionMode};
 use super::storage_state::{state_file_stem, storage_state, write_storage_state};
 use crate::core::db::Db;
 use crate::core::error::{Error, ErrorCode, Result};
@@ -85,6 +87,24 @@ fn steps_attributes(
     Ok(out)
 }
 
+/// The parameter of the signed-in user factories that says whether pglane writes the session
+/// (`false` when Supabase Auth signs the user in).
+const MINT_SESSION: &str = "mintSession";
+
+/// The plain password the user gets: the caller's `password`, else the user factory's default.
+fn user_password(registry: &FactoryRegistry, attrs: &Map<String, Value>) -> Option<String> {
+    let given = attrs.get("user").and_then(|u| u.get("password"));
+    let default = registry
+        .get("user")
+        .ok()
+        .and_then(|def| def.transient.get("password"));
+    match given.or(default)? {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
 /// A unique violation on the email of `auth.users` becomes a message naming the email.
 fn email_conflict(e: Error, email: Option<&str>) -> Error {
     let on_user_email = e.code() == ErrorCode::Conflict
@@ -136,7 +156,13 @@ pub async fn create_authenticated_user(
     };
     let auth_options = AuthOptions::take_from(&mut options)?;
     let settings = AuthSettings::resolve(&auth_options, env)?;
-    let attrs = steps_attributes(registry, kind.factory(), options)?;
+    let mut attrs = steps_attributes(registry, kind.factory(), options)?;
+    let password_grant = matches!(settings.mode, SessionMode::PasswordGrant(_));
+    if password_grant {
+        // Supabase Auth writes the session rows itself when it signs the user in.
+        attrs.insert(MINT_SESSION.to_string(), Value::Bool(false));
+    }
+    let password = user_password(registry, &attrs);
     let given_email = attrs
         .get("user")
         .and_then(|u| u.get("email"))
@@ -155,15 +181,32 @@ pub async fn create_authenticated_user(
         .get("user")
         .cloned()
         .ok_or_else(|| Error::internal("the signed-in user factory returned no user"))?;
-    let session_row = rows
-        .get("session")
-        .ok_or_else(|| Error::internal("the signed-in user factory returned no session"))?;
-    let session_id = text_of(session_row, "id");
-    let refresh_token = session_row
-        .get("refreshToken")
-        .map(|r| text_of(r, "token"))
-        .unwrap_or("");
-    let signed = sign_session(&user, session_id, refresh_token, &settings);
+    let signed = match &settings.mode {
+        SessionMode::Mint(signer) => {
+            let session_row = rows
+                .get("session")
+                .ok_or_else(|| Error::internal("the signed-in user factory returned no session"))?;
+            let session_id = text_of(session_row, "id");
+            let refresh_token = session_row
+                .get("refreshToken")
+                .map(|r| text_of(r, "token"))
+                .unwrap_or("");
+            sign_session(&user, session_id, refresh_token, &settings, signer)?
+        }
+        SessionMode::PasswordGrant(api_key) => {
+            let password = password.ok_or_else(|| {
+                Error::new(
+                    ErrorCode::FactoryField,
+                    "the password grant needs the user's password as text: give password",
+                )
+            })?;
+            let signed =
+                password_grant::sign_in(&settings, api_key, text_of(&user, "email"), &password)
+                    .await?;
+            password_grant::track_sign_in_rows(db, tracker, text_of(&user, "id"), &signed).await?;
+            signed
+        }
+    };
     let (storage_state, storage_state_path) = if with_state {
         let state = storage_state(&signed.session, &settings);
         let path = write_storage_state(&settings.dir, &state_file_stem(&user), &state)?;

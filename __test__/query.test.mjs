@@ -1,0 +1,140 @@
+// `db.query` / `one` / `many` / `execute` (what `lane.db` offers a test): typed rows as the
+// factories return them, parameters whose types the server infers (JS dates, bytes and bigints
+// included), coded errors, one round trip each, and no named statement, so they also work
+// through a transaction-mode pgbouncer.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { databaseUrl, pgClient, pglane, rejection, stopDatabase } from './helpers.mjs';
+import { startPgbouncer } from './servers.mjs';
+
+const { Db, Factories, WorkerContext, ResourceTracker, CleanupManager } = pglane;
+
+const SCHEMA = `
+  drop schema if exists qtest cascade;
+  create schema qtest;
+  create type qtest.status as enum ('todo', 'done');
+  create table qtest.projects (id bigint generated always as identity primary key, name text not null unique);
+  create table qtest.tasks (
+    id uuid primary key default gen_random_uuid(),
+    project_id bigint not null references qtest.projects (id),
+    title text not null,
+    status qtest.status not null default 'todo',
+    due timestamptz,
+    blob bytea,
+    labels text[] not null default '{}'
+  );`;
+
+const FACTORIES = {
+  factories: {
+    project: { table: 'qtest.projects', fields: { name: { name: 'Project {{seq}}' } } },
+    task: {
+      table: 'qtest.tasks',
+      associations: { project: { factory: 'project' } },
+      fields: { title: { name: 'Task {{seq}}' } },
+    },
+  },
+};
+
+describe('Db.query', () => {
+  let url;
+  let witness;
+  let db;
+  before(async () => {
+    url = await databaseUrl();
+    witness = await pgClient(url);
+    await witness.query(SCHEMA);
+    db = Db.connect(url);
+  });
+  after(async () => {
+    db?.close();
+    await witness?.query('drop schema if exists qtest cascade');
+    await witness?.end();
+    await stopDatabase();
+  });
+
+  test('returns the same values a factory returned for the same row, in column order', async () => {
+    const ctx = WorkerContext.create({ workerIndex: 0, testId: 'query-same-values' });
+    const tracker = ResourceTracker.forTest({}, ctx, db);
+    const factories = Factories.fromObject(FACTORIES, db);
+    const task = await factories.create('task', ctx, tracker, { due: '2024-05-01T10:00:00Z', labels: ['a', 'b'] });
+    const row = await db.one('select * from qtest.tasks where id = $1', [task.id]);
+    const { project, ...columns } = task;
+    assert.deepEqual(row, columns);
+    assert.deepEqual(Object.keys(row), ['id', 'project_id', 'title', 'status', 'due', 'blob', 'labels']);
+    assert.equal(row.status, 'todo', 'an enum is its label');
+    const report = await new CleanupManager(db, tracker).cleanup();
+    assert.equal(report.verified, true);
+  });
+
+  test('infers parameter types from their use: uuid, bigint, arrays for any(), dates, bytes, bigints', async () => {
+    const { rows: [p] } = await witness.query("insert into qtest.projects (name) values ('params') returning id");
+    const due = new Date('2024-06-01T12:30:00.000Z');
+    const inserted = await db.one(
+      'insert into qtest.tasks (project_id, title, due, blob, labels) values ($1, $2, $3, $4, $5) returning id, due, blob, labels',
+      [BigInt(p.id), "it's \"quoted\"", due, Buffer.from([0, 255]), ['x,y', 'z"w', null]],
+    );
+    assert.equal(new Date(inserted.due).getTime(), due.getTime());
+    assert.equal(inserted.blob, '\\x00ff');
+    assert.deepEqual(inserted.labels, ['x,y', 'z"w', null]);
+    const found = await db.many('select title from qtest.tasks where id = any($1) and project_id = $2', [[inserted.id], p.id]);
+    assert.deepEqual(found, [{ title: "it's \"quoted\"" }]);
+    assert.equal(await db.execute('update qtest.tasks set status = $1 where project_id = $2', ['done', p.id]), 1);
+    assert.equal(await db.execute('delete from qtest.tasks where project_id = $1', [p.id]), 1);
+    await witness.query('delete from qtest.projects where id = $1', [p.id]);
+  });
+
+  test('one and many check the number of rows with PGLANE_ROW_COUNT', async () => {
+    let err = await rejection(db.one('select 1 as n from qtest.projects where false'));
+    assert.equal(err.code, 'PGLANE_ROW_COUNT');
+    assert.match(err.message, /expected exactly one row, the query returned 0/);
+    err = await rejection(db.one('select g from generate_series(1, 2) g'));
+    assert.match(err.message, /returned 2/);
+    err = await rejection(db.many('select 1 where false'));
+    assert.equal(err.code, 'PGLANE_ROW_COUNT');
+    assert.deepEqual(await db.query('select 1 where false'), []);
+  });
+
+  test('Postgres errors keep their code and SQLSTATE; values never appear in the message', async () => {
+    let err = await rejection(db.query('select * from qtest.nope where id = $1', [1]));
+    assert.equal(err.code, 'PGLANE_DB_QUERY');
+    assert.equal(err.sqlstate, '42P01');
+    await witness.query("insert into qtest.projects (name) values ('dup')");
+    err = await rejection(db.query('insert into qtest.projects (name) values ($1) returning id', ['dup']));
+    assert.equal(err.code, 'PGLANE_CONFLICT');
+    assert.match(err.message, /projects_name_key/);
+    err = await rejection(db.query('insert into qtest.tasks (project_id, title) values ($1, $2)', [-1, 'secret-value-123']));
+    assert.equal(err.code, 'PGLANE_FOREIGN_KEY_VIOLATION');
+    assert.doesNotMatch(`${err.message} ${err.cause?.message}`, /secret-value-123/);
+    await witness.query("delete from qtest.projects where name = 'dup'");
+  });
+
+  test('each call is one round trip and leaves no prepared statement', async () => {
+    const fresh = Db.connect(url);
+    await fresh.serverInfo();
+    const before = fresh.roundTrips;
+    await fresh.query("select 'todo'::qtest.status as s");
+    await fresh.one('select $1::int + 1 as n', [1]);
+    await fresh.execute('select 1');
+    assert.equal(fresh.roundTrips - before, 3);
+    const prepared = await fresh.one('select count(*)::int as n from pg_prepared_statements');
+    assert.equal(prepared.n, 0);
+    fresh.close();
+  });
+
+  test('works through pgbouncer in transaction mode: 8 handles, 200 queries with enums, no error', async () => {
+    const bouncer = await startPgbouncer(url);
+    try {
+      const handles = Array.from({ length: 8 }, () => Db.connect(bouncer.url, { poolSize: 1 }));
+      const results = await Promise.all(
+        handles.flatMap((h, i) =>
+          Array.from({ length: 25 }, (_, k) => h.one("select $1::int as i, $2::int as k, 'done'::qtest.status as s", [i, k])),
+        ),
+      );
+      assert.equal(results.length, 200);
+      assert.ok(results.every((r) => r.s === 'done'));
+      for (const h of handles) h.close();
+    } finally {
+      await bouncer.stop();
+    }
+  });
+});
