@@ -25,6 +25,8 @@ export type PglaneErrorCode =
   | 'PGLANE_FACTORY_FIELD'
   | 'PGLANE_FACTORY_TRAIT'
   | 'PGLANE_FACTORY_DEFINITION'
+  | 'PGLANE_FACTORY_VALUE'
+  | 'PGLANE_FACTORY_INFER'
   | 'PGLANE_AUTH_API'
   | 'PGLANE_AUTH_RATE_LIMITED'
   | 'PGLANE_ROW_COUNT'
@@ -232,6 +234,11 @@ export declare class Factories {
   static preset(db?: Db | undefined | null): Factories
   /** Factories from YAML text. Throws `PGLANE_FACTORY_DEFINITION` naming the mistake. */
   static fromYaml(yaml: string, db?: Db | undefined | null): Factories
+  /**
+   * No definitions: every table is a factory, its rows inferred from the schema
+   * (`create('public.tasks', ctx, tracker)`).
+   */
+  static fromSchema(db?: Db | undefined | null): Factories
   /** Factories from a JS object of the same shape as the YAML. */
   static fromObject(definitions: any, db?: Db | undefined | null): Factories
   /**
@@ -244,9 +251,11 @@ export declare class Factories {
   /** The lane columns the definitions declare, `{ 'schema.table': ['name'] }`. */
   laneColumns(): Record<string, Array<string>>
   /**
-   * Inserts one row (or one set of rows) with factory `name`; tracks them in `tracker`.
-   * `attrs` sets columns, parameters, associations (`organizationId`, or the parent row) or,
-   * for a multi-row factory, per-step attributes.
+   * Inserts one row (or one set of rows) with factory `name`, or into table `name`
+   * (`'public.tasks'`: inferred, required parents included, when no definition has that
+   * name); tracks them in `tracker`. `attrs` sets columns, parameters, associations
+   * (`organizationId`, or the parent row), relations (`{ project: projectRow }`) or, for a
+   * multi-row factory, per-step attributes.
    */
   create(name: string, ctx: WorkerContext, tracker: ResourceTracker, attrs?: any | undefined | null, options?: FactoryOptions | undefined | null): Promise<Record<string, any>>
   /**
@@ -256,6 +265,11 @@ export declare class Factories {
   createList(name: string, count: number, ctx: WorkerContext, tracker: ResourceTracker, attrs?: any | undefined | null, options?: FactoryOptions | undefined | null): Promise<Record<string, any>[]>
   /** The values `create` would insert, without inserting (database defaults are absent). */
   build(name: string, ctx: WorkerContext, attrs?: any | undefined | null, options?: FactoryOptions | undefined | null, db?: Db | undefined | null): Record<string, any>
+  /**
+   * The live schema's tables (columns with their JS types, relations) and this registry's
+   * factories: what `npx pglane types` writes declarations from. Reads the catalog again.
+   */
+  describe(db?: Db | undefined | null): Promise<SchemaDescription>
 }
 
 /**
@@ -439,6 +453,16 @@ export declare class WorkerContext {
   prefix(scope: 'test' | 'worker' | 'run'): string
 }
 
+/** An association of a factory. */
+export interface AssociationDescription {
+  /** Its name. */
+  name: string
+  /** The parent's factory. */
+  factory: string
+  /** The parameter that gives the parent's key. */
+  param?: string
+}
+
 /**
  * A signed-in Supabase user: the rows written (all tracked) and what a test needs to act as
  * the user.
@@ -572,6 +596,28 @@ export interface CleanupReport {
   durationMs: number
   /** Whether the group-by-group fallback ran (after the one-statement delete failed). */
   fallback: boolean
+}
+
+/** A column of a table, as `describe` gives it. */
+export interface ColumnDescription {
+  /** Column name. */
+  name: string
+  /** Type as Postgres spells it. */
+  pgType: string
+  /** What the values are in JS: `number`, `string`, `boolean`, `json`, `enum` or `unknown`. */
+  kind: 'number' | 'string' | 'boolean' | 'json' | 'enum' | 'unknown'
+  /** An enum's labels. */
+  labels: Array<string>
+  /** Array dimensions (0: not an array). */
+  array: number
+  /** What an insert takes besides: `'string'` for `int8` and `numeric`, `'number'` for `money`. */
+  insertAlso?: 'string' | 'number'
+  /** Can it be null? */
+  nullable: boolean
+  /** Can an insert give it a value (not generated, not identity `ALWAYS`)? */
+  insertable: boolean
+  /** Does Postgres give it a value when an insert does not? */
+  hasDefault: boolean
 }
 
 /**
@@ -714,10 +760,38 @@ export declare function errorCodes(): Array<string>
 /** Escapes `\`, `%` and `_` so a string matches itself literally in a LIKE pattern. */
 export declare function escapeLike(text: string): string
 
+/** A factory, as `describe` gives it. */
+export interface FactoryDescription {
+  /** Its name. */
+  name: string
+  /** The table of a row factory, `schema.table`. */
+  table?: string
+  /** Trait names. */
+  traits: Array<string>
+  /** Parameter names. */
+  params: Array<string>
+  /** Associations. */
+  associations: Array<AssociationDescription>
+  /** After-steps. */
+  after: Array<StepDescription>
+  /** Steps of a multi-row factory. */
+  steps: Array<StepDescription>
+}
+
 /** Options of a factory call. */
 export interface FactoryOptions {
   /** Traits to apply, e.g. `['unconfirmed']`. */
   traits?: Array<string>
+  /**
+   * Which columns inference fills: `'required'` (default: `NOT NULL` columns without a
+   * default) or `'all'` (nullable ones too; nullable foreign keys stay null).
+   */
+  fill?: 'required' | 'all'
+  /**
+   * Relations connected to existing rows instead of new parents: `{ project: projectRow }`
+   * (a row with the referenced columns, or the key itself).
+   */
+  connect?: Record<string, any>
 }
 
 /** One source of `Factories.fromSources`: YAML text, a JS object, or a preset by name. */
@@ -823,6 +897,20 @@ export interface RegisterOptions {
   ttlSeconds?: number
 }
 
+/** A foreign key by the name factories accept. */
+export interface RelationDescription {
+  /** The relation's name (`project` for `project_id`). */
+  name: string
+  /** The referenced table, `schema.table`. */
+  table: string
+  /** Referencing columns. */
+  columns: Array<string>
+  /** Referenced columns. */
+  parentColumns: Array<string>
+  /** Does inference build a parent when none is given? */
+  required: boolean
+}
+
 /** A registered run. */
 export interface RunInfo {
   /** Run id. */
@@ -841,6 +929,14 @@ export interface RunInfo {
   ttlSeconds?: number
   /** Seconds since its last heartbeat. */
   idleSeconds: number
+}
+
+/** The live schema and the factories of a registry (`describe`). */
+export interface SchemaDescription {
+  /** Every table of the user schemas. */
+  tables: Array<TableDescription>
+  /** Every factory of the registry. */
+  factories: Array<FactoryDescription>
 }
 
 /** A schema file for `applySchemaFiles`. */
@@ -924,6 +1020,16 @@ export interface SignInOptions {
  */
 export declare function signInWithPassword(tracker: ResourceTracker, options: SignInOptions): Promise<SupabaseSession>
 
+/** A step or after-step of a factory. */
+export interface StepDescription {
+  /** Its name in the result. */
+  name: string
+  /** The factory it calls. */
+  factory: string
+  /** Made only sometimes (`if:`, or a trait's after-step)? */
+  optional: boolean
+}
+
 /** A written storage state. */
 export interface StorageStateFile {
   /** Where it was written. */
@@ -978,6 +1084,28 @@ export interface SweepOptions {
    * run's own pattern (derived from the run id and the name format), never free text.
    */
   lanePattern?: string
+}
+
+/** A table, as `describe` gives it. */
+export interface TableDescription {
+  /** `schema.table`. */
+  name: string
+  /** The name `create` reads back as this table (quoted where needed). */
+  qualified: string
+  /** Schema. */
+  schema: string
+  /** Table name. */
+  table: string
+  /** The partitioned table it is a partition of. */
+  partitionOf?: string
+  /** Primary key columns (empty: none, so its rows are not tracked by key). */
+  primaryKey: Array<string>
+  /** Columns in order. */
+  columns: Array<ColumnDescription>
+  /** Foreign keys, named. */
+  relations: Array<RelationDescription>
+  /** The definition that builds its rows when a call names the table. */
+  factory?: string
 }
 
 /**

@@ -5,8 +5,8 @@
 // and writes bench/results/<timestamp>.json and bench/results/latest.json.
 //
 // Environment: DATABASE_URL (else an embedded PostgreSQL is started), BENCH_QUICK=1 (few
-// iterations, a smoke test), BENCH_ONLY=setup,cleanup,cleanup1000,sweep,fleet,latency,name
-// (a subset), BENCH_RTT_MS (simulated network round trip of the latency section, default 2;
+// iterations, a smoke test), BENCH_ONLY=setup,cleanup,cleanup1000,sweep,fleet,latency,name,chain
+// (a subset; `chain` is the inferred-factories workload), BENCH_RTT_MS (simulated network round trip of the latency section, default 2;
 // 0 skips it), BENCH_WORKERS (default 10), BENCH_FK_INDEXES=1 (an experiment: index the four
 // foreign-key columns examples/schema.sql leaves unindexed).
 import { fork, spawn } from 'node:child_process';
@@ -24,6 +24,7 @@ import { PglaneImpl, pglane } from './pglane-impl.mjs';
 import { ReferenceImpl } from './baseline-reference.mjs';
 import { BestImpl } from './baseline-best.mjs';
 import { insertCompleteSetup, remainingRows } from '../__test__/reference.mjs';
+import { CHAIN_SCHEMA, LEVELS, chainImpls } from './chain.mjs';
 
 const require = createRequire(import.meta.url);
 const here = dirname(fileURLToPath(import.meta.url));
@@ -39,8 +40,8 @@ const wanted = (id) => !ONLY || ONLY.has(id);
 // Iterations per implementation (after `warmup` unmeasured ones). Chosen so the whole run takes
 // a few minutes on a 2-core machine and the medians move by a few percent between runs.
 const ITER = QUICK
-  ? { setup: [3, 10], cleanup: [3, 10], cleanup1000: [1, 4], sweep: [1, 3], fleetRounds: 1, fleetLoops: 4, latency: [2, 5], nameBatches: 4 }
-  : { setup: [20, 200], cleanup: [20, 200], cleanup1000: [4, 40], sweep: [2, 12], fleetRounds: 3, fleetLoops: 25, latency: [5, 30], nameBatches: 20 };
+  ? { setup: [3, 10], cleanup: [3, 10], cleanup1000: [1, 4], sweep: [1, 3], fleetRounds: 1, fleetLoops: 4, latency: [2, 5], nameBatches: 4, chain: [3, 10] }
+  : { setup: [20, 200], cleanup: [20, 200], cleanup1000: [4, 40], sweep: [2, 12], fleetRounds: 3, fleetLoops: 25, latency: [5, 30], nameBatches: 20, chain: [20, 200] };
 
 const KEYS = ['a', 'b', 'c'];
 const LABEL = { a: '(a) pglane', b: '(b) reference (pg)', c: '(c) best pg' };
@@ -108,7 +109,7 @@ function printWorkload(w) {
     const r = w.results[k];
     const ratio = k === 'a' || !w.results.a ? '' : `${k}/a ${fmt(r.p50 / w.results.a.p50, 2)}x`;
     console.log(
-      `${LABEL[k].padEnd(22)}${pad(fmt(r.p50, unit === 'ns' ? 0 : 3), 11)}${pad(fmt(r.p95, unit === 'ns' ? 0 : 3), 11)}${pad(fmt(r.roundTrips, 0), 13)}${pad(fmt(r.statements, 0), 12)}${pad(ratio, 13)}`,
+      `${(w.labels?.[k] ?? LABEL[k]).padEnd(22)}${pad(fmt(r.p50, unit === 'ns' ? 0 : 3), 11)}${pad(fmt(r.p95, unit === 'ns' ? 0 : 3), 11)}${pad(fmt(r.roundTrips, 0), 13)}${pad(fmt(r.statements, 0), 12)}${pad(ratio, 13)}`,
     );
   }
   for (const line of w.extraLines ?? []) console.log(line);
@@ -294,6 +295,43 @@ function nameWorkload(impls, runIds, batches) {
   };
 }
 
+/**
+ * A row 5 levels down a chain of required parents: (a) inferred, (b) YAML factories, (c)
+ * hand-written `pg` inserts in a transaction (bench/chain.mjs). Cleanup is not timed.
+ */
+async function chainWorkload(url, admin, [warmup, iterations]) {
+  await admin.query(CHAIN_SCHEMA);
+  const impls = chainImpls(url);
+  try {
+    for (const impl of Object.values(impls)) await impl.warm();
+    const results = await interleaved({
+      warmup,
+      iterations,
+      prepare: async (k) => impls[k].lane(pglane.generateRunId()),
+      measure: (k, lane) => timed(impls[k], () => impls[k].create(lane)),
+      check: async (k, lane, out) => {
+        const row = k === 'c' ? out.value.row : out.value;
+        expect(row?.id && row.l4_id, `${k}: the chain's last row has its parent`);
+        if (k !== 'c') {
+          let depth = 0;
+          for (let r = row; r; r = r[`l${LEVELS - depth}`]) depth++;
+          expect(depth === LEVELS, `${k}: ${LEVELS} levels come back (${depth})`);
+        }
+        await impls[k].clean(lane, out.value); // untimed
+      },
+    });
+    return {
+      id: 'chain',
+      title: `a row ${LEVELS} levels down a chain of required parents (${LEVELS} rows)`,
+      unit: 'ms',
+      labels: { a: '(a) pglane, inferred', b: '(b) pglane, YAML', c: '(c) pg, 5 inserts' },
+      results,
+    };
+  } finally {
+    for (const impl of Object.values(impls)) await impl.close();
+  }
+}
+
 /** WORKERS processes doing setup + cleanup loops at once, one implementation at a time. */
 async function fleetWorkload(url, admin, { rounds, loops }) {
   const children = [];
@@ -451,7 +489,13 @@ async function latencyWorkloads(url, admin, [warmup, iterations]) {
       cleanup.note = note;
       setup.measuredRttMs = rtt;
       cleanup.measuredRttMs = rtt;
-      return [setup, cleanup];
+      const out = [setup, cleanup];
+      if (wanted('chain')) {
+        const chain = await chainWorkload(proxied, admin, [warmup, iterations]);
+        Object.assign(chain, { id: 'chainRtt', title: `${chain.title}, ${RTT_MS} ms network round trip`, note, measuredRttMs: rtt });
+        out.push(chain);
+      }
+      return out;
     } finally {
       for (const impl of Object.values(impls)) await impl.close();
     }
@@ -474,6 +518,7 @@ function goals(workloads) {
     if (!w.results.a || !w.results.c) continue;
     list.push({ goal: `no slower than (c): ${w.id}`, target: 1, measured: ratio(w.id, 'c'), met: ratio(w.id, 'c') >= 1 });
   }
+  if (by.chain) list.push({ goal: 'inferred chain within 10% of YAML factories', target: 0.9, measured: ratio('chain', 'b'), met: ratio('chain', 'b') >= 0.9 });
   if (by.name) list.push({ goal: 'ctx.name() under 1 us per call', target: 1000, measured: by.name.results.a.p50, met: by.name.results.a.p50 < 1000, unit: 'ns' });
   if (by.fleet) {
     const n = by.fleet.results.a.connectionsPerProcess;
@@ -542,6 +587,7 @@ async function main() {
       await step('cleanup1000', () => cleanup1000Workload(impls, runIds, admin, ITER.cleanup1000));
       await step('sweep', () => sweepWorkload(impls, runIds, admin, ITER.sweep));
       await step('name', () => nameWorkload(impls, runIds, ITER.nameBatches));
+      await step('chain', () => chainWorkload(url, admin, ITER.chain));
     } finally {
       for (const impl of Object.values(impls)) await impl.close();
     }

@@ -215,6 +215,25 @@ const commands: Record<string, Command> = {
       for (const f of files) console.log(`${f.name}  sha256 ${f.sha256.slice(0, 12)}  applied ${f.applied_at}${f.run_id ? ` by run ${f.run_id}` : ''}`);
     },
   },
+  types: {
+    summary: 'write TypeScript types of the schema and your factories (--check: fail when out of date)',
+    usage: ['pglane types [--out file] [--factories file]... [--preset] [--check]'],
+    options: { out: { type: 'string' }, factories: { type: 'string', multiple: true }, preset: { type: 'boolean' }, check: { type: 'boolean' } },
+    async run({ positionals, values }) {
+      if (positionals.length) throw new UsageError('usage: pglane types [--out file] [--factories file]... [--preset] [--check]');
+      const { generateTypes } = require('./types') as typeof import('./types');
+      const check = Boolean(values.check);
+      const factories = (values.factories as unknown as string[] | undefined) ?? [];
+      const result = await generateTypes({ out: values.out as string | undefined, factories, preset: Boolean(values.preset), write: !check });
+      if (check) {
+        if (result.changed) throw new UsageError(`${result.out} is out of date (the schema or the factories changed): run \`npx pglane types\``);
+        console.log(`${result.out} is up to date`);
+        return 0;
+      }
+      console.log(`wrote ${result.out} (${result.tables} tables, ${result.factories} factories${result.changed ? '' : ', unchanged'})`);
+      return 0;
+    },
+  },
   doctor: {
     summary: 'check the connection, TLS, pooler, permissions, schema and lane columns (reads only)',
     usage: ['pglane doctor'],

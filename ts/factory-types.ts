@@ -30,6 +30,8 @@ export interface FactoryTypes {
   traits?: string;
   /** What `create` resolves with: the row as stored (plus the rows of its steps). */
   result?: object;
+  /** What `options.connect` accepts: relations connected to existing rows. */
+  connect?: object;
 }
 
 /**
@@ -59,8 +61,15 @@ export type FactoryTrait<F, N extends keyof F> = F[N] extends { traits: infer T 
 /** What factory `N` of map `F` creates. */
 export type FactoryResult<F, N extends keyof F> = F[N] extends { result: infer R } ? R : Row;
 
+/** What factory `N` of map `F` accepts as `options.connect`. */
+export type FactoryConnect<F, N extends keyof F> = F[N] extends { connect: infer C } ? (unknown extends C ? Record<string, unknown> : C) : Record<string, unknown>;
+
 /** Options of one factory call. */
 export interface FactoryCallOptions<F, N extends keyof F> {
   /** Traits to apply, e.g. `['archived']`. */
   traits?: FactoryTrait<F, N>[];
+  /** `'required'` (default): inference fills `NOT NULL` columns only; `'all'`: nullable ones too. */
+  fill?: 'required' | 'all';
+  /** Relations connected to existing rows instead of new parents: `{ project: projectRow }`. */
+  connect?: FactoryConnect<F, N>;
 }

@@ -11,6 +11,15 @@ import type { LockOptions } from '../index';
 
 export * from '../index';
 export * from './factory-types';
+export {
+  generateTypes,
+  renderTypes,
+  recordedHash,
+  typedFactories,
+  type TypedFactories,
+  type TypesOptions,
+  type TypesResult,
+} from './types';
 
 /** A lock key: a string (hashed to a stable 64-bit key) or a pair of 32-bit integers. */
 export type LockKey = string | [number, number];

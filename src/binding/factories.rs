@@ -8,7 +8,8 @@ use super::worker_context::WorkerContext;
 use crate::core::db as core_db;
 use crate::core::error::{Error as CoreError, ErrorCode};
 use crate::core::factory::definition::{FactoryFile, FactoryRegistry};
-use crate::core::factory::{self, FactoryCall};
+use crate::core::factory::describe as core_describe;
+use crate::core::factory::{self, CallOptions, FactoryCall, Fill};
 use crate::core::lane::WorkerContext as CoreContext;
 use crate::core::preset;
 use napi::bindgen_prelude::PromiseRaw;
@@ -23,6 +24,219 @@ use std::sync::Arc;
 pub struct FactoryOptions {
     /// Traits to apply, e.g. `['unconfirmed']`.
     pub traits: Option<Vec<String>>,
+    /// Which columns inference fills: `'required'` (default: `NOT NULL` columns without a
+    /// default) or `'all'` (nullable ones too; nullable foreign keys stay null).
+    #[napi(ts_type = "'required' | 'all'")]
+    pub fill: Option<String>,
+    /// Relations connected to existing rows instead of new parents: `{ project: projectRow }`
+    /// (a row with the referenced columns, or the key itself).
+    #[napi(ts_type = "Record<string, any>")]
+    pub connect: Option<Value>,
+}
+
+/// A column of a table, as `describe` gives it.
+#[napi(object)]
+pub struct ColumnDescription {
+    /// Column name.
+    pub name: String,
+    /// Type as Postgres spells it.
+    pub pg_type: String,
+    /// What the values are in JS: `number`, `string`, `boolean`, `json`, `enum` or `unknown`.
+    #[napi(ts_type = "'number' | 'string' | 'boolean' | 'json' | 'enum' | 'unknown'")]
+    pub kind: String,
+    /// An enum's labels.
+    pub labels: Vec<String>,
+    /// Array dimensions (0: not an array).
+    pub array: u32,
+    /// What an insert takes besides: `'string'` for `int8` and `numeric`, `'number'` for `money`.
+    #[napi(ts_type = "'string' | 'number'")]
+    pub insert_also: Option<String>,
+    /// Can it be null?
+    pub nullable: bool,
+    /// Can an insert give it a value (not generated, not identity `ALWAYS`)?
+    pub insertable: bool,
+    /// Does Postgres give it a value when an insert does not?
+    pub has_default: bool,
+}
+
+/// A foreign key by the name factories accept.
+#[napi(object)]
+pub struct RelationDescription {
+    /// The relation's name (`project` for `project_id`).
+    pub name: String,
+    /// The referenced table, `schema.table`.
+    pub table: String,
+    /// Referencing columns.
+    pub columns: Vec<String>,
+    /// Referenced columns.
+    pub parent_columns: Vec<String>,
+    /// Does inference build a parent when none is given?
+    pub required: bool,
+}
+
+/// A table, as `describe` gives it.
+#[napi(object)]
+pub struct TableDescription {
+    /// `schema.table`.
+    pub name: String,
+    /// The name `create` reads back as this table (quoted where needed).
+    pub qualified: String,
+    /// Schema.
+    pub schema: String,
+    /// Table name.
+    pub table: String,
+    /// The partitioned table it is a partition of.
+    pub partition_of: Option<String>,
+    /// Primary key columns (empty: none, so its rows are not tracked by key).
+    pub primary_key: Vec<String>,
+    /// Columns in order.
+    pub columns: Vec<ColumnDescription>,
+    /// Foreign keys, named.
+    pub relations: Vec<RelationDescription>,
+    /// The definition that builds its rows when a call names the table.
+    pub factory: Option<String>,
+}
+
+/// A step or after-step of a factory.
+#[napi(object)]
+pub struct StepDescription {
+    /// Its name in the result.
+    pub name: String,
+    /// The factory it calls.
+    pub factory: String,
+    /// Made only sometimes (`if:`, or a trait's after-step)?
+    pub optional: bool,
+}
+
+/// An association of a factory.
+#[napi(object)]
+pub struct AssociationDescription {
+    /// Its name.
+    pub name: String,
+    /// The parent's factory.
+    pub factory: String,
+    /// The parameter that gives the parent's key.
+    pub param: Option<String>,
+}
+
+/// A factory, as `describe` gives it.
+#[napi(object)]
+pub struct FactoryDescription {
+    /// Its name.
+    pub name: String,
+    /// The table of a row factory, `schema.table`.
+    pub table: Option<String>,
+    /// Trait names.
+    pub traits: Vec<String>,
+    /// Parameter names.
+    pub params: Vec<String>,
+    /// Associations.
+    pub associations: Vec<AssociationDescription>,
+    /// After-steps.
+    pub after: Vec<StepDescription>,
+    /// Steps of a multi-row factory.
+    pub steps: Vec<StepDescription>,
+}
+
+/// The live schema and the factories of a registry (`describe`).
+#[napi(object)]
+pub struct SchemaDescription {
+    /// Every table of the user schemas.
+    pub tables: Vec<TableDescription>,
+    /// Every factory of the registry.
+    pub factories: Vec<FactoryDescription>,
+}
+
+fn step(s: core_describe::StepDescription) -> StepDescription {
+    StepDescription {
+        name: s.name,
+        factory: s.factory,
+        optional: s.optional,
+    }
+}
+
+fn schema_description(
+    (tables, factories): (
+        Vec<core_describe::TableDescription>,
+        Vec<core_describe::FactoryDescription>,
+    ),
+) -> SchemaDescription {
+    SchemaDescription {
+        tables: tables
+            .into_iter()
+            .map(|t| TableDescription {
+                name: t.name,
+                qualified: t.qualified,
+                schema: t.schema,
+                table: t.table,
+                partition_of: t.partition_of,
+                primary_key: t.primary_key,
+                columns: t
+                    .columns
+                    .into_iter()
+                    .map(|c| {
+                        let (kind, labels) = match c.ty.kind {
+                            core_describe::JsKind::Number => ("number", Vec::new()),
+                            core_describe::JsKind::String => ("string", Vec::new()),
+                            core_describe::JsKind::Boolean => ("boolean", Vec::new()),
+                            core_describe::JsKind::Json => ("json", Vec::new()),
+                            core_describe::JsKind::Enum(labels) => ("enum", labels),
+                            core_describe::JsKind::Unknown => ("unknown", Vec::new()),
+                        };
+                        ColumnDescription {
+                            name: c.name,
+                            pg_type: c.pg_type,
+                            kind: kind.to_string(),
+                            labels,
+                            array: c.ty.array,
+                            insert_also: c.ty.insert_also.map(|k| {
+                                match k {
+                                    core_describe::JsKind::Number => "number",
+                                    _ => "string",
+                                }
+                                .to_string()
+                            }),
+                            nullable: c.nullable,
+                            insertable: c.insertable,
+                            has_default: c.has_default,
+                        }
+                    })
+                    .collect(),
+                relations: t
+                    .relations
+                    .into_iter()
+                    .map(|r| RelationDescription {
+                        name: r.name,
+                        table: r.table,
+                        columns: r.columns,
+                        parent_columns: r.parent_columns,
+                        required: r.required,
+                    })
+                    .collect(),
+                factory: t.factory,
+            })
+            .collect(),
+        factories: factories
+            .into_iter()
+            .map(|f| FactoryDescription {
+                name: f.name,
+                table: f.table,
+                traits: f.traits,
+                params: f.params,
+                associations: f
+                    .associations
+                    .into_iter()
+                    .map(|a| AssociationDescription {
+                        name: a.name,
+                        factory: a.factory,
+                        param: a.param,
+                    })
+                    .collect(),
+                after: f.after.into_iter().map(step).collect(),
+                steps: f.steps.into_iter().map(step).collect(),
+            })
+            .collect(),
+    }
 }
 
 /// One source of `Factories.fromSources`: YAML text, a JS object, or a preset by name.
@@ -52,18 +266,33 @@ fn call(
     attrs: Option<JsInput>,
     options: Option<Arg<FactoryOptions>>,
     count: Option<&JsInput>,
-) -> crate::core::Result<FactoryCall> {
+) -> crate::core::Result<(FactoryCall, CallOptions)> {
     let attrs = match attrs {
         Some(a) => a.get().optional_json("attrs")?,
         None => None,
     };
     let count = count.map(|c| factory::list_count(c.get())).transpose()?;
-    FactoryCall::new(
-        name,
-        attrs,
-        options.and_then(|o| o.0.traits).unwrap_or_default(),
-        count,
-    )
+    let (traits, fill, connect) = match options {
+        Some(Arg(o)) => (o.traits.unwrap_or_default(), o.fill, o.connect),
+        None => (Vec::new(), None, None),
+    };
+    let call = FactoryCall::new(name, attrs, traits, count)?;
+    let fill = fill
+        .as_deref()
+        .map(Fill::parse)
+        .transpose()?
+        .unwrap_or_default();
+    let connect = match connect {
+        None | Some(Value::Null) => serde_json::Map::new(),
+        Some(Value::Object(m)) => m,
+        Some(_) => {
+            return Err(crate::core::Error::new(
+                crate::core::ErrorCode::FactoryField,
+                "connect must be an object: { relation: row }",
+            ))
+        }
+    };
+    Ok((call, CallOptions { fill, connect }))
 }
 
 /// Creates with `registry` in a spawned future that owns copies of everything it needs.
@@ -73,10 +302,11 @@ fn spawn_create<'env>(
     db: core_db::Db,
     ctx: CoreContext,
     tracker: Arc<crate::core::lane::tracker::ResourceTracker>,
-    call: crate::core::Result<FactoryCall>,
+    call: crate::core::Result<(FactoryCall, CallOptions)>,
 ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
     spawn(env, async move {
-        factory::create(&db, &registry, &ctx, &tracker, &call?).await
+        let (call, options) = call?;
+        factory::create_with(&db, &registry, &ctx, &tracker, &call, &options).await
     })
 }
 
@@ -104,6 +334,18 @@ impl Factories {
             registry: Arc::new(guard(&env, || FactoryRegistry::from_yaml(&yaml))?),
             db: db.map(|d| d.inner.clone()),
         })
+    }
+
+    /// No definitions: every table is a factory, its rows inferred from the schema
+    /// (`create('public.tasks', ctx, tracker)`).
+    #[napi(factory, catch_unwind)]
+    pub fn from_schema(
+        #[napi(ts_arg_type = "Db | undefined | null")] db: Option<Arg<&Db>>,
+    ) -> Factories {
+        Factories {
+            registry: Arc::new(FactoryRegistry::empty()),
+            db: db.map(|d| d.inner.clone()),
+        }
     }
 
     /// Factories from a JS object of the same shape as the YAML.
@@ -184,7 +426,7 @@ impl Factories {
         env: &'env Env,
         ctx: &WorkerContext,
         tracker: &ResourceTracker,
-        call: crate::core::Result<FactoryCall>,
+        call: crate::core::Result<(FactoryCall, CallOptions)>,
     ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
         spawn_create(
             env,
@@ -196,9 +438,11 @@ impl Factories {
         )
     }
 
-    /// Inserts one row (or one set of rows) with factory `name`; tracks them in `tracker`.
-    /// `attrs` sets columns, parameters, associations (`organizationId`, or the parent row) or,
-    /// for a multi-row factory, per-step attributes.
+    /// Inserts one row (or one set of rows) with factory `name`, or into table `name`
+    /// (`'public.tasks'`: inferred, required parents included, when no definition has that
+    /// name); tracks them in `tracker`. `attrs` sets columns, parameters, associations
+    /// (`organizationId`, or the parent row), relations (`{ project: projectRow }`) or, for a
+    /// multi-row factory, per-step attributes.
     #[napi(
         ts_args_type = "name: string, ctx: WorkerContext, tracker: ResourceTracker, attrs?: any | undefined | null, options?: FactoryOptions | undefined | null",
         ts_return_type = "Promise<Record<string, any>>",
@@ -262,8 +506,32 @@ impl Factories {
             (given, _) => db_or_default(&env, given.map(|d| d.0))?,
         };
         guard(&env, || {
-            let call = call(name.0, attrs, options, None)?;
-            factory::build(&db, &self.registry, &ctx.inner, &call)
+            let (call, options) = call(name.0, attrs, options, None)?;
+            factory::build(&db, &self.registry, &ctx.inner, &call, &options)
+        })
+    }
+
+    /// The live schema's tables (columns with their JS types, relations) and this registry's
+    /// factories: what `npx pglane types` writes declarations from. Reads the catalog again.
+    #[napi(
+        ts_args_type = "db?: Db | undefined | null",
+        ts_return_type = "Promise<SchemaDescription>",
+        catch_unwind
+    )]
+    pub fn describe<'env>(
+        &self,
+        env: &'env Env,
+        db: Option<Arg<&Db>>,
+    ) -> napi::Result<PromiseRaw<'env, Outcome<SchemaDescription>>> {
+        let db = match (db, &self.db) {
+            (None, Some(own)) => own.clone(),
+            (given, _) => db_or_default(env, given.map(|d| d.0))?,
+        };
+        let registry = self.registry.clone();
+        spawn(env, async move {
+            factory::describe(&db, &registry)
+                .await
+                .map(schema_description)
         })
     }
 }

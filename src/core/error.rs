@@ -57,6 +57,11 @@ pub enum ErrorCode {
     FactoryTrait,
     /// A factory definition is invalid (bad YAML, unknown table or column, a cycle).
     FactoryDefinition,
+    /// A value given to a factory does not fit its column's type.
+    FactoryValue,
+    /// Inference found no value for a column: a type it cannot make, a CHECK it cannot
+    /// satisfy, a cycle of required foreign keys it cannot close.
+    FactoryInfer,
     /// Supabase Auth's API refused a sign-in or could not be reached (the password grant).
     AuthApi,
     /// Supabase Auth's API answered 429: its rate limit for this IP was reached.
@@ -105,6 +110,8 @@ impl ErrorCode {
             ErrorCode::FactoryField => "PGLANE_FACTORY_FIELD",
             ErrorCode::FactoryTrait => "PGLANE_FACTORY_TRAIT",
             ErrorCode::FactoryDefinition => "PGLANE_FACTORY_DEFINITION",
+            ErrorCode::FactoryValue => "PGLANE_FACTORY_VALUE",
+            ErrorCode::FactoryInfer => "PGLANE_FACTORY_INFER",
             ErrorCode::AuthApi => "PGLANE_AUTH_API",
             ErrorCode::AuthRateLimited => "PGLANE_AUTH_RATE_LIMITED",
             ErrorCode::RowCount => "PGLANE_ROW_COUNT",
@@ -142,6 +149,8 @@ impl ErrorCode {
         ErrorCode::FactoryField,
         ErrorCode::FactoryTrait,
         ErrorCode::FactoryDefinition,
+        ErrorCode::FactoryValue,
+        ErrorCode::FactoryInfer,
         ErrorCode::AuthApi,
         ErrorCode::AuthRateLimited,
         ErrorCode::RowCount,

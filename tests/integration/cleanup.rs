@@ -17,7 +17,8 @@ fn lane(pattern: &str) -> LanePattern {
     LanePattern::parse(pattern, &NameFormat::default()).unwrap()
 }
 
-fn schema_sql(s: &str, s2: &str) -> String {
+/// The hostile schema in schemas `s` and `s2` (also used by the inference tests).
+pub(crate) fn schema_sql(s: &str, s2: &str) -> String {
     format!(
         r#"
 create schema {s}; create schema {s2};
@@ -85,7 +86,7 @@ async fn count(db: &Db, sql: &str) -> i64 {
     conn.query(sql, &[]).await.unwrap()[0].get(0)
 }
 
-fn names() -> (String, String) {
+pub(crate) fn names() -> (String, String) {
     let tag = uuid::Uuid::new_v4().simple().to_string()[..8].to_string();
     (format!("hostile_{tag}"), format!("hostile_{tag}_two"))
 }

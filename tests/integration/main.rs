@@ -5,6 +5,7 @@
 mod cleanup;
 mod db;
 mod factory_adopt;
+mod infer;
 mod naming_properties;
 mod query;
 mod runs;

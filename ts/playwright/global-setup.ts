@@ -28,6 +28,7 @@ import { RESERVED } from './database';
 import { loadFactories } from './factories';
 import { resolveOptions, type ResolvedOptions } from './options';
 import { resetRunState, runState, type TeardownSummary } from './run-state';
+import { generateTypes } from '../types';
 import * as native from '../../index';
 
 function log(verbose: boolean, message: string) {
@@ -132,6 +133,11 @@ async function setup(config: FullConfig | undefined, savedEnv: NodeJS.ProcessEnv
       } else {
         log(options.verbose, `schema file ${outcome.name}: ${outcome.status.replace('-', ' ')}`);
       }
+    }
+
+    if (options.typesOut) {
+      const types = await generateTypes({ out: options.typesOut, registry: loadFactories(options.factorySets[0], options.baseDir), preset: false, db, onlyIfChanged: true });
+      if (types.written) log(options.verbose, `the schema or the factories changed: wrote ${types.out}`);
     }
 
     const lanePattern = native.WorkerContext.create({ workerIndex: 0 }, { runId }).runPattern();

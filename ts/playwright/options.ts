@@ -66,6 +66,12 @@ export interface PglaneOptions {
    * the run (default `['DATABASE_URL']`); a name a `webServer.env` sets itself is left alone.
    */
   databaseUrlEnv?: string | string[];
+  /**
+   * Rewrite the TypeScript types of the schema and these factories (what `npx pglane types`
+   * writes) in global setup, after the schema files, when they changed: `true` writes
+   * `pglane-types.d.ts` beside the config; `{ out }` names the file (relative to the config).
+   */
+  types?: boolean | { out?: string };
 }
 
 /** The worker fixture option that carries pglane's options: `use: { pglane: {...} }`. */
@@ -123,6 +129,8 @@ export interface ResolvedOptions {
   verbose: boolean;
   databaseUrlEnv: string[];
   baseDir: string;
+  /** Where global setup rewrites the generated types, if asked to (absolute path). */
+  typesOut: string | null;
 }
 
 const envFlag = (name: string) => process.env[name] === '1' || process.env[name] === 'true';
@@ -158,5 +166,12 @@ export function resolveOptions(config?: FullConfig | null): ResolvedOptions {
     verbose: first('verbose') ?? process.env.PGLANE_QUIET !== '1',
     databaseUrlEnv: databaseUrlEnvNames({ databaseUrlEnv: first('databaseUrlEnv') }),
     baseDir: base,
+    typesOut: typesOutOf(first('types'), base),
   };
+}
+
+/** The file of the `types` option, resolved against the config's directory (`null`: not asked). */
+function typesOutOf(types: PglaneOptions['types'], base: string): string | null {
+  if (!types) return null;
+  return resolvePath(base, (typeof types === 'object' && types.out) || 'pglane-types.d.ts').path;
 }

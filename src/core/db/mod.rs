@@ -1,10 +1,11 @@
 //! The database layer every other part uses: a small pool per process, TLS per `sslmode`,
 //! unnamed statements only (one round trip each, and safe behind transaction-mode poolers),
 //! a client-side statement timeout that cancels on the server, a round-trip counter, the
-//! schema graph read from the catalog and cached ([`catalog`]), the one place where
-//! connection and query errors get their codes ([`errors`]), queries from tests with rows as
-//! JSON ([`query`]), a reader of SQL text that splits scripts and shapes statements
-//! ([`sql_text`]), and what `pglane doctor` reports ([`doctor`]).
+//! schema graph read from the catalog and cached ([`catalog`]), the column facts factories
+//! read lazily ([`table_facts`]), the one place where connection and query errors get their
+//! codes ([`errors`]), queries from tests with rows as JSON ([`query`]), a reader of SQL text
+//! that splits scripts and shapes statements ([`sql_text`]), and what `pglane doctor` reports
+//! ([`doctor`]).
 
 pub mod catalog;
 pub mod config;
@@ -12,6 +13,7 @@ pub mod doctor;
 pub mod errors;
 pub mod query;
 pub mod sql_text;
+pub mod table_facts;
 pub mod tls;
 
 use crate::core::error::{Error, ErrorCode, Result};
@@ -43,6 +45,8 @@ struct DbInner {
     tls: MakeRustlsConnect,
     round_trips: AtomicU64,
     graph: std::sync::RwLock<Option<Arc<SchemaGraph>>>,
+    /// Column facts for factories, with the graph they were read for ([`table_facts`]).
+    table_facts: std::sync::RwLock<Option<(Arc<SchemaGraph>, Arc<table_facts::TableFacts>)>>,
     pooler: tokio::sync::OnceCell<bool>,
     /// Seen marked as a test database (pglane never removes the mark).
     test_database: std::sync::atomic::AtomicBool,
@@ -129,6 +133,7 @@ impl Db {
                 tls,
                 round_trips: AtomicU64::new(0),
                 graph: std::sync::RwLock::new(None),
+                table_facts: std::sync::RwLock::new(None),
                 pooler: tokio::sync::OnceCell::new(),
                 test_database: std::sync::atomic::AtomicBool::new(false),
             }),

@@ -26,7 +26,7 @@
 //!     traits:
 //!       archived: { fields: { archived_at: "{{now}}" } }
 //!   setup:                           # a multi-row factory: one atomic statement
-//!     steps:
+//!     steps:                         # (a factory may be a table: `factory: public.models`)
 //!       - { as: org, factory: organization }
 //!       - { as: model, factory: model, with: { organization_id: "{{org.id}}" } }
 //! ```
@@ -207,6 +207,14 @@ pub const HELPERS: &[&str] = &[
 ];
 
 impl FactoryRegistry {
+    /// No factories: every table is one, inferred.
+    pub fn empty() -> FactoryRegistry {
+        FactoryRegistry {
+            factories: BTreeMap::new(),
+            lane_columns: Vec::new(),
+        }
+    }
+
     /// Parses YAML (or JSON, which is YAML).
     pub fn from_yaml(text: &str) -> Result<FactoryRegistry> {
         FactoryRegistry::from_file(FactoryFile::from_yaml(text)?)
@@ -305,6 +313,10 @@ impl FactoryRegistry {
         let mut todo = vec![name.to_string()];
         while let Some(n) = todo.pop() {
             let Some(def) = self.factories.get(&n) else {
+                // A table used as a factory.
+                if n.contains('.') && seen.insert(n.clone()) {
+                    tables.push(n);
+                }
                 continue;
             };
             if !seen.insert(n) {
@@ -336,6 +348,15 @@ impl FactoryRegistry {
         })
     }
 
+    /// A factory a definition may use: one of the registry, or a table named `schema.table`
+    /// (an inferred factory, resolved against the schema when used).
+    fn known(&self, name: &str) -> Result<()> {
+        if name.contains('.') && !self.factories.contains_key(name) {
+            return Ok(());
+        }
+        self.get(name).map(|_| ())
+    }
+
     fn check(&self) -> Result<()> {
         for (name, def) in &self.factories {
             let what = |m: String| definition_error(format!("factory {name:?}: {m}"));
@@ -360,7 +381,7 @@ impl FactoryRegistry {
                 .chain(&def.after)
                 .chain(def.traits.values().flat_map(|t| &t.after))
             {
-                self.get(&step.factory)
+                self.known(&step.factory)
                     .map_err(|e| what(e.message().to_string()))?;
                 if step.name.is_empty() || step.name.contains('.') {
                     return Err(what(format!(
@@ -373,7 +394,7 @@ impl FactoryRegistry {
                 }
             }
             for (a, assoc) in &def.associations {
-                self.get(&assoc.factory)
+                self.known(&assoc.factory)
                     .map_err(|e| what(format!("association {a:?}: {}", e.message())))?;
             }
             for spec in def
@@ -458,6 +479,25 @@ mod tests {
         let mut tables = r.tables_of("s");
         tables.sort();
         assert_eq!(tables, vec!["ta", "tb", "tc"]);
+    }
+
+    #[test]
+    fn steps_and_associations_may_name_tables() {
+        let r = FactoryRegistry::from_yaml(
+            "factories: { a: { table: ta, associations: { p: { factory: public.projects } } }, s: { steps: [ { as: x, factory: a }, { as: t, factory: public.tasks } ] } }",
+        )
+        .unwrap();
+        let mut tables = r.tables_of("s");
+        tables.sort();
+        assert_eq!(tables, vec!["public.projects", "public.tasks", "ta"]);
+        let err =
+            FactoryRegistry::from_yaml("factories: { s: { steps: [ { as: x, factory: nope } ] } }")
+                .unwrap_err();
+        assert!(
+            err.message().contains("no factory named \"nope\""),
+            "{}",
+            err.message()
+        );
     }
 
     #[test]

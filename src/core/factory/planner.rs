@@ -2,19 +2,26 @@
 //! in memory. Values pglane can compute (lane names, UUIDs, parameters, bcrypt hashes) are kept
 //! as values; values only the database knows (serial keys, defaults) are references to the
 //! row that will insert them. [`super::sql`] turns the plan into one statement.
+//!
+//! A factory name that no definition has but a table does is a factory too: its rows are
+//! inferred ([`super::infer`]). Every row a definition makes is completed the same way, so a
+//! definition only says what differs from what the catalog implies.
 
 use super::definition::{FactoryDef, FactoryRegistry, StepDef};
+use super::infer::Fill;
 use super::template::{bcrypt_hash, now_rfc3339, parse_template, random_token, token_length, Part};
-use super::FactoryCall;
+use super::{CallOptions, FactoryCall};
+use crate::core::db::table_facts::TableFacts;
 use crate::core::error::{Error, ErrorCode, Result};
 use crate::core::lane::{LaneId, WorkerContext};
 use crate::core::runs::journal;
 use crate::core::schema::{SchemaGraph, TableId};
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
 
-const MAX_DEPTH: usize = 24;
+/// How deep factories may nest (parents of parents, steps, after-steps).
+const MAX_DEPTH: usize = 64;
 
 /// A value being planned.
 #[derive(Debug, Clone)]
@@ -27,10 +34,12 @@ pub(super) enum Val {
         row: usize,
         column: String,
     },
+    /// The statement's `now()`, moved by this many seconds.
+    Now(i64),
 }
 
 impl Val {
-    fn from_json(v: &Value) -> Val {
+    pub(super) fn from_json(v: &Value) -> Val {
         match v {
             Value::Null => Val::Null,
             Value::String(s) => Val::Text(s.clone()),
@@ -53,6 +62,7 @@ impl Val {
             Val::Text(s) => Value::String(s.clone()),
             Val::Json(v) => v.clone(),
             Val::Null | Val::Ref { .. } => Value::Null,
+            Val::Now(_) => Value::Null,
         }
     }
 }
@@ -60,9 +70,9 @@ impl Val {
 /// An attribute handed to a factory; `from_caller` values of scoped fields go through the
 /// field's helper (so `{ name: 'Acme' }` becomes the lane's `…-Acme`).
 #[derive(Debug, Clone)]
-struct Attr {
-    val: Val,
-    from_caller: bool,
+pub(super) struct Attr {
+    pub(super) val: Val,
+    pub(super) from_caller: bool,
 }
 
 #[derive(Debug)]
@@ -72,6 +82,8 @@ pub(super) struct PlannedRow {
     /// The key an adopting step upserts by (the primary key's columns when the step said
     /// `adopt: true`); `None` for a plain insert.
     pub(super) adopt: Option<Vec<String>>,
+    /// Columns inference filled: an adopted row keeps what its trigger wrote for them.
+    pub(super) inferred: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -86,7 +98,7 @@ pub(super) enum Shape {
 }
 
 impl Shape {
-    fn row(&self) -> Option<usize> {
+    pub(super) fn row(&self) -> Option<usize> {
         match self {
             Shape::Row { row, .. } => Some(*row),
             _ => None,
@@ -100,6 +112,8 @@ pub struct Plan {
     pub(super) shape: Shape,
     /// The lane whose journal the statement writes, when the journal exists.
     pub(super) journal: Option<LaneId>,
+    /// The time `build` shows for `now()`.
+    now: String,
 }
 
 /// Helpers that make a field from text (`name`, `email`, `slug`, `bcrypt`): a caller's value
@@ -108,13 +122,29 @@ fn is_text_helper(helper: &str) -> bool {
     matches!(helper, "name" | "email" | "slug" | "bcrypt")
 }
 
-struct Planner<'a> {
-    registry: &'a FactoryRegistry,
-    graph: &'a SchemaGraph,
-    ctx: &'a WorkerContext,
-    rows: Vec<PlannedRow>,
+pub(super) struct Planner<'a> {
+    pub(super) registry: &'a FactoryRegistry,
+    pub(super) graph: &'a SchemaGraph,
+    pub(super) facts: &'a TableFacts,
+    pub(super) ctx: &'a WorkerContext,
+    pub(super) rows: Vec<PlannedRow>,
     depth: usize,
     now: String,
+    /// `now` in seconds since 1970, for checks of times.
+    pub(super) now_secs: f64,
+    pub(super) fill: Fill,
+    /// The rows being built, outermost first: where a cycle of required parents closes.
+    pub(super) frames: Vec<Frame>,
+    /// The definition that builds a table's rows when the table is named or is a parent.
+    pub(super) table_factories: HashMap<TableId, String>,
+}
+
+/// A row being built: its table, the values it has so far, and its index once planned.
+#[derive(Debug)]
+pub(super) struct Frame {
+    pub(super) table: TableId,
+    pub(super) values: BTreeMap<String, Val>,
+    pub(super) row: Option<usize>,
 }
 
 /// Names visible to templates: parameters, and rows by name (`self`, associations, steps).
@@ -140,7 +170,7 @@ fn definition_error(factory: &str, message: impl std::fmt::Display) -> Error {
 }
 
 impl<'a> Planner<'a> {
-    fn instantiate(
+    pub(super) fn instantiate(
         &mut self,
         name: &str,
         attrs: BTreeMap<String, Attr>,
@@ -150,10 +180,12 @@ impl<'a> Planner<'a> {
         if self.depth > MAX_DEPTH {
             return Err(definition_error(
                 name,
-                "associations and steps nest too deep: do factories create each other in a loop?",
+                "associations, parents and steps nest too deep: do factories create each other in a loop?",
             ));
         }
-        let def = self.merged(name, traits)?;
+        let (name, def) = self.definition(name)?;
+        let name = name.as_str();
+        let def = self.merged(name, def, traits)?;
         let seq = self.ctx.sequences().next(name);
         let mut env = Env {
             factory: name.to_string(),
@@ -174,9 +206,32 @@ impl<'a> Planner<'a> {
         Ok(shape)
     }
 
+    /// The factory a name means: a definition of that name; else a table of that name, built by
+    /// its definition if it has one, or inferred (a definition with only `table`).
+    fn definition(&self, name: &str) -> Result<(String, FactoryDef)> {
+        if let Ok(def) = self.registry.get(name) {
+            return Ok((name.to_string(), def.clone()));
+        }
+        match self.graph.resolve(name) {
+            Ok(table) => {
+                if let Some(factory) = self.table_factories.get(&table) {
+                    return Ok((factory.clone(), self.registry.get(factory)?.clone()));
+                }
+                let t = &self.graph.tables[table];
+                Ok((
+                    t.display_name(),
+                    FactoryDef {
+                        table: Some(t.table_name().qualified()),
+                        ..FactoryDef::default()
+                    },
+                ))
+            }
+            Err(table_error) => Err(unknown_factory_or_table(self.registry, name, table_error)),
+        }
+    }
+
     /// The factory with its traits applied.
-    fn merged(&self, name: &str, traits: &[String]) -> Result<FactoryDef> {
-        let mut def = self.registry.get(name)?.clone();
+    fn merged(&self, name: &str, mut def: FactoryDef, traits: &[String]) -> Result<FactoryDef> {
         for t in traits {
             let tr = def.traits.get(t).cloned().ok_or_else(|| {
                 Error::new(
@@ -202,7 +257,7 @@ impl<'a> Planner<'a> {
         &mut self,
         name: &str,
         def: &FactoryDef,
-        mut attrs: BTreeMap<String, Attr>,
+        attrs: BTreeMap<String, Attr>,
         env: &mut Env,
     ) -> Result<Shape> {
         let table_name = def.table.as_deref().expect("row factory");
@@ -210,10 +265,31 @@ impl<'a> Planner<'a> {
             .graph
             .resolve(table_name)
             .map_err(|e| definition_error(name, e.message()))?;
-        let table = &self.graph.tables[table_id];
-        // Sort the caller's attributes into parameters, columns and associations.
+        self.frames.push(Frame {
+            table: table_id,
+            values: BTreeMap::new(),
+            row: None,
+        });
+        let result = self.instantiate_row_in_frame(name, def, attrs, env, table_id);
+        self.frames.pop();
+        result
+    }
+
+    fn instantiate_row_in_frame(
+        &mut self,
+        name: &str,
+        def: &FactoryDef,
+        mut attrs: BTreeMap<String, Attr>,
+        env: &mut Env,
+        table_id: TableId,
+    ) -> Result<Shape> {
+        let graph = self.graph;
+        let table = &graph.tables[table_id];
+        let relation_names = self.relation_names(table_id);
+        // Sort the caller's attributes into parameters, columns, associations and relations.
         let mut columns: BTreeMap<String, Attr> = BTreeMap::new();
         let mut provided_assoc: HashMap<String, Attr> = HashMap::new();
+        let mut relations: BTreeMap<String, Attr> = BTreeMap::new();
         for (key, attr) in std::mem::take(&mut attrs) {
             if def.transient.contains_key(&key) {
                 env.params.insert(key, attr.val);
@@ -225,15 +301,18 @@ impl<'a> Planner<'a> {
                 .find(|(a, d)| **a == key || d.param.as_deref() == Some(key.as_str()))
             {
                 provided_assoc.insert(assoc.clone(), attr);
+            } else if relation_names.contains(&key) {
+                relations.insert(key, attr);
             } else {
                 let mut accepted: Vec<String> = def.transient.keys().cloned().collect();
                 accepted.extend(def.associations.keys().cloned());
                 accepted.extend(def.associations.values().filter_map(|a| a.param.clone()));
+                accepted.extend(relation_names.iter().cloned());
                 accepted.extend(table.columns.iter().map(|c| c.name.clone()));
                 return Err(field_error(
                     name,
                     format!(
-                        "{key:?} is not a column of {}, a parameter or an association; accepted: {}",
+                        "{key:?} is not a column of {}, a parameter, an association or a relation; accepted: {}",
                         table.display_name(),
                         accepted.join(", ")
                     ),
@@ -298,6 +377,7 @@ impl<'a> Planner<'a> {
             extras.push((assoc_name.clone(), parent));
         }
         // Fields, with the caller's values on top.
+        let mut caller_columns: BTreeSet<String> = BTreeSet::new();
         for (column, spec) in &def.fields {
             if table.column(column).is_none() {
                 return Err(definition_error(
@@ -310,6 +390,10 @@ impl<'a> Planner<'a> {
             }
             let v = match columns.remove(column) {
                 Some(attr) if attr.from_caller => {
+                    caller_columns.insert(column.clone());
+                    if !matches!(spec, Value::Object(_)) {
+                        self.check_caller_value(name, table_id, column, &attr.val)?;
+                    }
                     self.apply_helper_to_caller_value(spec, attr.val, name)?
                 }
                 Some(attr) => attr.val,
@@ -318,14 +402,35 @@ impl<'a> Planner<'a> {
             values.insert(column.clone(), v);
         }
         for (column, attr) in columns {
+            if attr.from_caller {
+                self.check_caller_value(name, table_id, &column, &attr.val)?;
+                caller_columns.insert(column.clone());
+            }
             values.insert(column, attr.val);
+        }
+        // What neither gave: from the catalog.
+        let given: BTreeSet<String> = values.keys().cloned().collect();
+        let parents = self.infer_row(name, table_id, &mut values, relations, &caller_columns)?;
+        let inferred: Vec<String> = values
+            .keys()
+            .filter(|c| !given.contains(*c))
+            .cloned()
+            .collect();
+        for (relation, parent) in parents {
+            if table.column(&relation).is_none() && !extras.iter().any(|(n, _)| *n == relation) {
+                extras.push((relation, parent));
+            }
         }
         let row = self.rows.len();
         self.rows.push(PlannedRow {
             table: table_id,
             values: values.into_iter().collect(),
             adopt: None,
+            inferred,
         });
+        if let Some(frame) = self.frames.last_mut() {
+            frame.row = Some(row);
+        }
         env.rows.insert("self".into(), row);
         for step in def.after.clone() {
             if table.column(&step.name).is_some() {
@@ -484,7 +589,7 @@ impl<'a> Planner<'a> {
     }
 
     /// A column of a planned row: its value when pglane computed it, else a reference.
-    fn column_of(&self, row: usize, column: &str, factory: &str) -> Result<Val> {
+    pub(super) fn column_of(&self, row: usize, column: &str, factory: &str) -> Result<Val> {
         let planned = &self.rows[row];
         if let Some((_, v)) = planned.values.iter().find(|(c, _)| c == column) {
             return Ok(v.clone());
@@ -603,6 +708,7 @@ impl<'a> Planner<'a> {
                         "a database-generated column cannot be used inside json",
                     ))
                 }
+                Val::Now(_) => Value::String(self.now.clone()),
                 other => other.to_json(),
             },
             Value::Array(items) => Value::Array(
@@ -647,6 +753,7 @@ impl<'a> Planner<'a> {
                         let _ = write!(out, "{j}");
                     }
                     Val::Null => {}
+                    Val::Now(_) => out.push_str(&self.now),
                     Val::Ref { .. } => {
                         return Err(definition_error(
                             &env.factory,
@@ -690,20 +797,30 @@ impl<'a> Planner<'a> {
 }
 
 impl Plan {
-    /// Plans a call without touching the database.
+    /// Plans a call without touching the database: `facts` are the graph's column facts.
     pub fn new(
         registry: &FactoryRegistry,
         graph: &SchemaGraph,
+        facts: &TableFacts,
         ctx: &WorkerContext,
         call: &FactoryCall,
+        options: &CallOptions,
     ) -> Result<Plan> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
         let mut planner = Planner {
             registry,
             graph,
+            facts,
             ctx,
             rows: Vec::new(),
             depth: 0,
             now: now_rfc3339(),
+            now_secs: now.as_secs_f64(),
+            fill: options.fill,
+            frames: Vec::new(),
+            table_factories: table_factories(registry, graph),
         };
         let mut traits = call.traits.clone();
         let mut attrs = BTreeMap::new();
@@ -713,6 +830,21 @@ impl Plan {
                     traits.extend(t.iter().filter_map(|x| x.as_str().map(str::to_string)));
                     continue;
                 }
+            }
+            attrs.insert(
+                k.clone(),
+                Attr {
+                    val: Val::from_json(v),
+                    from_caller: true,
+                },
+            );
+        }
+        for (k, v) in &options.connect {
+            if attrs.contains_key(k) {
+                return Err(field_error(
+                    &call.factory,
+                    format!("{k:?} is given both as an attribute and in connect"),
+                ));
             }
             attrs.insert(
                 k.clone(),
@@ -739,6 +871,7 @@ impl Plan {
             rows: planner.rows,
             shape,
             journal,
+            now: planner.now,
         })
     }
 
@@ -751,13 +884,79 @@ impl Plan {
                 Value::Object(
                     r.values
                         .iter()
-                        .map(|(c, v)| (c.clone(), v.to_json()))
+                        .map(|(c, v)| {
+                            let shown = match v {
+                                Val::Now(_) => Value::String(self.now.clone()),
+                                other => other.to_json(),
+                            };
+                            (c.clone(), shown)
+                        })
                         .collect(),
                 )
             })
             .collect();
         assemble(&self.shape, &rows)
     }
+}
+
+/// The definition that builds each table's rows when a call names the table or needs it as a
+/// parent: one named after the table (`public.tasks` or `tasks`), else the only one inserting
+/// into it.
+pub(super) fn table_factories(
+    registry: &FactoryRegistry,
+    graph: &SchemaGraph,
+) -> HashMap<TableId, String> {
+    let mut by_table: HashMap<TableId, Vec<String>> = HashMap::new();
+    for name in registry.names() {
+        let Ok(def) = registry.get(&name) else {
+            continue;
+        };
+        if let Some(table) = def.table.as_deref().and_then(|t| graph.resolve(t).ok()) {
+            by_table.entry(table).or_default().push(name);
+        }
+    }
+    by_table
+        .into_iter()
+        .filter_map(|(table, names)| {
+            let t = &graph.tables[table];
+            let named = names.iter().find(|n| {
+                **n == t.display_name() || **n == t.table_name().qualified() || **n == t.name
+            });
+            match (named, names.len()) {
+                (Some(n), _) => Some((table, n.clone())),
+                (None, 1) => Some((table, names[0].clone())),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// The error for a name that is neither a factory nor a table: `PGLANE_UNKNOWN_TABLE` (with the
+/// tables it may mean) for a qualified or quoted name, which can only mean a table; else
+/// `PGLANE_FACTORY_UNKNOWN`, listing the factories and the tables it may mean.
+fn unknown_factory_or_table(registry: &FactoryRegistry, name: &str, table_error: Error) -> Error {
+    let m = table_error.message();
+    let suggestion = m.find(" (did you mean").map(|i| &m[i..]).unwrap_or("");
+    if name.contains(['.', '"']) {
+        let message = if m.contains("several schemas") || m.contains("not a valid") {
+            m.to_string()
+        } else {
+            format!("no factory or table named {name:?}{suggestion}")
+        };
+        return Error::new(ErrorCode::UnknownTable, message);
+    }
+    let names = registry.names();
+    Error::new(
+        ErrorCode::FactoryUnknown,
+        format!(
+            "no factory or table named {name:?}{suggestion}; known factories: {}",
+            if names.is_empty() {
+                "none".to_string()
+            } else {
+                names.join(", ")
+            }
+        ),
+    )
 }
 
 /// The call's result from the rows as stored: a row with its associations and after-steps, a

@@ -1,6 +1,7 @@
 //! The factory statement: a planned call becomes one SQL statement (a chain of
 //! `insert ... returning *` CTEs, parents before children, and the journal entries of what it
-//! inserts), sent in one round trip; every inserted row is tracked and comes back as stored.
+//! inserts), sent in one round trip; every inserted row is tracked and comes back as stored:
+//! the values Postgres' `row_to_json` gives, the same as `lane.db.query` returns.
 //!
 //! A call with an adopting step (`adopt:`) after a row whose table has insert triggers is two
 //! statements in one transaction, pipelined in the same round trip: row triggers of a
@@ -9,7 +10,9 @@
 //! update`, by the next statement. Without such a trigger there is nothing to adopt: one
 //! statement.
 
+use super::check::Check;
 use super::planner::{assemble, Plan, Val};
+use crate::core::db::table_facts::{ConstraintRef, TableFacts};
 use crate::core::db::Conn;
 use crate::core::error::{Error, Result};
 use crate::core::lane::tracker::{ResourceTracker, TrackedRow};
@@ -78,7 +81,7 @@ impl Plan {
             .map(|r| {
                 r.values
                     .iter()
-                    .filter(|(_, v)| !matches!(v, Val::Ref { .. } | Val::Null))
+                    .filter(|(_, v)| !matches!(v, Val::Ref { .. } | Val::Null | Val::Now(0)))
                     .count()
             })
             .sum();
@@ -152,6 +155,11 @@ impl Plan {
                         format!("(select {} from c{row})", quote_ident(column))
                     }
                     Val::Null => format!("null::{ty}"),
+                    Val::Now(0) => format!("now()::{ty}"),
+                    Val::Now(seconds) => format!(
+                        "(now() + {}::interval)::{ty}",
+                        params.push(format!("{seconds} seconds"))
+                    ),
                     v => format!("{}::{ty}", params.push(param_text(v, ty))),
                 });
             }
@@ -159,10 +167,11 @@ impl Plan {
                 None => String::new(),
                 Some(by) => {
                     let key: Vec<String> = by.iter().map(|c| quote_ident(c)).collect();
+                    // What inference filled stays as the trigger wrote it.
                     let mut set: Vec<String> = row
                         .values
                         .iter()
-                        .filter(|(c, _)| !by.contains(c))
+                        .filter(|(c, _)| !by.contains(c) && !row.inferred.contains(c))
                         .map(|(c, _)| format!("{0} = excluded.{0}", quote_ident(c)))
                         .collect();
                     if set.is_empty() {
@@ -210,9 +219,9 @@ impl Plan {
             }
         }
         // An array constructor, not a function call: any number of rows (a function takes at
-        // most 100 arguments).
+        // most 100 arguments). `r.*`: a whole row even when the table has a column named `r`.
         let rows: Vec<String> = range
-            .map(|i| format!("(select row_to_json(r) from c{i} r)"))
+            .map(|i| format!("(select row_to_json(r.*) from c{i} r)"))
             .collect();
         let _ = write!(
             sql,
@@ -228,6 +237,7 @@ impl Plan {
         &self,
         conn: &Conn,
         graph: &SchemaGraph,
+        facts: Option<&TableFacts>,
         tracker: Option<&ResourceTracker>,
     ) -> Result<Value> {
         if self.rows.is_empty() {
@@ -242,7 +252,7 @@ impl Plan {
             [(sql, _)] => vec![conn
                 .query(sql, &typed[0])
                 .await
-                .map_err(|e| self.explain(e, graph))?],
+                .map_err(|e| self.explain(e, graph, facts))?],
             [(first, _), (second, _)] => {
                 let client = conn.client();
                 // All four are sent before any answer is read (one round trip); after a failure
@@ -259,7 +269,7 @@ impl Plan {
                     .await?;
                 let cfg = conn.config();
                 let failed = |e: &tokio_postgres::Error| {
-                    self.explain(crate::core::db::errors::query_error(cfg, e), graph)
+                    self.explain(crate::core::db::errors::query_error(cfg, e), graph, facts)
                 };
                 // The first failure is the cause; later ones only say the transaction aborted.
                 begin.as_ref().map_err(failed)?;
@@ -307,8 +317,46 @@ impl Plan {
     }
 
     /// The error of a failed statement, with the tables it inserted into (each once; the
-    /// table at fault is in Postgres' own message).
-    fn explain(&self, e: Error, graph: &SchemaGraph) -> Error {
+    /// table at fault is in Postgres' own message) and, for a constraint pglane knows, its
+    /// text and the attributes that choose the values.
+    fn explain(&self, e: Error, graph: &SchemaGraph, facts: Option<&TableFacts>) -> Error {
+        let hint = match (e.constraint(), facts) {
+            (Some(name), Some(facts)) => match facts.constraint(name) {
+                Some((table, ConstraintRef::Check(check))) => {
+                    let columns: Vec<String> = Check::parse(&check.name, &check.definition, None)
+                        .columns()
+                        .into_iter()
+                        .map(|c| format!("{c:?}"))
+                        .collect();
+                    format!(
+                        " ({} of {} is {}; to choose the value, pass {})",
+                        check.name,
+                        graph.tables[table].display_name(),
+                        check.definition,
+                        if columns.is_empty() {
+                            "the columns it reads".to_string()
+                        } else {
+                            columns.join(", ")
+                        }
+                    )
+                }
+                Some((table, ConstraintRef::Unique(unique))) => format!(
+                    " ({} of {} covers {}: pass other values, or connect the row that exists)",
+                    unique.name,
+                    graph.tables[table].display_name(),
+                    unique.columns.join(", ")
+                ),
+                _ => String::new(),
+            },
+            _ if e.sqlstate() == Some("23502") => self.not_null_hint(e.message(), graph, facts),
+            _ => String::new(),
+        };
+        let e = if hint.is_empty() {
+            e
+        } else {
+            let message = format!("{}{hint}", e.message());
+            e.with_message(message)
+        };
         let mut tables: Vec<TableId> = self.rows.iter().map(|r| r.table).collect();
         tables.sort_unstable();
         tables.dedup();
@@ -328,6 +376,51 @@ impl Plan {
     }
 }
 
+impl Plan {
+    /// For a NOT NULL violation: whether pglane gave the column a value (then a `BEFORE
+    /// INSERT` trigger took it away), or which attribute to pass.
+    fn not_null_hint(
+        &self,
+        message: &str,
+        graph: &SchemaGraph,
+        facts: Option<&TableFacts>,
+    ) -> String {
+        let quoted = |after: &str| {
+            let rest = &message[message.find(after)? + after.len()..];
+            let rest = rest.strip_prefix('"')?;
+            Some(rest[..rest.find('"')?].to_string())
+        };
+        let (Some(column), Some(relation)) = (quoted("column "), quoted("relation ")) else {
+            return String::new();
+        };
+        let Some(row) = self.rows.iter().find(|r| {
+            graph.tables[r.table].name == relation
+                && graph.tables[r.table].column(&column).is_some()
+        }) else {
+            return String::new();
+        };
+        let table = &graph.tables[row.table];
+        let given = row
+            .values
+            .iter()
+            .any(|(c, v)| *c == column && !matches!(v, Val::Null));
+        let triggers = facts
+            .map(|f| f.table(row.table).before_insert_triggers.clone())
+            .unwrap_or_default();
+        if given && !triggers.is_empty() {
+            format!(
+                " (pglane gave {column:?} a value; a BEFORE INSERT trigger of {} set it to null: {})",
+                table.display_name(),
+                triggers.join(", ")
+            )
+        } else if !given {
+            format!(" (pass {column:?}, e.g. {{ {column}: ... }})")
+        } else {
+            String::new()
+        }
+    }
+}
+
 fn param_text(v: &Val, ty: &str) -> String {
     match v {
         Val::Text(s) => s.clone(),
@@ -335,7 +428,7 @@ fn param_text(v: &Val, ty: &str) -> String {
         Val::Json(Value::Array(items)) if ty.ends_with("[]") => pg_array_literal(items),
         Val::Json(Value::String(s)) => s.clone(),
         Val::Json(j) => j.to_string(),
-        Val::Null | Val::Ref { .. } => String::new(),
+        Val::Null | Val::Ref { .. } | Val::Now(_) => String::new(),
     }
 }
 

@@ -159,7 +159,8 @@ pub fn split_qualified(name: &str) -> Result<(Option<String>, String)> {
     Ok((parts.pop(), table))
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+/// Levenshtein distance of two names, for suggestions.
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
     let mut prev: Vec<usize> = (0..=b.len()).collect();

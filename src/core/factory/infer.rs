@@ -1,0 +1,1150 @@
+//! Inference: the columns of a row that neither the caller nor a definition gave, filled from
+//! the catalog. For each row the planner makes:
+//!
+//! 1. A partitioned table gets its partition key from one of its partitions' bounds (the one
+//!    that holds `now()` for a time range, else a default partition, else the first), and that
+//!    partition's foreign keys apply too.
+//! 2. Each required foreign key (a `NOT NULL` column without a constant default) is connected
+//!    to the row the caller named (`{ project: p }`, `connect: { project: p }`, or the column
+//!    itself), or gets a new parent row from the parent table's definition or inferred factory,
+//!    recursively, in the same statement. A parent already being built further up (a cycle, a
+//!    self-reference) is referenced instead: the row that closes the cycle takes the key
+//!    pglane computes for it, and Postgres checks the foreign keys when the statement ends
+//!    (deferrable or not).
+//! 3. The other columns: identity, generated and defaulted columns are left to Postgres,
+//!    nullable ones stay null (unless `fill: 'all'`), and `NOT NULL` ones get the first value
+//!    of their candidates ([`super::values`]) that satisfies the CHECK constraints
+//!    ([`super::check`]); a failing check is repaired by trying other candidates, defaults and
+//!    nulls for the columns it reads.
+//!
+//! Values the caller gave are checked against their column's type first.
+
+use super::check::{parse_partition_bound, Check, Hint, PartitionBound, V};
+use super::planner::{Attr, Planner, Shape, Val};
+use super::values::{candidates, first_candidate, shape_of, Candidate, Seed, Shape as TypeShape};
+use crate::core::db::table_facts::{ForeignKeyFacts, Identity, TableFacts, TableFactsEntry};
+use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::schema::{SchemaGraph, TableId};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+
+/// Which columns inference fills.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Fill {
+    /// Only what the row needs: `NOT NULL` columns without a default (the default).
+    #[default]
+    Required,
+    /// Nullable columns too (nullable foreign keys stay null).
+    All,
+}
+
+impl Fill {
+    /// `"required"` or `"all"`.
+    pub fn parse(s: &str) -> Result<Fill> {
+        match s {
+            "required" => Ok(Fill::Required),
+            "all" => Ok(Fill::All),
+            other => Err(Error::new(
+                ErrorCode::FactoryField,
+                format!("fill must be \"required\" or \"all\"; got {other:?}"),
+            )),
+        }
+    }
+}
+
+fn infer_error(message: impl Into<String>) -> Error {
+    Error::new(ErrorCode::FactoryInfer, message)
+}
+
+/// A foreign key of a table with the name callers use for it: `project` for `project_id`,
+/// `user` for `userId`, else the parent table's name, else the constraint's name.
+#[derive(Debug, Clone)]
+pub struct Relation<'a> {
+    /// The relation's name.
+    pub name: String,
+    /// The foreign key.
+    pub fk: &'a ForeignKeyFacts,
+}
+
+fn strip_id(column: &str) -> Option<&str> {
+    for suffix in ["_id", "_Id", "_ID", " id", " Id", " ID", "Id", "ID"] {
+        if let Some(base) = column.strip_suffix(suffix) {
+            if !base.is_empty() {
+                return Some(base.trim_end_matches(['_', ' ']));
+            }
+        }
+    }
+    None
+}
+
+/// The relations (foreign keys, named) of a table: its own, and, for a partition, those of
+/// the tables it is a partition of.
+pub fn relations<'a>(
+    facts: &'a TableFacts,
+    graph: &SchemaGraph,
+    table: TableId,
+) -> Vec<Relation<'a>> {
+    let mut fks: Vec<&ForeignKeyFacts> = Vec::new();
+    let mut t = Some(table);
+    let mut guard = 0;
+    while let Some(id) = t {
+        fks.extend(facts.table(id).fks.iter());
+        t = facts.table(id).partition_parent;
+        guard += 1;
+        if guard > 32 {
+            break;
+        }
+    }
+    name_relations(facts.table(table), graph, fks)
+}
+
+fn name_relations<'a>(
+    entry: &TableFactsEntry,
+    graph: &SchemaGraph,
+    fks: Vec<&'a ForeignKeyFacts>,
+) -> Vec<Relation<'a>> {
+    let is_column = |n: &str| entry.column(n).is_some();
+    let parent_name = |fk: &ForeignKeyFacts| graph.tables[fk.parent].name.clone();
+    let first: Vec<Option<String>> = fks
+        .iter()
+        .map(|fk| match fk.child_cols.as_slice() {
+            [one] => strip_id(one).map(str::to_string),
+            _ => None,
+        })
+        .collect();
+    let mut names: Vec<String> = fks
+        .iter()
+        .zip(&first)
+        .map(|(fk, n)| {
+            n.clone()
+                .filter(|n| !is_column(n))
+                .unwrap_or_else(|| parent_name(fk))
+        })
+        .collect();
+    // Names taken twice, or by a column, fall back to the constraint's name.
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for n in &names {
+        *counts.entry(n.clone()).or_default() += 1;
+    }
+    for (i, fk) in fks.iter().enumerate() {
+        if counts[&names[i]] > 1 || is_column(&names[i]) {
+            names[i] = fk.name.clone();
+        }
+    }
+    let mut seen = HashSet::new();
+    fks.into_iter()
+        .zip(names)
+        .filter(|(fk, _)| seen.insert(fk.name.clone()))
+        .map(|(fk, name)| Relation { name, fk })
+        .collect()
+}
+
+/// The values a partition bound routes by: a range's lower bound, a list's first value.
+fn bound_literals(bound: &str) -> Option<Vec<Option<String>>> {
+    match parse_partition_bound(bound)? {
+        PartitionBound::Range { from, .. } => Some(from),
+        PartitionBound::List(values) => values.into_iter().flatten().next().map(|v| vec![Some(v)]),
+        PartitionBound::Default | PartitionBound::Hash => None,
+    }
+}
+
+/// A column's value as the checks see it.
+fn val_to_v(val: &Val, shape: &TypeShape, now: f64) -> V {
+    match val {
+        Val::Null => V::Null,
+        Val::Ref { .. } => V::Unknown,
+        Val::Now(s) => V::Time(now + *s as f64),
+        Val::Json(j) => json_to_v(j, shape),
+        Val::Text(t) => text_to_v(t, shape),
+    }
+}
+
+fn text_to_v(t: &str, shape: &TypeShape) -> V {
+    match shape {
+        TypeShape::Int { .. } | TypeShape::Numeric { .. } | TypeShape::Float | TypeShape::Money => {
+            t.trim().parse::<f64>().map(V::Num).unwrap_or(V::Unknown)
+        }
+        TypeShape::Bool => match t.to_ascii_lowercase().as_str() {
+            "t" | "true" | "yes" | "on" | "1" => V::Bool(true),
+            "f" | "false" | "no" | "off" | "0" => V::Bool(false),
+            _ => V::Unknown,
+        },
+        TypeShape::Timestamp | TypeShape::Date => super::check::parse_time(t)
+            .map(V::Time)
+            .unwrap_or(V::Unknown),
+        TypeShape::Interval => super::check::parse_interval(t)
+            .map(V::Interval)
+            .unwrap_or(V::Unknown),
+        TypeShape::Json => serde_json::from_str(t).map(V::Json).unwrap_or(V::Unknown),
+        TypeShape::Array(_) => V::Unknown,
+        _ => V::Text(t.to_string()),
+    }
+}
+
+fn json_to_v(j: &Value, shape: &TypeShape) -> V {
+    match (j, shape) {
+        (Value::Null, _) => V::Null,
+        (_, TypeShape::Json) => V::Json(j.clone()),
+        (Value::Array(items), TypeShape::Array(elem)) => {
+            V::Array(items.iter().map(|i| json_to_v(i, elem)).collect())
+        }
+        (Value::Number(n), _) => n.as_f64().map(V::Num).unwrap_or(V::Unknown),
+        (Value::Bool(b), _) => V::Bool(*b),
+        (Value::String(s), _) => text_to_v(s, shape),
+        _ => V::Unknown,
+    }
+}
+
+/// The default expression's value when it is a constant (`false`, `'member'::text`, `0`),
+/// `now()`-like, or else unknown.
+fn default_value(expr: &str, now: f64) -> V {
+    let check = Check::parse("", &format!("CHECK ({expr})"), None);
+    super::check::eval(&check.expr, &|_| V::Unknown, now)
+}
+
+fn describe_json(v: &Value) -> String {
+    let shown = |s: String| {
+        if s.len() > 40 {
+            format!(
+                "{}...",
+                &s[..s.char_indices().nth(37).map(|(i, _)| i).unwrap_or(s.len())]
+            )
+        } else {
+            s
+        }
+    };
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => format!("a boolean ({b})"),
+        Value::Number(n) => format!("a number ({n})"),
+        Value::String(s) => format!("a string ({})", shown(format!("{s:?}"))),
+        Value::Array(_) => "an array".into(),
+        Value::Object(_) => "an object".into(),
+    }
+}
+
+/// Does a caller's value fit a column of this shape? `Err` says what it got.
+fn fits(shape: &TypeShape, v: &Value) -> std::result::Result<(), String> {
+    let bad = || Err(describe_json(v));
+    match (shape, v) {
+        (_, Value::Null) => Ok(()),
+        (TypeShape::Json, _) => Ok(()),
+        (TypeShape::Int { min, max }, Value::Number(n)) => {
+            match (n.as_i64(), n.as_u64(), n.as_f64()) {
+                (Some(i), _, _) if (*min..=*max).contains(&i128::from(i)) => Ok(()),
+                (_, Some(u), _) if i128::from(u) <= *max => Ok(()),
+                (_, _, Some(f)) if f.fract() == 0.0 && f >= *min as f64 && f <= *max as f64 => {
+                    Ok(())
+                }
+                _ => bad(),
+            }
+        }
+        (TypeShape::Int { .. }, Value::String(s)) => {
+            s.trim().parse::<i128>().map(|_| ()).or_else(|_| bad())
+        }
+        (TypeShape::Numeric { .. } | TypeShape::Float | TypeShape::Money, Value::Number(_)) => {
+            Ok(())
+        }
+        (TypeShape::Numeric { .. } | TypeShape::Float | TypeShape::Money, Value::String(s)) => {
+            let t = s.trim();
+            if t.parse::<f64>().is_ok()
+                || matches!(
+                    t.to_ascii_lowercase().as_str(),
+                    "nan" | "infinity" | "-infinity"
+                )
+                || t.starts_with('$')
+            {
+                Ok(())
+            } else {
+                bad()
+            }
+        }
+        (TypeShape::Bool, Value::Bool(_)) => Ok(()),
+        (TypeShape::Bool, Value::String(s)) => match s.to_ascii_lowercase().as_str() {
+            "t" | "true" | "yes" | "on" | "1" | "f" | "false" | "no" | "off" | "0" | "y" | "n" => {
+                Ok(())
+            }
+            _ => bad(),
+        },
+        (TypeShape::Uuid, Value::String(s)) => uuid::Uuid::parse_str(s.trim())
+            .map(|_| ())
+            .or_else(|_| bad()),
+        (TypeShape::Enum(labels), Value::String(s)) => {
+            if labels.contains(s) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{} (not one of {})",
+                    describe_json(v),
+                    labels.join(", ")
+                ))
+            }
+        }
+        (TypeShape::Array(elem), Value::Array(items)) => {
+            for i in items {
+                if let Value::Array(_) = i {
+                    fits(shape, i)?;
+                } else {
+                    fits(elem, i).map_err(|e| format!("an array holding {e}"))?;
+                }
+            }
+            Ok(())
+        }
+        (TypeShape::Array(_), Value::String(s)) if s.trim_start().starts_with('{') => Ok(()),
+        (TypeShape::Unsupported(_) | TypeShape::Fixed(_), _) => Ok(()),
+        (
+            TypeShape::Text { .. }
+            | TypeShape::Char
+            | TypeShape::Bytea
+            | TypeShape::Timestamp
+            | TypeShape::Date
+            | TypeShape::Time
+            | TypeShape::Interval
+            | TypeShape::Inet
+            | TypeShape::Cidr
+            | TypeShape::MacAddr(_)
+            | TypeShape::Bits { .. },
+            Value::String(_),
+        ) => Ok(()),
+        _ => bad(),
+    }
+}
+
+/// A column while solving: where its value comes from and what it is now.
+struct Slot {
+    column: String,
+    shape: TypeShape,
+    unique: bool,
+    nullable: bool,
+    state: State,
+    /// The options tried for it: `None` keeps the default or the null.
+    options: Vec<Option<Candidate>>,
+    choice: usize,
+    /// Options built yet? (Built when a check needs them, or for a value it must have.)
+    built: bool,
+}
+
+enum State {
+    /// Given by the caller, a definition, a parent or a partition bound.
+    Fixed(V),
+    /// Left to its default (its value when known).
+    Default(V),
+    /// Left null.
+    Null,
+    /// Needs a value.
+    Generate,
+}
+
+impl Slot {
+    fn value(&self) -> V {
+        match (&self.state, self.options.get(self.choice)) {
+            (State::Fixed(v), _) => v.clone(),
+            (_, Some(Some(c))) => c.check.clone(),
+            (State::Default(v), _) => v.clone(),
+            _ => V::Null,
+        }
+    }
+    fn changeable(&self) -> bool {
+        !matches!(self.state, State::Fixed(_))
+    }
+}
+
+impl Planner<'_> {
+    /// The factory a parent table is built with: its definition (one named after the table,
+    /// or the only one inserting into it), else the table itself (inferred).
+    fn factory_for_table(&self, table: TableId) -> String {
+        self.table_factories
+            .get(&table)
+            .cloned()
+            .unwrap_or_else(|| self.graph.tables[table].table_name().qualified())
+    }
+
+    /// Checks the caller's value for `column` against the column's type.
+    pub(super) fn check_caller_value(
+        &self,
+        factory: &str,
+        table: TableId,
+        column: &str,
+        val: &Val,
+    ) -> Result<()> {
+        let Some(col) = self.facts.table(table).column(column) else {
+            return Ok(());
+        };
+        let json = match val {
+            Val::Json(j) => j.clone(),
+            Val::Text(t) => Value::String(t.clone()),
+            _ => return Ok(()),
+        };
+        let shape = shape_of(self.facts, col.type_oid, col.typmod);
+        fits(&shape, &json).map_err(|got| {
+            let ty = &self.graph.tables[table]
+                .column(column)
+                .map(|c| c.type_sql.clone())
+                .unwrap_or_default();
+            Error::new(
+                ErrorCode::FactoryValue,
+                format!(
+                    "factory {factory:?}: column {column:?} of {} is {ty}; got {got}",
+                    self.graph.tables[table].display_name()
+                ),
+            )
+        })
+    }
+
+    /// Relation names of a table, for the caller's attributes and the result.
+    pub(super) fn relation_names(&self, table: TableId) -> Vec<String> {
+        relations(self.facts, self.graph, table)
+            .into_iter()
+            .map(|r| r.name)
+            .collect()
+    }
+
+    /// Fills what the row still needs: partition key, required parents, then columns. `given`
+    /// are the caller's relation attributes (`{ project: p }`). Returns the parents it created,
+    /// by relation name, for the result.
+    pub(super) fn infer_row(
+        &mut self,
+        factory: &str,
+        table_id: TableId,
+        values: &mut BTreeMap<String, Val>,
+        mut given: BTreeMap<String, Attr>,
+        caller_columns: &BTreeSet<String>,
+    ) -> Result<Vec<(String, Shape)>> {
+        let facts = self.facts;
+        let entry = facts.table(table_id);
+        let table = &self.graph.tables[table_id];
+        // Definition values of null on NOT NULL columns without a default mean "not given".
+        values.retain(|c, v| {
+            !(matches!(v, Val::Null)
+                && !caller_columns.contains(c)
+                && entry
+                    .column(c)
+                    .is_some_and(|col| col.not_null && col.default.is_none()))
+        });
+
+        // 1. The partition the row goes to: a partition named by the caller routes by its own
+        // bound (and its parents'); a partitioned table picks one of its partitions.
+        let mut path = vec![table_id];
+        let mut child = table_id;
+        while let Some(parent) = facts.table(child).partition_parent {
+            if let (Some(key), Some(bound)) = (
+                &facts.table(parent).partition_key,
+                &facts.table(child).bound,
+            ) {
+                if let Some(literals) = bound_literals(bound) {
+                    for (c, v) in key.columns.iter().zip(literals) {
+                        if let (false, Some(v)) = (c.is_empty() || values.contains_key(c), v) {
+                            values.insert(c.clone(), Val::Text(v));
+                        }
+                    }
+                }
+            }
+            path.push(parent);
+            child = parent;
+            if path.len() > 32 {
+                break;
+            }
+        }
+        let mut leaf = table_id;
+        while let Some(key) = &facts.table(leaf).partition_key {
+            if key
+                .columns
+                .iter()
+                .any(|c| c.is_empty() || values.contains_key(c))
+            {
+                break;
+            }
+            let Some((child, bound)) = self.choose_partition(leaf) else {
+                break;
+            };
+            if let Some(bound) = bound {
+                for (c, v) in key.columns.iter().zip(bound) {
+                    if let Some(v) = v {
+                        values.insert(c.clone(), Val::Text(v));
+                    }
+                }
+            }
+            path.push(child);
+            leaf = child;
+        }
+
+        // 2. Parents.
+        let mut fks: Vec<&ForeignKeyFacts> = Vec::new();
+        for t in &path {
+            fks.extend(facts.table(*t).fks.iter());
+        }
+        let rels = name_relations(entry, self.graph, fks);
+        let mut extras = Vec::new();
+        for rel in &rels {
+            let fk = rel.fk;
+            if let Some(attr) = given.remove(&rel.name) {
+                if let Some(shape) = self.connect(factory, table_id, rel, attr, values)? {
+                    extras.push((rel.name.clone(), shape));
+                }
+                continue;
+            }
+            let missing: Vec<&String> = fk
+                .child_cols
+                .iter()
+                .filter(|c| !values.contains_key(*c))
+                .collect();
+            if missing.is_empty() {
+                continue;
+            }
+            // A default does not make a parent optional: such defaults are session functions
+            // (`auth.uid()`, null in a test's connection) or name rows a test database may not
+            // have (`'en'` of an empty languages table).
+            let required = missing.iter().any(|c| {
+                let Some(col) = entry.column(c) else {
+                    return false;
+                };
+                let (_, _, domains) = facts.resolve_type(col.type_oid, col.typmod);
+                let not_null = col.not_null || domains.iter().any(|d| d.not_null);
+                not_null && col.identity == Identity::None && !col.generated
+            });
+            if !required {
+                continue;
+            }
+            if let Some(k) = self.frames.iter().rposition(|f| f.table == fk.parent) {
+                self.close_cycle(factory, table_id, rel, k, values)?;
+                continue;
+            }
+            // The parent takes the values this row already has for the key's other columns.
+            let mut attrs = BTreeMap::new();
+            for (c, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
+                if let Some(v) = values.get(c) {
+                    attrs.insert(
+                        pc.clone(),
+                        Attr {
+                            val: v.clone(),
+                            from_caller: false,
+                        },
+                    );
+                }
+            }
+            let parent_factory = self.factory_for_table(fk.parent);
+            self.sync_frame(values);
+            let shape = self.instantiate(&parent_factory, attrs, &[])?;
+            self.read_frame(values);
+            let row = shape.row().ok_or_else(|| {
+                infer_error(format!(
+                    "{}: the parent of {} ({}) must come from a factory of one table row",
+                    table.display_name(),
+                    rel.name,
+                    parent_factory
+                ))
+            })?;
+            for (c, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
+                if !values.contains_key(c) {
+                    values.insert(c.clone(), self.column_of(row, pc, factory)?);
+                }
+            }
+            extras.push((rel.name.clone(), shape));
+        }
+        if let Some((name, _)) = given.into_iter().next() {
+            return Err(Error::new(
+                ErrorCode::FactoryField,
+                format!(
+                    "factory {factory:?}: {name:?} names no relation of {}; its relations: {}",
+                    table.display_name(),
+                    if rels.is_empty() {
+                        "none".to_string()
+                    } else {
+                        rels.iter()
+                            .map(|r| r.name.clone())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            ));
+        }
+
+        // 3. Columns.
+        let fk_columns: HashSet<&String> =
+            rels.iter().flat_map(|r| r.fk.child_cols.iter()).collect();
+        self.fill_columns(table_id, &path, values, &fk_columns)?;
+        Ok(extras)
+    }
+
+    /// Connects a relation to the row (or key) the caller gave; an object without the key
+    /// columns is the attributes of a new parent instead.
+    fn connect(
+        &mut self,
+        factory: &str,
+        table_id: TableId,
+        rel: &Relation<'_>,
+        attr: Attr,
+        values: &mut BTreeMap<String, Val>,
+    ) -> Result<Option<Shape>> {
+        let fk = rel.fk;
+        let table = &self.graph.tables[table_id];
+        let keys: Vec<Val> = match &attr.val {
+            Val::Json(Value::Object(obj)) if fk.parent_cols.iter().all(|c| obj.contains_key(c)) => {
+                fk.parent_cols
+                    .iter()
+                    .map(|c| Val::from_json(&obj[c]))
+                    .collect()
+            }
+            Val::Json(Value::Object(obj)) => {
+                // Attributes for a new parent.
+                let attrs = obj
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            Attr {
+                                val: Val::from_json(v),
+                                from_caller: true,
+                            },
+                        )
+                    })
+                    .collect();
+                let parent_factory = self.factory_for_table(fk.parent);
+                self.sync_frame(values);
+                let shape = self.instantiate(&parent_factory, attrs, &[])?;
+                self.read_frame(values);
+                let row = shape
+                    .row()
+                    .ok_or_else(|| infer_error(format!("{parent_factory} makes no table row")))?;
+                for (c, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
+                    values.insert(c.clone(), self.column_of(row, pc, factory)?);
+                }
+                return Ok(Some(shape));
+            }
+            Val::Json(Value::Array(items)) if items.len() == fk.parent_cols.len() => {
+                items.iter().map(Val::from_json).collect()
+            }
+            v if fk.parent_cols.len() == 1 => vec![v.clone()],
+            _ => {
+                return Err(Error::new(
+                    ErrorCode::FactoryField,
+                    format!(
+                        "factory {factory:?}: {:?} of {} takes a row with {} or the key itself",
+                        rel.name,
+                        table.display_name(),
+                        fk.parent_cols.join(", ")
+                    ),
+                ))
+            }
+        };
+        for (c, v) in fk.child_cols.iter().zip(keys) {
+            values.insert(c.clone(), v);
+        }
+        Ok(None)
+    }
+
+    /// A required parent that is already being built (a cycle): reference it. A row already
+    /// inserted earlier in the statement is referenced as it is; one not inserted yet gets the
+    /// key pglane computes for it now, which this row takes as a value.
+    fn close_cycle(
+        &mut self,
+        factory: &str,
+        table_id: TableId,
+        rel: &Relation<'_>,
+        k: usize,
+        values: &mut BTreeMap<String, Val>,
+    ) -> Result<()> {
+        let fk = rel.fk;
+        let cycle: Vec<String> = self.frames[k..]
+            .iter()
+            .map(|f| self.graph.tables[f.table].display_name())
+            .collect();
+        let cycle_text = format!(
+            "{} -> {}",
+            cycle.join(" -> "),
+            self.graph.tables[fk.parent].display_name()
+        );
+        if k + 1 == self.frames.len() && self.frames[k].row.is_none() && fk.parent == table_id {
+            // A self-reference of the row being built: the row references itself.
+            for (c, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
+                let v = match values.get(pc) {
+                    Some(v) if !matches!(v, Val::Ref { .. } | Val::Null) => v.clone(),
+                    _ => {
+                        let v = self.cycle_key(table_id, pc, &cycle_text, &fk.name)?;
+                        values.insert(pc.clone(), v.clone());
+                        v
+                    }
+                };
+                values.insert(c.clone(), v);
+            }
+            return Ok(());
+        }
+        if let Some(row) = self.frames[k].row {
+            for (c, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
+                let v = self.column_of(row, pc, factory)?;
+                values.insert(c.clone(), v);
+            }
+            return Ok(());
+        }
+        let parent = self.frames[k].table;
+        for (c, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
+            let v = match self.frames[k].values.get(pc) {
+                Some(Val::Ref { .. }) => {
+                    return Err(infer_error(format!(
+                        "the required foreign keys {cycle_text} form a cycle, and the key {}.{pc} is generated by the database while the row that needs it comes first: give {} a value for {:?}, or connect {:?} to an existing row",
+                        self.graph.tables[parent].display_name(),
+                        self.graph.tables[parent].display_name(),
+                        pc,
+                        rel.name
+                    )))
+                }
+                Some(v) if !matches!(v, Val::Null) => v.clone(),
+                _ => {
+                    let v = self.cycle_key(parent, pc, &cycle_text, &fk.name)?;
+                    self.frames[k].values.insert(pc.clone(), v.clone());
+                    v
+                }
+            };
+            values.insert(c.clone(), v);
+        }
+        Ok(())
+    }
+
+    /// A key value pglane computes for a row of a cycle (its default, if any, is overridden).
+    fn cycle_key(
+        &self,
+        table_id: TableId,
+        column: &str,
+        cycle: &str,
+        constraint: &str,
+    ) -> Result<Val> {
+        let table = &self.graph.tables[table_id];
+        let col = self.facts.table(table_id).column(column);
+        let fail = |why: &str| {
+            infer_error(format!(
+                "the required foreign keys {cycle} form a cycle ({constraint}), and pglane cannot compute {}.{column}: {why}; pass it, or connect one of the rows to an existing one",
+                table.display_name()
+            ))
+        };
+        let col = col.ok_or_else(|| fail("no such column"))?;
+        if col.generated || col.identity == Identity::Always {
+            return Err(fail("the database always generates it"));
+        }
+        let shape = shape_of(self.facts, col.type_oid, col.typmod);
+        let n = self
+            .ctx
+            .sequences()
+            .next(&format!("\u{0}cycle:{}", table.display_name()));
+        let seed = Seed {
+            lane: self.ctx.lane(),
+            table: &table.display_name(),
+            table_name: &table.name,
+            n,
+            now: self.now_secs,
+        };
+        candidates(&seed, column, &shape, true, &[])
+            .into_iter()
+            .next()
+            .map(|c| c.val)
+            .ok_or_else(|| {
+                fail(&format!(
+                    "its type {} has no inferred values",
+                    table
+                        .column(column)
+                        .map(|c| c.type_sql.as_str())
+                        .unwrap_or("?")
+                ))
+            })
+    }
+
+    fn sync_frame(&mut self, values: &BTreeMap<String, Val>) {
+        if let Some(f) = self.frames.last_mut() {
+            f.values = values.clone();
+        }
+    }
+
+    fn read_frame(&mut self, values: &mut BTreeMap<String, Val>) {
+        if let Some(f) = self.frames.last() {
+            for (c, v) in &f.values {
+                values.entry(c.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
+
+    /// A partition of `table` to insert into, and the literal of each key column that routes a
+    /// row there (`None` for a default or hash partition).
+    fn choose_partition(&self, table: TableId) -> Option<(TableId, Option<Vec<Option<String>>>)> {
+        let entry = self.facts.table(table);
+        let key = entry.partition_key.as_ref()?;
+        let mut first = None;
+        let mut default = None;
+        let mut containing_now = None;
+        for &child in &entry.partitions {
+            let bound = self
+                .facts
+                .table(child)
+                .bound
+                .as_deref()
+                .map(parse_partition_bound);
+            match bound {
+                Some(Some(PartitionBound::Default)) => default = default.or(Some(child)),
+                Some(Some(PartitionBound::Range { from, to })) => {
+                    if from.iter().all(Option::is_some) {
+                        first = first.or(Some((child, from.clone())));
+                    }
+                    if key.strategy == 'r' && from.len() == 1 {
+                        let t =
+                            |v: &Option<String>| v.as_deref().and_then(super::check::parse_time);
+                        let lo = t(&from[0]).map(|l| l <= self.now_secs);
+                        let hi = to
+                            .first()
+                            .map(|v| t(v).map(|h| self.now_secs < h).unwrap_or(v.is_none()));
+                        if lo == Some(true) && hi == Some(true) {
+                            containing_now = containing_now.or(Some((child, from.clone())));
+                        }
+                    }
+                }
+                Some(Some(PartitionBound::List(values))) => {
+                    if let Some(v) = values.into_iter().flatten().next() {
+                        first = first.or(Some((child, vec![Some(v)])));
+                    }
+                }
+                Some(Some(PartitionBound::Hash)) => first = first.or(Some((child, Vec::new()))),
+                _ => {}
+            }
+        }
+        if let Some((child, from)) = containing_now {
+            return Some((child, Some(from)));
+        }
+        if key.strategy == 'r' {
+            if let Some(d) = default {
+                return Some((d, None));
+            }
+        }
+        match first {
+            Some((child, from)) if from.is_empty() => Some((child, None)),
+            Some((child, from)) => Some((child, Some(from))),
+            None => default.map(|d| (d, None)),
+        }
+    }
+
+    /// Gives every column that needs one a value, satisfying the CHECK constraints.
+    fn fill_columns(
+        &mut self,
+        table_id: TableId,
+        path: &[TableId],
+        values: &mut BTreeMap<String, Val>,
+        fk_columns: &HashSet<&String>,
+    ) -> Result<()> {
+        let facts = self.facts;
+        let entry = facts.table(table_id);
+        let table = &self.graph.tables[table_id];
+        let now = self.now_secs;
+        // The checks of the table and of the partitions the row goes to, and of the columns'
+        // domains.
+        let mut checks: Vec<Check> = Vec::new();
+        let mut names = HashSet::new();
+        for t in path {
+            for c in &facts.table(*t).checks {
+                if names.insert(c.name.clone()) {
+                    checks.push(self.parsed_check(&c.name, &c.definition, None));
+                }
+            }
+        }
+        let unique: HashSet<&String> = entry
+            .uniques
+            .iter()
+            .flat_map(|u| u.columns.iter())
+            .collect();
+        let mut slots: Vec<Slot> = Vec::new();
+        let mut any_generated = false;
+        for col in &entry.columns {
+            let (_, _, domains) = facts.resolve_type(col.type_oid, col.typmod);
+            for d in &domains {
+                for c in &d.checks {
+                    checks.push(self.parsed_check(
+                        &format!("{} (domain {})", c.name, d.display),
+                        &c.definition,
+                        Some(&col.name),
+                    ));
+                }
+            }
+            let shape = shape_of(facts, col.type_oid, col.typmod);
+            let not_null = col.not_null || domains.iter().any(|d| d.not_null);
+            let default = col
+                .default
+                .clone()
+                .or_else(|| domains.iter().find_map(|d| d.default.clone()));
+            let state = if let Some(v) = values.get(&col.name) {
+                State::Fixed(val_to_v(v, &shape, now))
+            } else if col.generated || col.identity == Identity::Always {
+                State::Fixed(V::Unknown)
+            } else if col.identity == Identity::ByDefault {
+                State::Default(V::Unknown)
+            } else if let Some(d) = &default {
+                State::Default(default_value(d, now))
+            } else if fk_columns.contains(&col.name) {
+                // A foreign key column left null (a nullable relation nobody asked for).
+                State::Fixed(V::Null)
+            } else if not_null || self.fill == Fill::All {
+                any_generated = true;
+                State::Generate
+            } else {
+                State::Null
+            };
+            slots.push(Slot {
+                column: col.name.clone(),
+                shape,
+                unique: unique.contains(&col.name),
+                nullable: !not_null,
+                state,
+                options: vec![None],
+                choice: 0,
+                built: false,
+            });
+        }
+        // A unique key whose every column would take the same constant default in each row
+        // (`display_name text not null default ''`) gets a value for its first such column.
+        for u in &entry.uniques {
+            let all_constant = !u.columns.is_empty()
+                && u.columns.iter().all(|c| {
+                    slots.iter().find(|s| s.column == *c).is_some_and(
+                    |s| matches!(&s.state, State::Default(v) if !matches!(v, V::Unknown | V::Null)),
+                )
+                });
+            if all_constant {
+                if let Some(slot) = slots.iter_mut().find(|s| u.columns.contains(&s.column)) {
+                    slot.state = State::Generate;
+                    slot.options = Vec::new();
+                    any_generated = true;
+                }
+            }
+        }
+        let relevant: Vec<usize> = (0..checks.len())
+            .filter(|&i| {
+                let cols = checks[i].columns();
+                slots
+                    .iter()
+                    .any(|s| s.changeable() && cols.contains(&s.column))
+            })
+            .collect();
+        if !any_generated && relevant.is_empty() {
+            return Ok(());
+        }
+        let n = self
+            .ctx
+            .sequences()
+            .next(&format!("\u{0}infer:{}", table.display_name()));
+        let display = table.display_name();
+        let seed = Seed {
+            lane: self.ctx.lane(),
+            table: &display,
+            table_name: &table.name,
+            n,
+            now,
+        };
+        let hints_of =
+            |column: &str| -> Vec<Hint> { checks.iter().flat_map(|c| c.hints(column)).collect() };
+        let build = |slot: &mut Slot| {
+            if slot.built {
+                return;
+            }
+            slot.built = true;
+            let made = candidates(
+                &seed,
+                &slot.column,
+                &slot.shape,
+                slot.unique,
+                &hints_of(&slot.column),
+            );
+            match slot.state {
+                State::Generate => slot.options = made.into_iter().map(Some).collect(),
+                State::Default(_) => {
+                    slot.options.extend(made.into_iter().map(Some));
+                    if slot.nullable {
+                        slot.options.push(Some(Candidate::null()));
+                    }
+                }
+                State::Null => slot.options.extend(made.into_iter().map(Some)),
+                State::Fixed(_) => {}
+            }
+        };
+        // Columns no relevant check reads need only their first candidate.
+        let read: HashSet<String> = relevant.iter().flat_map(|&i| checks[i].columns()).collect();
+        for slot in slots.iter_mut() {
+            if matches!(slot.state, State::Generate) && !read.contains(&slot.column) {
+                slot.built = true;
+                slot.options = first_candidate(&seed, &slot.column, &slot.shape, slot.unique)
+                    .into_iter()
+                    .map(Some)
+                    .collect();
+            }
+            if matches!(slot.state, State::Generate) {
+                build(slot);
+                if slot.options.is_empty() {
+                    let ty = table
+                        .column(&slot.column)
+                        .map(|c| c.type_sql.clone())
+                        .unwrap_or_default();
+                    return Err(infer_error(format!(
+                        "cannot infer a value for {display}.{} (type {ty}, NOT NULL, no default): pass one, e.g. {{ {}: ... }}",
+                        slot.column, slot.column
+                    )));
+                }
+            }
+        }
+        let index: BTreeMap<String, usize> = slots
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.column.clone(), i))
+            .collect();
+        let holds = |slots: &[Slot], check: &Check| {
+            let env = |c: &str| {
+                index
+                    .get(c)
+                    .map(|&i| slots[i].value())
+                    .unwrap_or(V::Unknown)
+            };
+            check.holds(&env, now)
+        };
+        for _pass in 0..2 {
+            for &ci in &relevant {
+                if holds(&slots, &checks[ci]) {
+                    continue;
+                }
+                let cols: Vec<usize> = checks[ci]
+                    .columns()
+                    .iter()
+                    .filter_map(|c| index.get(c).copied())
+                    .filter(|&i| slots[i].changeable())
+                    .collect();
+                for &i in &cols {
+                    build(&mut slots[i]);
+                }
+                let before: Vec<bool> = relevant
+                    .iter()
+                    .map(|&cj| holds(&slots, &checks[cj]))
+                    .collect();
+                let saved: Vec<usize> = cols.iter().map(|&i| slots[i].choice).collect();
+                let mut odometer = vec![0usize; cols.len()];
+                let mut found = false;
+                let mut tries = 0;
+                'search: loop {
+                    for (k, &i) in cols.iter().enumerate() {
+                        slots[i].choice = odometer[k];
+                    }
+                    if holds(&slots, &checks[ci])
+                        && relevant
+                            .iter()
+                            .zip(&before)
+                            .all(|(&cj, &was)| !was || holds(&slots, &checks[cj]))
+                    {
+                        found = true;
+                        break;
+                    }
+                    tries += 1;
+                    if tries > 4096 {
+                        break;
+                    }
+                    for k in 0..cols.len() {
+                        odometer[k] += 1;
+                        if odometer[k] < slots[cols[k]].options.len() {
+                            continue 'search;
+                        }
+                        odometer[k] = 0;
+                    }
+                    break;
+                }
+                if !found {
+                    for (k, &i) in cols.iter().enumerate() {
+                        slots[i].choice = saved[k];
+                    }
+                }
+            }
+        }
+        for &ci in &relevant {
+            if !holds(&slots, &checks[ci]) {
+                let check = &checks[ci];
+                let cols: Vec<String> = check
+                    .columns()
+                    .into_iter()
+                    .filter(|c| index.get(c).is_some_and(|&i| slots[i].changeable()))
+                    .collect();
+                return Err(infer_error(format!(
+                    "cannot satisfy {} of {display}: {}; pass {}",
+                    check.name,
+                    check.text,
+                    cols.iter()
+                        .map(|c| format!("{c:?}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )));
+            }
+        }
+        for slot in slots {
+            let chosen = slot.options.get(slot.choice).cloned().flatten();
+            match (&slot.state, chosen) {
+                (State::Fixed(_), _) => {}
+                (_, Some(c)) => {
+                    values.insert(slot.column, c.val);
+                }
+                (State::Generate, None) => unreachable!("generated columns have candidates"),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn parsed_check(&self, name: &str, text: &str, value_column: Option<&str>) -> Check {
+        Check::parse(name, text, value_column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relation_names_strip_id_suffixes() {
+        assert_eq!(strip_id("project_id"), Some("project"));
+        assert_eq!(strip_id("userId"), Some("user"));
+        assert_eq!(strip_id("Org Id"), Some("Org"));
+        assert_eq!(strip_id("id"), None);
+        assert_eq!(strip_id("owner"), None);
+    }
+
+    #[test]
+    fn caller_values_must_fit_the_column_type() {
+        let int4 = TypeShape::Int {
+            min: -2_147_483_648,
+            max: 2_147_483_647,
+        };
+        assert!(fits(&int4, &serde_json::json!(3)).is_ok());
+        assert!(fits(&int4, &serde_json::json!("42")).is_ok());
+        assert_eq!(
+            fits(&int4, &serde_json::json!("abc")).unwrap_err(),
+            "a string (\"abc\")"
+        );
+        assert!(fits(&int4, &serde_json::json!(1.5)).is_err());
+        assert!(fits(&TypeShape::Text { max: None }, &serde_json::json!(1)).is_err());
+        assert!(fits(&TypeShape::Bool, &serde_json::json!(true)).is_ok());
+        assert!(fits(&TypeShape::Uuid, &serde_json::json!("nope")).is_err());
+        let e = TypeShape::Enum(vec!["a".into(), "b".into()]);
+        assert!(fits(&e, &serde_json::json!("c"))
+            .unwrap_err()
+            .contains("not one of a, b"));
+        let arr = TypeShape::Array(Box::new(int4));
+        assert!(fits(&arr, &serde_json::json!([1, 2])).is_ok());
+        assert!(fits(&arr, &serde_json::json!(["x"])).is_err());
+        assert!(fits(&TypeShape::Json, &serde_json::json!({ "a": 1 })).is_ok());
+    }
+
+    #[test]
+    fn defaults_that_are_constants_are_known() {
+        assert_eq!(default_value("false", 0.0), V::Bool(false));
+        assert_eq!(
+            default_value("'member'::text", 0.0),
+            V::Text("member".into())
+        );
+        assert_eq!(default_value("now()", 5.0), V::Time(5.0));
+        assert_eq!(
+            default_value("(now() + '00:03:00'::interval)", 5.0),
+            V::Time(185.0)
+        );
+        assert_eq!(
+            default_value("nextval('t_id_seq'::regclass)", 0.0),
+            V::Unknown
+        );
+        assert_eq!(default_value("auth.uid()", 0.0), V::Unknown);
+    }
+}

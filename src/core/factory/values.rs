@@ -1,0 +1,886 @@
+//! Values made from the catalog: for a column's type (through domains), its name, whether it is
+//! unique, and what its CHECK constraints say, the candidate values inference may give it, best
+//! first. Every candidate is a function of the lane, the table, the column and the row's number
+//! in the lane (no randomness): the same test makes the same rows again. Text is a lane name
+//! (`ctx.name`), or an email, slug or URL when the column's name says so; keys that must be
+//! unique across lanes (integers, uuids, short text) come from a SHA-256 of the lane and the row;
+//! dates and times are the statement's `now()`.
+
+use super::check::{regex_matches, Hint, V};
+use super::planner::Val;
+use crate::core::db::table_facts::{TableFacts, TypeFacts, TypeKind};
+use crate::core::lane::naming::Lane;
+use sha2::{Digest, Sha256};
+
+/// A value inference may give a column: what the checks see, and what is inserted.
+#[derive(Debug, Clone)]
+pub(super) struct Candidate {
+    pub(super) check: V,
+    pub(super) val: Val,
+}
+
+impl Candidate {
+    fn text(s: String) -> Candidate {
+        Candidate {
+            check: V::Text(s.clone()),
+            val: Val::Text(s),
+        }
+    }
+    fn num(text: String) -> Candidate {
+        Candidate {
+            check: V::Num(text.parse().unwrap_or(0.0)),
+            val: Val::Text(text),
+        }
+    }
+    /// `now()` moved by `seconds`.
+    pub(super) fn now(now: f64, seconds: i64) -> Candidate {
+        Candidate {
+            check: V::Time(now + seconds as f64),
+            val: Val::Now(seconds),
+        }
+    }
+    /// An explicit SQL NULL.
+    pub(super) fn null() -> Candidate {
+        Candidate {
+            check: V::Null,
+            val: Val::Null,
+        }
+    }
+}
+
+/// What a type is, for making values.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Shape {
+    Int {
+        min: i128,
+        max: i128,
+    },
+    Numeric {
+        precision: Option<u32>,
+        scale: u32,
+    },
+    Float,
+    Money,
+    Bool,
+    Text {
+        max: Option<usize>,
+    },
+    /// The one-byte `"char"`.
+    Char,
+    Uuid,
+    Json,
+    Bytea,
+    Timestamp,
+    Date,
+    Time,
+    Interval,
+    Inet,
+    Cidr,
+    MacAddr(usize),
+    Bits {
+        varying: bool,
+        length: Option<usize>,
+    },
+    Enum(Vec<String>),
+    Array(Box<Shape>),
+    /// A literal that is always valid: `empty` for ranges, `()` for composites, ...
+    Fixed(&'static str),
+    /// A type inference cannot make a value of (PostGIS, vector, ...): its name.
+    Unsupported(String),
+}
+
+/// The shape of a column's type: through domains, with the length or precision of its modifier.
+pub(super) fn shape_of(facts: &TableFacts, oid: u32, typmod: i32) -> Shape {
+    let (ty, typmod, _) = facts.resolve_type(oid, typmod);
+    match ty {
+        Some(t) => shape_of_type(facts, t, typmod),
+        None => Shape::Unsupported(format!("type {oid}")),
+    }
+}
+
+fn shape_of_type(facts: &TableFacts, t: &TypeFacts, typmod: i32) -> Shape {
+    match t.kind {
+        TypeKind::Enum => return Shape::Enum(t.labels.clone()),
+        TypeKind::Range => return Shape::Fixed("empty"),
+        TypeKind::Multirange => return Shape::Fixed("{}"),
+        TypeKind::Composite => return Shape::Fixed("()"),
+        _ => {}
+    }
+    if t.category == 'A' {
+        return match t.elem {
+            Some(elem) => Shape::Array(Box::new(shape_of(facts, elem, typmod))),
+            None => Shape::Unsupported(t.display.clone()),
+        };
+    }
+    let length = (typmod >= 4).then(|| (typmod - 4) as usize);
+    let builtin = t.schema == "pg_catalog";
+    match t.name.as_str() {
+        "int2" if builtin => Shape::Int {
+            min: -32_768,
+            max: 32_767,
+        },
+        "int4" if builtin => Shape::Int {
+            min: -2_147_483_648,
+            max: 2_147_483_647,
+        },
+        "int8" if builtin => Shape::Int {
+            min: i128::from(i64::MIN),
+            max: i128::from(i64::MAX),
+        },
+        "oid" if builtin => Shape::Int {
+            min: 0,
+            max: 4_294_967_295,
+        },
+        "numeric" if builtin => match length {
+            Some(m) => Shape::Numeric {
+                precision: Some(((m >> 16) & 0xffff) as u32),
+                // 11 bits, signed since PostgreSQL 15 (`numeric(5, -2)`); a negative scale
+                // rounds to tens, hundreds: whole numbers do.
+                scale: (((m & 0x7ff) ^ 1024) as i64 - 1024).max(0) as u32,
+            },
+            None => Shape::Numeric {
+                precision: None,
+                scale: 0,
+            },
+        },
+        "float4" | "float8" if builtin => Shape::Float,
+        "money" if builtin => Shape::Money,
+        "bool" if builtin => Shape::Bool,
+        "text" | "name" if builtin => Shape::Text {
+            max: (t.name == "name").then_some(63),
+        },
+        "varchar" | "bpchar" if builtin => Shape::Text { max: length },
+        "char" if builtin => Shape::Char,
+        "citext" => Shape::Text { max: None },
+        // Contrib types, whatever schema they were installed in.
+        "hstore" => Shape::Fixed(""),
+        "ltree" => Shape::Fixed("pglane"),
+        "cube" => Shape::Fixed("(0)"),
+        "uuid" if builtin => Shape::Uuid,
+        "json" | "jsonb" if builtin => Shape::Json,
+        "bytea" if builtin => Shape::Bytea,
+        "timestamp" | "timestamptz" if builtin => Shape::Timestamp,
+        "date" if builtin => Shape::Date,
+        "time" | "timetz" if builtin => Shape::Time,
+        "interval" if builtin => Shape::Interval,
+        "inet" if builtin => Shape::Inet,
+        "cidr" if builtin => Shape::Cidr,
+        "macaddr" if builtin => Shape::MacAddr(6),
+        "macaddr8" if builtin => Shape::MacAddr(8),
+        "bit" if builtin => Shape::Bits {
+            varying: false,
+            length: Some(typmod.max(1) as usize),
+        },
+        "varbit" if builtin => Shape::Bits {
+            varying: true,
+            length: (typmod > 0).then_some(typmod as usize),
+        },
+        "tsvector" if builtin => Shape::Fixed(""),
+        "tsquery" if builtin => Shape::Fixed("pglane"),
+        "xml" if builtin => Shape::Fixed("<pglane/>"),
+        "point" if builtin => Shape::Fixed("(0,0)"),
+        "line" if builtin => Shape::Fixed("{1,-1,0}"),
+        "lseg" if builtin => Shape::Fixed("[(0,0),(1,1)]"),
+        "box" if builtin => Shape::Fixed("(1,1),(0,0)"),
+        "path" if builtin => Shape::Fixed("[(0,0),(1,1)]"),
+        "polygon" if builtin => Shape::Fixed("((0,0),(1,1),(1,0))"),
+        "circle" if builtin => Shape::Fixed("<(0,0),1>"),
+        "pg_lsn" if builtin => Shape::Fixed("0/0"),
+        _ => match t.category {
+            'S' => Shape::Text { max: length },
+            _ => Shape::Unsupported(t.display.clone()),
+        },
+    }
+}
+
+/// Where a row's values come from: its lane, table, and number in the lane.
+pub(super) struct Seed<'a> {
+    pub(super) lane: &'a Lane,
+    /// `schema.table`.
+    pub(super) table: &'a str,
+    /// The table's name without its schema.
+    pub(super) table_name: &'a str,
+    /// The row's number among this lane's inferred rows of the table (from 1).
+    pub(super) n: u64,
+    /// What `now()` is, in seconds since 1970.
+    pub(super) now: f64,
+}
+
+impl Seed<'_> {
+    /// 32 bytes that depend on the lane, the table, the column and the row number only.
+    fn digest(&self, column: &str, salt: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for part in [
+            self.lane.prefix(crate::core::lane::naming::LaneScope::Test),
+            self.table,
+            column,
+            &self.n.to_string(),
+            salt,
+        ] {
+            h.update(part.as_bytes());
+            h.update([0u8]);
+        }
+        h.finalize().into()
+    }
+
+    fn hash_u128(&self, column: &str) -> u128 {
+        u128::from_be_bytes(
+            self.digest(column, "").as_slice()[..16]
+                .try_into()
+                .expect("16 bytes"),
+        )
+    }
+
+    /// `len` characters of `[a-z0-9]`, from the digest.
+    fn compact(&self, column: &str, len: usize) -> String {
+        const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let mut out = String::with_capacity(len);
+        let mut round = 0;
+        while out.len() < len {
+            for b in self.digest(column, &round.to_string()) {
+                if out.len() == len {
+                    break;
+                }
+                out.push(ALPHABET[b as usize % ALPHABET.len()] as char);
+            }
+            round += 1;
+        }
+        out
+    }
+
+    /// A UUID whose 122 free bits come from the digest (version 8: custom), so the same lane and
+    /// row give the same id.
+    fn uuid(&self, column: &str) -> String {
+        let mut b: [u8; 16] = self.digest(column, "uuid")[..16]
+            .try_into()
+            .expect("16 bytes");
+        b[6] = (b[6] & 0x0f) | 0x80;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        uuid::Uuid::from_bytes(b).to_string()
+    }
+
+    fn email_domain(&self) -> String {
+        self.lane
+            .email("x")
+            .ok()
+            .and_then(|e| e.split_once('@').map(|(_, d)| d.to_string()))
+            .unwrap_or_else(|| "pglane.test".to_string())
+    }
+}
+
+/// The forms of text a column name asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TextKind {
+    Name,
+    Email,
+    Slug,
+    Url,
+    Phone,
+}
+
+fn text_kind(column: &str) -> TextKind {
+    let c = column.to_ascii_lowercase();
+    if c.contains("email") || c.contains("e_mail") {
+        TextKind::Email
+    } else if c.contains("slug") || c == "handle" || c == "username" || c == "login" {
+        TextKind::Slug
+    } else if c.contains("url")
+        || c.contains("uri")
+        || c.contains("website")
+        || c.contains("homepage")
+        || c.contains("href")
+    {
+        TextKind::Url
+    } else if c.contains("phone") || c.contains("mobile") {
+        TextKind::Phone
+    } else {
+        TextKind::Name
+    }
+}
+
+/// Texts for a column, best first: its own form, then the other forms (a check may want one).
+/// `first_only`: its own form only (it fits the column, or is replaced by the compact form).
+fn texts(seed: &Seed, column: &str, max: Option<usize>, first_only: bool) -> Vec<String> {
+    let n = seed.n;
+    let lane = seed.lane;
+    if first_only && text_kind(column) == TextKind::Name {
+        let name = lane.name(&format!("{column} {n}")).ok();
+        return match (name, max) {
+            (Some(t), Some(m)) if t.chars().count() > m => vec![seed.compact(column, m.min(16))],
+            (Some(t), _) => vec![t],
+            (None, _) => vec![seed.compact(column, max.unwrap_or(16).min(16))],
+        };
+    }
+    let base = format!("{column} {n}");
+    // Bases that slugify keeps as they are (it appends a hash when it drops characters).
+    let plain = |s: &str| -> String {
+        let mut out: String = s
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect();
+        while out.contains("--") {
+            out = out.replace("--", "-");
+        }
+        format!("{}-{n}", out.trim_matches('-'))
+    };
+    let name = lane.name(&base).ok();
+    let slug = lane.slug(&plain(seed.table_name)).ok();
+    let email = lane.email(&plain(column)).ok();
+    let url = lane
+        .slug(&plain(column))
+        .ok()
+        .map(|s| format!("https://{}/{s}", seed.email_domain()));
+    let digits: String = (seed.hash_u128(column) % 10_000_000).to_string();
+    let phone = format!("+1555{digits:0>7}");
+    let mut out: Vec<String> = match text_kind(column) {
+        TextKind::Email => vec![email.clone(), name.clone(), slug.clone(), url.clone()],
+        TextKind::Slug => vec![slug.clone(), name.clone(), email.clone(), url.clone()],
+        TextKind::Url => vec![url.clone(), name.clone(), slug.clone(), email.clone()],
+        TextKind::Phone => vec![Some(phone.clone()), name.clone(), slug.clone()],
+        TextKind::Name => vec![name.clone(), slug.clone(), email.clone(), url.clone()],
+    }
+    .into_iter()
+    .flatten()
+    .collect();
+    let compact_len = max.unwrap_or(16).min(16);
+    out.push(seed.compact(column, compact_len));
+    if let Some(max) = max {
+        // What does not fit is replaced by the compact form of the same length: unique with a
+        // high probability, though no longer a lane name.
+        let compact = seed.compact(column, max.min(16));
+        for t in &mut out {
+            if t.chars().count() > max {
+                *t = compact.clone();
+            }
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|t| seen.insert(t.clone()));
+    out
+}
+
+fn pg_array_literal(items: &[String]) -> String {
+    let inner: Vec<String> = items
+        .iter()
+        .map(|i| format!("\"{}\"", i.replace('\\', "\\\\").replace('"', "\\\"")))
+        .collect();
+    format!("{{{}}}", inner.join(","))
+}
+
+fn numeric_bounds(shape: &Shape) -> (f64, f64) {
+    match shape {
+        Shape::Int { min, max } => (*min as f64, *max as f64),
+        Shape::Numeric {
+            precision: Some(p),
+            scale,
+        } => {
+            let m = 10f64.powi(*p as i32 - *scale as i32) - 10f64.powi(-(*scale as i32));
+            (-m, m)
+        }
+        _ => (-1e15, 1e15),
+    }
+}
+
+/// The interval `[lo, hi]` the hints allow a number in.
+fn hinted_range(shape: &Shape, hints: &[Hint]) -> (f64, f64) {
+    let (mut lo, mut hi) = numeric_bounds(shape);
+    let step = match shape {
+        Shape::Int { .. } => 1.0,
+        Shape::Numeric { scale, .. } => 10f64.powi(-(*scale as i32)),
+        _ => 0.001,
+    };
+    for h in hints {
+        match h {
+            Hint::Above(V::Num(v), inclusive) => {
+                lo = lo.max(if *inclusive { *v } else { v + step })
+            }
+            Hint::Below(V::Num(v), inclusive) => {
+                hi = hi.min(if *inclusive { *v } else { v - step })
+            }
+            _ => {}
+        }
+    }
+    (lo, hi)
+}
+
+fn format_number(shape: &Shape, v: f64) -> String {
+    match shape {
+        Shape::Int { .. } => format!("{}", v.round() as i128),
+        Shape::Numeric { scale, .. } => format!("{v:.*}", *scale as usize),
+        _ => {
+            if v.fract() == 0.0 {
+                format!("{}", v as i64)
+            } else {
+                format!("{v}")
+            }
+        }
+    }
+}
+
+/// The values hints name outright (`= ANY (ARRAY[...])`), in order.
+fn one_of(hints: &[Hint]) -> Vec<V> {
+    let mut out = Vec::new();
+    for h in hints {
+        if let Hint::OneOf(vs) = h {
+            for v in vs {
+                if !out.contains(v) {
+                    out.push(v.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Candidates for a column, best first; empty when inference cannot make a value of its type.
+/// `unique`: the column is part of a unique key, so values differ across lanes and rows.
+pub(super) fn candidates(
+    seed: &Seed,
+    column: &str,
+    shape: &Shape,
+    unique: bool,
+    hints: &[Hint],
+) -> Vec<Candidate> {
+    candidates_of(seed, column, shape, unique, hints, false)
+}
+
+/// The first of [`candidates`] only (cheaper for text): for a column no check reads.
+pub(super) fn first_candidate(
+    seed: &Seed,
+    column: &str,
+    shape: &Shape,
+    unique: bool,
+) -> Option<Candidate> {
+    candidates_of(seed, column, shape, unique, &[], true)
+        .into_iter()
+        .next()
+}
+
+fn candidates_of(
+    seed: &Seed,
+    column: &str,
+    shape: &Shape,
+    unique: bool,
+    hints: &[Hint],
+    first_only: bool,
+) -> Vec<Candidate> {
+    let rotate = |mut list: Vec<Candidate>| {
+        if unique && !list.is_empty() {
+            let k = ((seed.n.max(1) - 1) as usize) % list.len();
+            list.rotate_left(k);
+        }
+        list
+    };
+    let named = one_of(hints);
+    match shape {
+        Shape::Int { .. } | Shape::Numeric { .. } | Shape::Float | Shape::Money => {
+            // Hints that contradict each other (a check nothing satisfies) are left to the
+            // solver, which names the check.
+            let (lo, hi) = match hinted_range(shape, hints) {
+                (lo, hi) if lo <= hi => (lo, hi),
+                _ => numeric_bounds(shape),
+            };
+            let mut out: Vec<Candidate> = named
+                .iter()
+                .filter_map(|v| match v {
+                    V::Num(n) => Some(Candidate::num(format_number(shape, *n))),
+                    V::Text(t) => t
+                        .parse::<f64>()
+                        .ok()
+                        .map(|n| Candidate::num(format_number(shape, n))),
+                    _ => None,
+                })
+                .collect();
+            out = rotate(out);
+            if lo <= hi {
+                let span = hi - lo;
+                let value = if unique {
+                    // Far from small hand-made ids, spread over the range the type and checks allow.
+                    let h = seed.hash_u128(column);
+                    let whole = matches!(shape, Shape::Int { .. } | Shape::Numeric { .. });
+                    let start = if lo < 1e6 && hi > 1e9 {
+                        lo.max(1e8)
+                    } else {
+                        lo
+                    };
+                    let room = (hi - start).clamp(0.0, 1e17);
+                    let offset = if whole {
+                        (h % (room as u128 + 1)) as f64
+                    } else {
+                        (h % 1_000_000_000) as f64 % (room + 1.0)
+                    };
+                    start + offset
+                } else {
+                    (seed.n as f64).clamp(lo, hi)
+                };
+                out.push(Candidate::num(format_number(shape, value)));
+                out.push(Candidate::num(format_number(shape, lo.max(0.0).min(hi))));
+                if span > 0.0 {
+                    out.push(Candidate::num(format_number(
+                        shape,
+                        hi.min(lo.max(0.0) + 1.0),
+                    )));
+                }
+            }
+            out
+        }
+        Shape::Bool => {
+            let mut out: Vec<Candidate> = named
+                .iter()
+                .filter_map(|v| match v {
+                    V::Bool(b) => Some(*b),
+                    _ => None,
+                })
+                .chain([false, true])
+                .map(|b| Candidate {
+                    check: V::Bool(b),
+                    val: Val::Text(b.to_string()),
+                })
+                .collect();
+            out.dedup_by(|a, b| a.check == b.check);
+            out
+        }
+        Shape::Enum(labels) => {
+            let named: Vec<Candidate> = named
+                .iter()
+                .filter_map(|v| match v {
+                    V::Text(t) if labels.contains(t) => Some(Candidate::text(t.clone())),
+                    _ => None,
+                })
+                .collect();
+            let all: Vec<Candidate> = labels.iter().map(|l| Candidate::text(l.clone())).collect();
+            let mut out = rotate(named);
+            out.extend(rotate(all));
+            out
+        }
+        Shape::Text { max } => {
+            let mut out: Vec<Candidate> = rotate(
+                named
+                    .iter()
+                    .filter_map(|v| match v {
+                        V::Text(t) => Some(Candidate::text(t.clone())),
+                        V::Num(n) => Some(Candidate::text(format_number(&Shape::Float, *n))),
+                        _ => None,
+                    })
+                    .collect(),
+            );
+            let mut base = texts(seed, column, *max, first_only && hints.is_empty());
+            let min_len = hints
+                .iter()
+                .filter_map(|h| match h {
+                    Hint::MinLength(n) => Some(*n),
+                    _ => None,
+                })
+                .max();
+            let max_len = hints
+                .iter()
+                .filter_map(|h| match h {
+                    Hint::MaxLength(n) => Some(*n),
+                    _ => None,
+                })
+                .chain(*max)
+                .min();
+            for h in hints {
+                if let Hint::Like(pattern) = h {
+                    // `https://%` -> `https://<slug>`; `_` -> `x`.
+                    let fill = base
+                        .iter()
+                        .find(|t| t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+                        .cloned()
+                        .unwrap_or_else(|| seed.compact(column, 12));
+                    let mut s = String::new();
+                    let mut first = true;
+                    let mut chars = pattern.chars();
+                    while let Some(c) = chars.next() {
+                        match c {
+                            '%' if first => {
+                                s.push_str(&fill);
+                                first = false;
+                            }
+                            '%' => {}
+                            '_' => s.push('x'),
+                            '\\' => s.extend(chars.next()),
+                            c => s.push(c),
+                        }
+                    }
+                    base.insert(0, s);
+                }
+            }
+            if let Some(min) = min_len {
+                for t in base.clone() {
+                    if t.chars().count() < min {
+                        let pad = seed.compact(column, min - t.chars().count());
+                        base.push(format!("{t}{pad}"));
+                    }
+                }
+            }
+            if let Some(max) = max_len {
+                let compact = seed.compact(column, max.min(16));
+                for t in &mut base {
+                    if t.chars().count() > max {
+                        *t = compact.clone();
+                    }
+                }
+            }
+            // Text a regular expression accepts comes first.
+            let regexes: Vec<(&String, bool)> = hints
+                .iter()
+                .filter_map(|h| match h {
+                    Hint::Regex(p, ci) => Some((p, *ci)),
+                    _ => None,
+                })
+                .collect();
+            if !regexes.is_empty() {
+                let ok = |t: &String| {
+                    regexes
+                        .iter()
+                        .all(|(p, ci)| regex_matches(p, t, *ci).unwrap_or(true))
+                };
+                let (good, bad): (Vec<String>, Vec<String>) = base.into_iter().partition(ok);
+                base = good;
+                base.extend(bad);
+            }
+            out.extend(base.into_iter().map(Candidate::text));
+            let mut seen = std::collections::HashSet::new();
+            out.retain(|c| seen.insert(format!("{:?}", c.check)));
+            out
+        }
+        Shape::Char => vec![Candidate::text("a".into())],
+        Shape::Uuid => {
+            let mut out: Vec<Candidate> = named
+                .iter()
+                .filter_map(|v| match v {
+                    V::Text(t) => Some(Candidate::text(t.clone())),
+                    _ => None,
+                })
+                .collect();
+            out.push(Candidate::text(seed.uuid(column)));
+            out
+        }
+        Shape::Json => {
+            let name = seed
+                .lane
+                .name(&format!("{column} {}", seed.n))
+                .unwrap_or_default();
+            let object = serde_json::json!({ "pglane": name });
+            let mut out = vec![
+                Candidate {
+                    check: V::Json(serde_json::json!({})),
+                    val: Val::Json(serde_json::json!({})),
+                },
+                Candidate {
+                    check: V::Json(object.clone()),
+                    val: Val::Json(object),
+                },
+                Candidate {
+                    check: V::Json(serde_json::json!([])),
+                    val: Val::Json(serde_json::json!([])),
+                },
+            ];
+            if unique {
+                out.swap(0, 1);
+            }
+            out
+        }
+        Shape::Bytea => {
+            let name = seed
+                .lane
+                .name(&format!("{column} {}", seed.n))
+                .unwrap_or_default();
+            let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+            vec![Candidate {
+                check: V::Text(format!("\\x{hex}")),
+                val: Val::Text(format!("\\x{hex}")),
+            }]
+        }
+        Shape::Timestamp | Shape::Date => {
+            let mut out = Vec::new();
+            for h in hints {
+                if let Hint::Above(V::Time(t), _) | Hint::Below(V::Time(t), _) = h {
+                    // A fixed bound: a moment just inside it.
+                    let inside = match h {
+                        Hint::Above(..) => t + 86_400.0,
+                        _ => t - 86_400.0,
+                    };
+                    out.push(Candidate::now(seed.now, (inside - seed.now) as i64));
+                }
+            }
+            let offset = if unique {
+                (seed.hash_u128(column) % 1_000_000) as i64
+            } else {
+                0
+            };
+            out.insert(0, Candidate::now(seed.now, offset));
+            out.push(Candidate::now(seed.now, 86_400));
+            out.push(Candidate::now(seed.now, -86_400));
+            out
+        }
+        Shape::Time => ["12:00:00", "00:00:00", "23:59:59"]
+            .map(|t| Candidate::text(t.into()))
+            .to_vec(),
+        Shape::Interval => vec![
+            Candidate {
+                check: V::Interval(86_400.0),
+                val: Val::Text("1 day".into()),
+            },
+            Candidate {
+                check: V::Interval(0.0),
+                val: Val::Text("0".into()),
+            },
+        ],
+        Shape::Inet | Shape::Cidr => {
+            let h = seed.hash_u128(column).to_be_bytes();
+            let v = if *shape == Shape::Inet {
+                format!("10.{}.{}.{}", h[0], h[1], h[2].max(1))
+            } else {
+                format!("10.{}.{}.0/24", h[0], h[1])
+            };
+            vec![Candidate::text(v)]
+        }
+        Shape::MacAddr(len) => {
+            let h = seed.hash_u128(column).to_be_bytes();
+            let mut bytes: Vec<String> = h[..*len].iter().map(|b| format!("{b:02x}")).collect();
+            bytes[0] = "02".into();
+            vec![Candidate::text(bytes.join(":"))]
+        }
+        Shape::Bits { varying, length } => {
+            let n = if *varying { 1 } else { length.unwrap_or(1) };
+            vec![Candidate::text("0".repeat(n))]
+        }
+        Shape::Array(elem) => {
+            let items: Vec<Candidate> = candidates_of(seed, column, elem, unique, &[], first_only);
+            let empty = Candidate {
+                check: V::Array(Vec::new()),
+                val: Val::Text("{}".into()),
+            };
+            let Some(first) = items.into_iter().next() else {
+                return vec![empty];
+            };
+            let text = match &first.val {
+                Val::Text(t) => t.clone(),
+                Val::Json(j) => j.to_string(),
+                _ => return vec![empty],
+            };
+            let one = Candidate {
+                check: V::Array(vec![first.check]),
+                val: Val::Text(pg_array_literal(&[text])),
+            };
+            if unique {
+                vec![one, empty]
+            } else {
+                vec![empty, one]
+            }
+        }
+        Shape::Fixed(literal) => vec![Candidate::text(literal.to_string())],
+        Shape::Unsupported(_) => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::lane::naming::NameFormat;
+
+    fn lane() -> Lane {
+        Lane::new(&NameFormat::default(), "abcdefghij", 3, 7, "pglane.test").unwrap()
+    }
+
+    fn seed(lane: &Lane, n: u64) -> Seed<'_> {
+        Seed {
+            lane,
+            table: "public.tasks",
+            table_name: "tasks",
+            n,
+            now: 1.7e9,
+        }
+    }
+
+    #[test]
+    fn text_is_lane_named_and_shaped_by_the_column_name() {
+        let l = lane();
+        let s = seed(&l, 2);
+        let first =
+            |col: &str| match &candidates(&s, col, &Shape::Text { max: None }, false, &[])[0].val {
+                Val::Text(t) => t.clone(),
+                other => panic!("{other:?}"),
+            };
+        assert_eq!(first("title"), "abcdefghij-w3-7-title 2");
+        assert_eq!(first("email"), "abcdefghij-w3-7-email-2@pglane.test");
+        assert_eq!(first("slug"), "abcdefghij-w3-7-tasks-2");
+        assert_eq!(
+            first("website_url"),
+            "https://pglane.test/abcdefghij-w3-7-website-url-2"
+        );
+        assert!(first("phone").starts_with("+1555"));
+    }
+
+    #[test]
+    fn values_are_deterministic_per_lane_and_row() {
+        let l = lane();
+        let a = candidates(&seed(&l, 1), "id", &Shape::Uuid, true, &[]);
+        let b = candidates(&seed(&l, 1), "id", &Shape::Uuid, true, &[]);
+        let c = candidates(&seed(&l, 2), "id", &Shape::Uuid, true, &[]);
+        assert_eq!(a[0].check, b[0].check);
+        assert_ne!(a[0].check, c[0].check);
+        let V::Text(u) = &a[0].check else { panic!() };
+        assert_eq!(uuid::Uuid::parse_str(u).unwrap().get_version_num(), 8);
+    }
+
+    #[test]
+    fn short_columns_get_compact_text_and_numbers_stay_within_precision_and_checks() {
+        let l = lane();
+        let s = seed(&l, 1);
+        let c = candidates(&s, "code", &Shape::Text { max: Some(6) }, true, &[]);
+        let V::Text(t) = &c[0].check else { panic!() };
+        assert_eq!(t.len(), 6);
+        let c = candidates(
+            &s,
+            "price",
+            &Shape::Numeric {
+                precision: Some(4),
+                scale: 1,
+            },
+            true,
+            &[],
+        );
+        let V::Num(n) = c[0].check else { panic!() };
+        assert!(n.abs() <= 999.9, "{n}");
+        let hints = [
+            Hint::Above(V::Num(1.0), true),
+            Hint::Below(V::Num(5.0), true),
+        ];
+        let c = candidates(
+            &s,
+            "stars",
+            &Shape::Int {
+                min: -2_147_483_648,
+                max: 2_147_483_647,
+            },
+            true,
+            &hints,
+        );
+        let V::Num(n) = c[0].check else { panic!() };
+        assert!((1.0..=5.0).contains(&n), "{n}");
+    }
+
+    #[test]
+    fn named_values_come_first_and_rotate_for_unique_columns() {
+        let l = lane();
+        let hints = [Hint::OneOf(vec![V::Text("a".into()), V::Text("b".into())])];
+        let first = |n: u64, unique: bool| {
+            candidates(
+                &seed(&l, n),
+                "kind",
+                &Shape::Text { max: None },
+                unique,
+                &hints,
+            )[0]
+            .check
+            .clone()
+        };
+        assert_eq!(first(1, false), V::Text("a".into()));
+        assert_eq!(first(2, false), V::Text("a".into()));
+        assert_eq!(first(2, true), V::Text("b".into()));
+    }
+}

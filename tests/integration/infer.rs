@@ -1,0 +1,536 @@
+//! Inferred factories against a real PostgreSQL, on the hostile schema of the cleanup tests
+//! and on schemas made to corner inference: every table with a foreign key is created with no
+//! attributes, its required parents built in the same statement, and cleanup removes exactly
+//! what was created.
+
+use crate::cleanup::{names, schema_sql};
+use crate::support::{db, SchemaGuard};
+use pglane::core::cleanup::{cleanup_tracked, CleanupOptions};
+use pglane::core::db::catalog::Freshness;
+use pglane::core::db::Db;
+use pglane::core::factory::definition::FactoryRegistry;
+use pglane::core::factory::{self, CallOptions, FactoryCall, Fill};
+use pglane::core::lane::context::{ContextSettings, TestIdentity};
+use pglane::core::lane::naming::generate_run_id;
+use pglane::core::lane::tracker::{LaneInfo, ResourceTracker};
+use pglane::core::lane::WorkerContext;
+use pglane::core::{ErrorCode, Result};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use tokio_postgres::types::Type;
+
+fn context() -> WorkerContext {
+    WorkerContext::create(
+        TestIdentity {
+            worker_index: Some(5),
+            ..Default::default()
+        },
+        &ContextSettings {
+            run_id: Some(generate_run_id()),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+async fn create(
+    db: &Db,
+    ctx: &WorkerContext,
+    tracker: &ResourceTracker,
+    name: &str,
+    attrs: Value,
+    options: CallOptions,
+) -> Result<Value> {
+    let call = FactoryCall::new(name.to_string(), Some(attrs), Vec::new(), None)?;
+    factory::create_with(db, &FactoryRegistry::empty(), ctx, tracker, &call, &options).await
+}
+
+/// Rows per table (each table's own rows) of `schemas`.
+async fn counts(db: &Db, schemas: &[&str]) -> BTreeMap<String, i64> {
+    let conn = db.conn().await.unwrap();
+    let schemas: Vec<String> = schemas.iter().map(|s| s.to_string()).collect();
+    let tables = conn
+        .query(
+            "select format('%I.%I', n.nspname, c.relname), n.nspname || '.' || c.relname
+             from pg_class c join pg_namespace n on n.oid = c.relnamespace
+             where c.relkind = 'r' and n.nspname = any($1::text[]) order by 2",
+            &[(&schemas, Type::TEXT_ARRAY)],
+        )
+        .await
+        .unwrap();
+    let mut out = BTreeMap::new();
+    for t in tables {
+        let (quoted, name): (String, String) = (t.get(0), t.get(1));
+        let n: i64 = conn
+            .query(&format!("select count(*) from only {quoted}"), &[])
+            .await
+            .unwrap()[0]
+            .get(0);
+        out.insert(name, n);
+    }
+    out
+}
+
+fn diff(before: &BTreeMap<String, i64>, after: &BTreeMap<String, i64>) -> BTreeMap<String, u64> {
+    after
+        .iter()
+        .filter_map(|(t, n)| {
+            let d = n - before.get(t).copied().unwrap_or(0);
+            (d != 0).then_some((t.clone(), d as u64))
+        })
+        .collect()
+}
+
+/// Creates `table` with no attributes and cleans up: the rows created per table, checked to be
+/// exactly what cleanup deleted, and nothing left.
+async fn create_and_clean(
+    db: &Db,
+    schemas: &[&str],
+    table: &str,
+) -> (Value, BTreeMap<String, u64>) {
+    let ctx = context();
+    let tracker = ResourceTracker::new(LaneInfo::of(&ctx));
+    let before = counts(db, schemas).await;
+    let row = create(db, &ctx, &tracker, table, json!({}), CallOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("create {table}: {e:?}"));
+    let created = diff(&before, &counts(db, schemas).await);
+    let report = cleanup_tracked(
+        db,
+        &tracker,
+        CleanupOptions {
+            count_dependents: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(report.failures.is_empty(), "{table}: {:?}", report.failures);
+    assert_eq!(report.verified, Some(true), "{table}");
+    let deleted: BTreeMap<String, u64> = report
+        .deleted
+        .iter()
+        .map(|c| (c.table.clone(), c.rows))
+        .collect();
+    assert_eq!(
+        deleted, created,
+        "{table}: cleanup deleted exactly what create made"
+    );
+    assert_eq!(counts(db, schemas).await, before, "{table}: nothing left");
+    (row, created)
+}
+
+#[tokio::test]
+async fn every_table_of_the_hostile_schema_is_created_with_its_parents_and_cleaned_exactly() {
+    let db = db();
+    let (s, s2) = names();
+    let _guard = SchemaGuard::new(&[&s, &s2]);
+    db.execute_script(&schema_sql(&s, &s2)).await.unwrap();
+    let schemas = [s.as_str(), s2.as_str()];
+    let expect = |pairs: &[(&str, u64)]| -> BTreeMap<String, u64> {
+        pairs.iter().map(|(t, n)| (t.to_string(), *n)).collect()
+    };
+    let org = format!("{s}.orgs");
+    let cases: Vec<(String, BTreeMap<String, u64>)> = vec![
+        (
+            format!("{s}.\"Weird Table\""),
+            expect(&[(&org, 1), (&format!("{s}.Weird Table"), 1)]),
+        ),
+        (
+            format!("{s2}.projects"),
+            expect(&[(&org, 1), (&format!("{s2}.projects"), 1)]),
+        ),
+        (
+            format!("{s}.tasks"),
+            expect(&[
+                (&org, 1),
+                (&format!("{s2}.projects"), 1),
+                (&format!("{s}.tasks"), 1),
+            ]),
+        ),
+        (
+            format!("{s}.orders"),
+            expect(&[(&org, 1), (&format!("{s}.orders"), 1)]),
+        ),
+        (
+            format!("{s}.order_lines"),
+            expect(&[
+                (&org, 1),
+                (&format!("{s}.orders"), 1),
+                (&format!("{s}.order_lines"), 1),
+            ]),
+        ),
+        // A nullable foreign key: no parent.
+        (format!("{s}.notes"), expect(&[(&format!("{s}.notes"), 1)])),
+        // The NOT NULL, non-deferrable cycle a <-> b: one row each, closed in one statement.
+        (
+            format!("{s}.a"),
+            expect(&[(&org, 1), (&format!("{s}.a"), 1), (&format!("{s}.b"), 1)]),
+        ),
+        (
+            format!("{s}.b"),
+            expect(&[(&org, 1), (&format!("{s}.a"), 1), (&format!("{s}.b"), 1)]),
+        ),
+    ];
+    for (table, expected) in cases {
+        let (row, created) = create_and_clean(&db, &schemas, &table).await;
+        assert_eq!(created, expected, "{table}");
+        assert!(row.is_object(), "{table}: {row}");
+    }
+}
+
+#[tokio::test]
+async fn a_required_cycle_is_closed_in_one_statement_and_one_the_database_keys_is_an_error_naming_it(
+) {
+    let db = db();
+    let (s, s2) = names();
+    let _guard = SchemaGuard::new(&[&s, &s2]);
+    db.execute_script(&schema_sql(&s, &s2)).await.unwrap();
+    db.execute_script(&format!(
+        r#"
+create table {s}.e (id uuid primary key, f_id uuid not null);
+create table {s}.f (id uuid primary key, e_id uuid not null references {s}.e(id) deferrable initially deferred);
+alter table {s}.e add foreign key (f_id) references {s}.f(id) deferrable initially deferred;
+create table {s}.selfish (id int primary key, parent_id int not null references {s}.selfish(id), label text not null);
+create table {s}.c (id int generated always as identity primary key, d_id int not null);
+create table {s}.d (id int generated always as identity primary key, c_id int not null references {s}.c(id));
+alter table {s}.c add constraint c_d_fk foreign key (d_id) references {s}.d(id);
+"#
+    ))
+    .await
+    .unwrap();
+    let ctx = context();
+    let tracker = ResourceTracker::new(LaneInfo::of(&ctx));
+    // Warm: graph and column facts read.
+    create(
+        &db,
+        &ctx,
+        &tracker,
+        &format!("{s}.tags"),
+        json!({}),
+        CallOptions::default(),
+    )
+    .await
+    .unwrap();
+    let before = db.round_trips();
+    let a = create(
+        &db,
+        &ctx,
+        &tracker,
+        &format!("{s}.a"),
+        json!({}),
+        CallOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        db.round_trips() - before,
+        1,
+        "one statement, parents and cycle included"
+    );
+    assert_eq!(a["b"]["a_id"], a["id"], "b references the a being built");
+    assert_eq!(a["b_id"], a["b"]["id"]);
+    assert_eq!(a["org_id"], a["org"]["id"]);
+
+    let e = create(
+        &db,
+        &ctx,
+        &tracker,
+        &format!("{s}.e"),
+        json!({}),
+        CallOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        e["f"]["e_id"], e["id"],
+        "a deferrable cycle closes the same way"
+    );
+
+    let selfish = create(
+        &db,
+        &ctx,
+        &tracker,
+        &format!("{s}.selfish"),
+        json!({}),
+        CallOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        selfish["parent_id"], selfish["id"],
+        "a required self-reference points at itself"
+    );
+
+    let err = create(
+        &db,
+        &ctx,
+        &tracker,
+        &format!("{s}.c"),
+        json!({}),
+        CallOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::FactoryInfer);
+    assert!(
+        err.message().contains(&format!("{s}.c -> {s}.d -> {s}.c")),
+        "{}",
+        err.message()
+    );
+    assert!(
+        err.message().contains("always generates"),
+        "{}",
+        err.message()
+    );
+    assert_eq!(
+        counts(&db, &[&s]).await[&format!("{s}.d")],
+        0,
+        "nothing inserted"
+    );
+
+    let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.verified, Some(true));
+    assert!(counts(&db, &[&s, &s2]).await.values().all(|n| *n == 0));
+}
+
+#[tokio::test]
+async fn checks_domains_enums_and_unique_keys_are_satisfied_and_what_cannot_be_is_named() {
+    let db = db();
+    let (s, _) = names();
+    let _guard = SchemaGuard::new(&[&s]);
+    db.execute_script(&format!(
+        r#"
+create schema {s};
+create type {s}.mood as enum ('sad', 'ok', 'happy');
+create domain {s}.year as int check (value >= 1901 and value <= 2155);
+create table {s}.things (
+  id bigserial primary key,
+  qty int not null check (qty between 10 and 12),
+  kind text not null check (kind in ('a', 'b')),
+  code varchar(6) not null unique check (length(code) = 6),
+  website text not null check (website like 'https://%'),
+  handle text not null check (handle ~ '^[a-z0-9-]+$'),
+  price numeric(5, 2) not null check (price > 0),
+  mood {s}.mood not null,
+  born {s}.year not null,
+  tags text[] not null,
+  meta jsonb not null check (jsonb_typeof(meta) = 'object'),
+  starts timestamptz not null,
+  ends timestamptz not null,
+  slug text not null default '' unique,
+  a text, b text,
+  flag boolean not null default false,
+  check (ends > starts),
+  check (a is not null or b is not null),
+  check ((flag = true and a is null) or (flag = false and b is null))
+);
+create table {s}.impossible (id serial primary key, x int not null, constraint x_between check (x > 5 and x < 3));
+create table {s}.typed (id serial primary key, n int, t text, u uuid, m {s}.mood);
+"#
+    ))
+    .await
+    .unwrap();
+    db.graph_for(Freshness::Fresh).await.unwrap();
+    let ctx = context();
+    let tracker = ResourceTracker::new(LaneInfo::of(&ctx));
+    let things = format!("{s}.things");
+    let mut codes = std::collections::HashSet::new();
+    for _ in 0..3 {
+        let t = create(
+            &db,
+            &ctx,
+            &tracker,
+            &things,
+            json!({}),
+            CallOptions::default(),
+        )
+        .await
+        .unwrap();
+        assert!((10..=12).contains(&t["qty"].as_i64().unwrap()), "{t}");
+        assert!(["a", "b"].contains(&t["kind"].as_str().unwrap()));
+        let code = t["code"].as_str().unwrap().to_string();
+        assert_eq!(code.len(), 6);
+        assert!(codes.insert(code), "unique codes");
+        assert!(t["website"].as_str().unwrap().starts_with("https://"));
+        assert!(
+            t["id"].is_number(),
+            "bigint comes back as to_json gives it: {t}"
+        );
+        assert!(t["price"].is_number(), "numeric as to_json gives it: {t}");
+        assert_ne!(
+            t["slug"], "",
+            "a unique column with a constant default gets a value"
+        );
+        assert_eq!(t["b"], Value::Null, "flag false: b null, so a is filled");
+        assert!(t["a"].is_string());
+    }
+    // Nullable columns stay null unless asked.
+    let filled = create(
+        &db,
+        &ctx,
+        &tracker,
+        &format!("{s}.typed"),
+        json!({}),
+        CallOptions {
+            fill: Fill::All,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        filled["n"].is_number()
+            && filled["t"].is_string()
+            && filled["u"].is_string()
+            && filled["m"].is_string(),
+        "{filled}"
+    );
+    let empty = create(
+        &db,
+        &ctx,
+        &tracker,
+        &format!("{s}.typed"),
+        json!({}),
+        CallOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(empty["n"], Value::Null);
+
+    let err = create(
+        &db,
+        &ctx,
+        &tracker,
+        &format!("{s}.impossible"),
+        json!({}),
+        CallOptions::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::FactoryInfer);
+    assert!(err.message().contains("x_between"), "{}", err.message());
+    assert!(
+        err.message().contains("CHECK (((x > 5) AND (x < 3)))"),
+        "{}",
+        err.message()
+    );
+    assert!(err.message().contains("pass \"x\""), "{}", err.message());
+
+    for (attrs, column, got) in [
+        (json!({ "n": "abc" }), "n", "a string (\"abc\")"),
+        (json!({ "t": 1 }), "t", "a number (1)"),
+        (json!({ "u": "nope" }), "u", "a string"),
+        (json!({ "m": "angry" }), "m", "not one of sad, ok, happy"),
+    ] {
+        let err = create(
+            &db,
+            &ctx,
+            &tracker,
+            &format!("{s}.typed"),
+            attrs,
+            CallOptions::default(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.code(), ErrorCode::FactoryValue);
+        assert!(
+            err.message().contains(&format!("column {column:?}")) && err.message().contains(got),
+            "{}",
+            err.message()
+        );
+    }
+    let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.verified, Some(true));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_lane_and_row_number_give_the_same_values() {
+    let db = db();
+    let (s, _) = names();
+    let _guard = SchemaGuard::new(&[&s]);
+    db.execute_script(&format!(
+        "create schema {s}; create table {s}.p (id uuid primary key, n int not null unique, name text not null);
+         create table {s}.c (id uuid primary key, p_id uuid not null references {s}.p(id), title text not null);"
+    ))
+    .await
+    .unwrap();
+    let settings = ContextSettings {
+        run_id: Some(generate_run_id()),
+        ..Default::default()
+    };
+    let identity = TestIdentity {
+        worker_index: Some(2),
+        test_id: Some(format!("same-{s}")),
+        ..Default::default()
+    };
+    let build = || {
+        let ctx = WorkerContext::create(identity.clone(), &settings).unwrap();
+        let call = FactoryCall::new(format!("{s}.c"), None, Vec::new(), None).unwrap();
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || {
+            factory::build(
+                &db,
+                &FactoryRegistry::empty(),
+                &ctx,
+                &call,
+                &CallOptions::default(),
+            )
+            .unwrap()
+        })
+    };
+    let (first, second) = (build().await.unwrap(), build().await.unwrap());
+    assert_eq!(first, second, "a test that runs again makes the same data");
+    assert!(
+        first["title"].as_str().unwrap().ends_with("-title 1"),
+        "{first}"
+    );
+    assert_eq!(first["p_id"], first["p"]["id"]);
+}
+
+#[tokio::test]
+async fn every_built_in_type_gets_a_value_and_comes_back_as_stored() {
+    let db = db();
+    let (s, _) = names();
+    let _guard = SchemaGuard::new(&[&s]);
+    db.execute_script(&format!(
+        r#"
+create schema {s};
+create table {s}.everything (
+  id int generated always as identity primary key,
+  r text not null, x xml not null,
+  i2 smallint not null, i8 bigint not null, n numeric not null, f4 real not null, f8 double precision not null,
+  m money not null, b boolean not null, c char(3) not null, qc "char" not null, nm name not null,
+  u uuid not null, j json not null, jb jsonb not null, by bytea not null,
+  d date not null, t time not null, tz timetz not null, ts timestamp not null, tstz timestamptz not null, iv interval not null,
+  ip inet not null, net cidr not null, mac macaddr not null, mac8 macaddr8 not null, bt bit(4) not null, vb varbit(8) not null,
+  tv tsvector not null, tq tsquery not null, pt point not null, bx box not null, cr circle not null,
+  rg int4range not null, trg tstzrange not null, lsn pg_lsn not null,
+  ta text[] not null, ia int8[] not null, ja jsonb[] not null
+);
+create table {s}.child (id serial primary key, everything_id int not null references {s}.everything(id));
+"#
+    ))
+    .await
+    .unwrap();
+    let (row, created) = create_and_clean(&db, &[&s], &format!("{s}.child")).await;
+    assert_eq!(created.len(), 2, "{created:?}");
+    let e = &row["everything"];
+    assert!(
+        e["r"].is_string() && e["x"].is_string(),
+        "columns named like the statement's aliases: {e}"
+    );
+    assert!(
+        e["i8"].is_number() && e["n"].is_number(),
+        "bigint and numeric as to_json gives them: {e}"
+    );
+    assert!(
+        e["i2"].is_number() && e["b"].is_boolean() && e["jb"].is_object(),
+        "{e}"
+    );
+    assert_eq!(e["ia"], json!([]), "{e}");
+}
