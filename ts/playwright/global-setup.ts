@@ -68,13 +68,14 @@ function laneColumnsOf(options: ResolvedOptions): Record<string, string[]> | und
 async function database(): Promise<EmbeddedPostgres | undefined> {
   // A server an earlier run in this process (UI mode) left for its web servers goes now.
   await stopPendingEmbedded();
-  if (process.env.DATABASE_URL) return undefined;
+  // First: the reserved URL is also in DATABASE_URL when the config gave it to web servers.
   if (process.env.PGLANE_EMBEDDED === RESERVED && process.env.PGLANE_DATABASE_URL) {
     const reserved = new URL(process.env.PGLANE_DATABASE_URL);
     const embedded = await startEmbeddedPostgres({ port: Number(reserved.port), password: decodeURIComponent(reserved.password) });
     process.env.PGLANE_EMBEDDED = 'running';
     return embedded;
   }
+  if (process.env.DATABASE_URL) return undefined;
   if (process.env.PGLANE_DATABASE_URL || process.env.PGHOST || process.env.PGDATABASE) return undefined;
   const embedded = await startEmbeddedPostgres();
   process.env.PGLANE_DATABASE_URL = embedded.url;
