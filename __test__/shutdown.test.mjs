@@ -167,6 +167,7 @@ describe('ending a run on the embedded default', { skip }, () => {
 
   test('while a run goes, no file and no command line holds the password, pglane\'s directory is private, and after it nothing is left', { timeout: 200_000 }, async () => {
     let seen;
+    const since = Date.now() - 1000;
     const run = await startRun({
       onOutput: (out) => {
         if (!seen && (out.match(/PGLANE_HOLDING/g) ?? []).length >= 2) {
@@ -206,6 +207,18 @@ describe('ending a run on the embedded default', { skip }, () => {
       assert.deepEqual(written.map((f) => f.path), [], 'no report or result file holds the password (Playwright writes a web server\'s env into them)');
       assert.equal(blobText.includes(run.password), false, 'the blob report does not hold the password');
       assert.doesNotMatch(out, new RegExp(run.password), 'the password is not printed');
+      // A path written as "/tmp/..." ignores TMPDIR: the files of /tmp itself made during the run.
+      const inTmp = readdirSync('/tmp')
+        .map((name) => join('/tmp', name))
+        .filter((path) => {
+          try {
+            const st = lstatSync(path);
+            return st.isFile() && st.mtimeMs >= since && readFileSync(path).includes(run.password);
+          } catch {
+            return false; // gone, or another user's
+          }
+        });
+      assert.deepEqual(inTmp, [], 'no file in /tmp holds the password');
       await eventually(`nothing is left in the run's temporary directory (${leftIn(run.tmp).join(', ')})`, () => leftIn(run.tmp).length === 0);
     } finally {
       run.cleanUp();
