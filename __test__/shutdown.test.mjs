@@ -5,7 +5,8 @@
 // reserved URL a web server would get), so the test knows the password to look for and can
 // list everything the run left behind.
 // - After Ctrl-C the teardown still does its database work (it sweeps rows only it can find),
-//   then the server stops; no process of the run and nothing in its temporary directory is left.
+//   then the server stops (at once, or at the runner's exit when a web server uses it); no
+//   process of the run and nothing in its temporary directory is left.
 // - While the run goes, no file and no command line holds the password, and pglane's
 //   directory is private (0700).
 import assert from 'node:assert/strict';
@@ -169,6 +170,7 @@ describe('ending a run on the embedded default', { skip }, () => {
     let seen;
     const since = Date.now() - 1000;
     const run = await startRun({
+      env: { PGLANE_SHUTDOWN_WEB_SERVER: '1' },
       onOutput: (out) => {
         if (!seen && (out.match(/PGLANE_HOLDING/g) ?? []).length >= 2) {
           seen = { files: filesUnder(run.tmp), commandLines: processesMentioning(run.password), socketFiles: existsSync(`/tmp/.s.PGSQL.${run.port}`) };
@@ -250,7 +252,7 @@ describe('ending a run on the embedded default', { skip }, () => {
   });
 
   test('a global setup that fails (a schema file with a mistake) leaves no data directory behind', { timeout: 200_000 }, async () => {
-    const run = await startRun({ env: { PGLANE_SHUTDOWN_BAD_SCHEMA: '1' } });
+    const run = await startRun({ env: { PGLANE_SHUTDOWN_BAD_SCHEMA: '1', PGLANE_SHUTDOWN_WEB_SERVER: '1' } });
     try {
       const { code, out } = await run.done;
       assert.notEqual(code, 0);

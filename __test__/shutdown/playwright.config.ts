@@ -1,5 +1,5 @@
 // Runs for __test__/shutdown.test.mjs: the embedded default (no DATABASE_URL), tests that hold
-// their rows until the run is interrupted, a web server that needs the database URL, the JSON
+// their rows until the run is interrupted, a web server that needs the database URL (on request), the JSON
 // and blob reports (files CI keeps), and a schema file that fails on request.
 import { definePglaneConfig, freePortSync } from 'pglane/playwright';
 import { join } from 'node:path';
@@ -20,7 +20,8 @@ export default definePglaneConfig(
     retries: 0,
     reporter: [['list'], ['json', { outputFile: join(output, 'report.json') }], ['blob', { outputDir: join(output, 'blob') }]],
     outputDir: join(output, 'results'),
-    webServer: { command: `node -e "${app.replace(/"/g, '\\"')}"`, url: `http://127.0.0.1:${port}/` },
+    // With a web server, the teardown leaves the server to the runner's exit (after the app).
+    ...(process.env.PGLANE_SHUTDOWN_WEB_SERVER ? { webServer: { command: `node -e "${app.replace(/"/g, '\\"')}"`, url: `http://127.0.0.1:${port}/` } } : {}),
   },
   { schemaFiles, preset: 'reference', verbose: true },
 );
