@@ -9,6 +9,7 @@
 //   process of the run and nothing in its temporary directory is left.
 // - While the run goes, no file and no command line holds the password, and pglane's
 //   directory is private (0700).
+// And startEmbeddedPostgres alone: a server that cannot start leaves no directory behind.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -288,5 +289,47 @@ describe('ending a run on the embedded default', { skip }, () => {
       }
       run.cleanUp();
     }
+  });
+});
+
+describe('startEmbeddedPostgres when the server cannot start', { skip }, () => {
+  const { startEmbeddedPostgres } = require('pglane/embedded');
+
+  /** Runs `fn` with TMPDIR set to a new directory like /tmp; returns what `fn` returned and what was left there. */
+  async function inPrivateTmp(fn) {
+    const tmp = mkdtempSync(join(tmpdir(), 'pglane-start-test-'));
+    chmodSync(tmp, 0o1777);
+    const saved = process.env.TMPDIR;
+    process.env.TMPDIR = tmp;
+    try {
+      const value = await fn().catch((err) => err);
+      return { value, left: readdirSync(tmp) };
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+
+  test('a setting the server refuses: PGLANE_EMBEDDED_SETUP with the server\'s own words, and its directory is gone', { timeout: 120_000 }, async () => {
+    const { value: err, left } = await inPrivateTmp(() => startEmbeddedPostgres({ postgresFlags: ['-c', 'no_such_setting=1'] }));
+    assert.equal(err.code, 'PGLANE_EMBEDDED_SETUP', String(err));
+    assert.match(err.message, /the embedded PostgreSQL did not start: .*\n[\s\S]*no_such_setting/);
+    assert.deepEqual(left, []);
+  });
+
+  test('a beforeStart that throws: its error, and the directory is gone', { timeout: 120_000 }, async () => {
+    let seen;
+    const { value: err, left } = await inPrivateTmp(() =>
+      startEmbeddedPostgres({
+        beforeStart(dataDir) {
+          seen = readdirSync(dataDir);
+          throw new Error('no certificates here');
+        },
+      }),
+    );
+    assert.equal(err.message, 'no certificates here');
+    assert.ok(seen.includes('postgresql.conf'), 'it ran after initdb');
+    assert.deepEqual(left, []);
   });
 });
