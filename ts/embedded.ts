@@ -272,9 +272,14 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     stdio: ['pipe', 'pipe', 'pipe'],
     windowsHide: true,
   });
+  let spawnError: Error | undefined;
   const exited = new Promise<void>((done) => {
-    if (child.exitCode !== null || child.signalCode !== null) done();
-    else child.once('exit', () => done());
+    child.once('exit', () => done());
+    // It could not be started at all: no 'exit' follows.
+    child.once('error', (err) => {
+      spawnError = err;
+      done();
+    });
   });
   child.stdin!.on('error', () => {}); // the supervisor may be gone before we write
   let stopped = false;
@@ -337,7 +342,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {
     event = await next();
   }
   if (event.event === 'failed') failure = event.message;
-  else if (event.event === 'gone') failure = `its supervisor exited${event.stderr ? `: ${event.stderr.trim()}` : ''}`;
+  else if (event.event === 'gone') failure = `its supervisor ${spawnError ? `could not start: ${spawnError.message}` : `exited${event.stderr ? `: ${event.stderr.trim()}` : ''}`}`;
   else if (event.event !== 'ready') failure = `unexpected event ${event.event}`;
   if (failure !== undefined || event.event !== 'ready') {
     live.delete(starting);
