@@ -122,27 +122,33 @@ describe('pglane options', () => {
     assert.ok(config.reporter.some(([r]) => String(r).endsWith('reporter.js')));
   });
 
-  test('web servers get DATABASE_URL unless they set it; pglaneEnv chooses the embedded URL in advance', () => {
-    withEnv({ DATABASE_URL: 'postgres://u@db/x' }, () => {
+  test('web servers get DATABASE_URL unless they set it, through the environment they inherit, never in the config (Playwright writes it into its reports); pglaneEnv chooses the embedded URL in advance', () => {
+    withEnv({ DATABASE_URL: 'postgres://u:secret@db/x', POSTGRES_URL: undefined, DB: undefined }, () => {
       const config = definePglaneConfig({
         webServer: [
           { command: 'a', url: 'http://a', env: { PORT: '1' } },
           { command: 'b', url: 'http://b', env: { DATABASE_URL: 'postgres://other/db' } },
         ],
       });
-      assert.deepEqual(config.webServer[0].env, { PORT: '1', DATABASE_URL: 'postgres://u@db/x' });
+      assert.deepEqual(config.webServer[0].env, { PORT: '1' }, 'inherited from the runner, not written into the config');
       assert.deepEqual(config.webServer[1].env, { DATABASE_URL: 'postgres://other/db' }, 'the config\'s own value stays');
-      assert.deepEqual(pglaneEnv({}, { databaseUrlEnv: ['POSTGRES_URL', 'DB'] }), { POSTGRES_URL: 'postgres://u@db/x', DB: 'postgres://u@db/x' });
+      assert.doesNotMatch(JSON.stringify(config), /secret/);
+      assert.deepEqual(pglaneEnv({}, { databaseUrlEnv: ['POSTGRES_URL', 'DB'] }), {});
+      assert.equal(process.env.POSTGRES_URL, 'postgres://u:secret@db/x', 'other names the app reads are set in the environment');
+      assert.equal(process.env.DB, 'postgres://u:secret@db/x');
     });
     withEnv({ DATABASE_URL: undefined, PGLANE_DATABASE_URL: undefined, PGLANE_EMBEDDED: undefined, PGHOST: undefined, PGDATABASE: undefined }, () => {
-      const env = pglaneEnv({ PORT: '3000' });
-      assert.match(env.DATABASE_URL, /^postgres:\/\/postgres:[0-9a-f]{32}@127\.0\.0\.1:\d+\/postgres\?sslmode=disable$/);
-      assert.equal(process.env.PGLANE_DATABASE_URL, env.DATABASE_URL, 'global setup starts the server there');
+      assert.deepEqual(pglaneEnv({ PORT: '3000' }), { PORT: '3000' });
+      const url = process.env.DATABASE_URL;
+      assert.match(url, /^postgres:\/\/postgres:[0-9a-f]{32}@127\.0\.0\.1:\d+\/postgres\?sslmode=disable$/);
+      assert.equal(process.env.PGLANE_DATABASE_URL, url, 'global setup starts the server there');
       assert.equal(process.env.PGLANE_EMBEDDED, 'reserved');
-      assert.equal(pglaneEnv().DATABASE_URL, env.DATABASE_URL, 'chosen once');
+      pglaneEnv();
+      assert.equal(process.env.DATABASE_URL, url, 'chosen once');
     });
     withEnv({ DATABASE_URL: undefined, PGLANE_DATABASE_URL: undefined, PGHOST: '/var/run/postgresql' }, () => {
       assert.deepEqual(pglaneEnv({ PORT: '1' }), { PORT: '1' }, 'libpq variables are inherited as they are');
+      assert.equal(process.env.DATABASE_URL, undefined);
     });
   });
 });

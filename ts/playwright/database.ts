@@ -5,7 +5,8 @@
  * will keep. So when pglane is to start an embedded PostgreSQL, its URL (a free port and a
  * new password) is chosen earlier, while the config is read, and handed to the web servers
  * in their environment; global setup then starts the server exactly there. The URL lives in
- * environment variables of this run's processes only, never in a file.
+ * environment variables of this run's processes only, never in a file, and never in the config:
+ * Playwright writes a web server's `env` into its JSON and blob reports, files that CI keeps.
  */
 import { randomBytes } from 'node:crypto';
 import { freePortSync } from './free-port';
@@ -41,8 +42,11 @@ export function webServerDatabaseUrl(): string | undefined {
 }
 
 /**
- * The environment for a `webServer` entry: `env` with the database URL added under
- * `DATABASE_URL` (or the names given), except where `env` sets them itself.
+ * The environment for a `webServer` entry: `env` as it is, with the database URL made
+ * available to the web server under `DATABASE_URL` (or the names given) where `env` does not set
+ * them. The URL goes into this process's environment, which Playwright passes on to every web
+ * server, not into `env`: Playwright writes a web server's `env` into its JSON and blob reports,
+ * so the password would end up in files CI uploads.
  *
  * ```ts
  * webServer: { command: 'npm run start', url: 'http://127.0.0.1:3000', env: pglaneEnv() },
@@ -55,5 +59,6 @@ export function pglaneEnv(env: Record<string, string> = {}, options: Pick<Pglane
   if (!names.length) return env;
   const url = webServerDatabaseUrl();
   if (!url) return env;
-  return { ...env, ...Object.fromEntries(names.map((n) => [n, url])) };
+  for (const name of names) process.env[name] ??= url;
+  return env;
 }

@@ -27,6 +27,7 @@ import { pglaneError, setupError } from '../errors';
 import { RESERVED } from './database';
 import { loadFactories } from './factories';
 import { resolveOptions, type ResolvedOptions } from './options';
+import { retryTransient, isTransient, TRANSIENT_CODES } from './retry';
 import { resetRunState, runState, type TeardownSummary } from './run-state';
 import { generateTypes } from '../types';
 import * as native from '../../index';
@@ -68,13 +69,14 @@ function laneColumnsOf(options: ResolvedOptions): Record<string, string[]> | und
 async function database(): Promise<EmbeddedPostgres | undefined> {
   // A server an earlier run in this process (UI mode) left for its web servers goes now.
   await stopPendingEmbedded();
-  if (process.env.DATABASE_URL) return undefined;
+  // First: the reserved URL is also in DATABASE_URL when the config gave it to web servers.
   if (process.env.PGLANE_EMBEDDED === RESERVED && process.env.PGLANE_DATABASE_URL) {
     const reserved = new URL(process.env.PGLANE_DATABASE_URL);
     const embedded = await startEmbeddedPostgres({ port: Number(reserved.port), password: decodeURIComponent(reserved.password) });
     process.env.PGLANE_EMBEDDED = 'running';
     return embedded;
   }
+  if (process.env.DATABASE_URL) return undefined;
   if (process.env.PGLANE_DATABASE_URL || process.env.PGHOST || process.env.PGDATABASE) return undefined;
   const embedded = await startEmbeddedPostgres();
   process.env.PGLANE_DATABASE_URL = embedded.url;
@@ -179,9 +181,12 @@ async function setup(config: FullConfig | undefined, savedEnv: NodeJS.ProcessEnv
 
     return async function globalTeardown() {
       if (beat) clearInterval(beat);
+      // A backend terminated or a server restarting now must not fail the run: each step is
+      // retried (bounded) while the error is one time can cure.
+      const retry = <T>(what: string, fn: () => Promise<T>) => retryTransient(what, fn, (m) => console.warn(m));
       try {
         const sweepOptions = { allowUnmarked: true, laneColumns, lanePattern: schema.ready ? undefined : lanePattern };
-        const left = await registry.leftovers(runId, sweepOptions);
+        const left = await retry(`teardown: checking what run ${runId} left`, () => registry.leftovers(runId, sweepOptions));
         const total = left.reduce((n, l) => n + l.rows, 0);
         const summary: TeardownSummary = { runId, leftovers: left, swept: 0, strict: options.strict, sweepFailures: [] };
         state.teardown = summary;
@@ -191,20 +196,31 @@ async function setup(config: FullConfig | undefined, savedEnv: NodeJS.ProcessEnv
           if (options.strict) {
             throw new Error(`[pglane] run ${runId} left ${total} row(s) behind: ${where}; ${why}. Strict mode fails the run instead of sweeping them.`);
           }
-          const report = await registry.sweep(runId, sweepOptions);
-          summary.swept = report.totalDeleted;
+          let swept = 0;
+          const report = await retry(`teardown: sweeping run ${runId}`, async () => {
+            const attempt = await registry.sweep(runId, sweepOptions);
+            swept += attempt.totalDeleted;
+            // A group the connection broke under is no refusal of the database: try again.
+            const lost = attempt.failures.find((f) => TRANSIENT_CODES.has(f.code));
+            if (lost) throw pglaneError(lost.code as native.PglaneErrorCode, `${lost.tables.join(' + ')}: ${lost.message}`, { sqlstate: lost.sqlstate });
+            return attempt;
+          });
+          summary.swept = swept;
           summary.sweepFailures = report.failures.map((f) => ({ tables: f.tables, message: f.message }));
           const refused = report.failures.map((f) => `${f.tables.join(' + ')}: ${f.message}${f.sqlstate ? ` (SQLSTATE ${f.sqlstate})` : ''}`);
           log(
             options.verbose || refused.length > 0,
-            `run ${runId} left ${total} row(s) in ${where}; ${why}. Swept ${report.totalDeleted} with their dependents` +
+            `run ${runId} left ${total} row(s) in ${where}; ${why}. Swept ${swept} with their dependents` +
               (refused.length ? `; the database refused to delete the rest, which is still there: ${refused.join('; ')}` : ''),
           );
         } else {
-          if (schema.ready) await registry.forget(runId);
+          if (schema.ready) await retry(`teardown: forgetting run ${runId}`, () => registry.forget(runId));
           log(options.verbose, `run ${runId} left no rows`);
         }
       } catch (err) {
+        if (isTransient(err)) {
+          (err as Error).message += `. Run ${runId} stays registered: a later run sweeps what it left once its heartbeat expires, or now: npx pglane sweep ${runId}`;
+        }
         throw setupError(err);
       } finally {
         db!.close();

@@ -94,7 +94,8 @@ pub fn storage_state(session: &Value, settings: &AuthSettings) -> Value {
 }
 
 /// Writes a storage state to `<dir>/<stem>.json` (through a temporary file, so a reader never
-/// sees half a file) and returns the path.
+/// sees half a file) and returns the path. The file holds a live session (access and refresh
+/// token), so on Unix it is the user's alone (0600), and a folder made here is too (0700).
 pub fn write_storage_state(dir: &Path, stem: &str, state: &Value) -> Result<PathBuf> {
     let cannot = |what: &str, e: std::io::Error| {
         Error::invalid_config(format!(
@@ -102,12 +103,26 @@ pub fn write_storage_state(dir: &Path, stem: &str, state: &Value) -> Result<Path
             dir.display()
         ))
     };
-    std::fs::create_dir_all(dir).map_err(|e| cannot("create the folder", e))?;
+    let mut folder = std::fs::DirBuilder::new();
+    folder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut folder, 0o700);
+    folder
+        .create(dir)
+        .map_err(|e| cannot("create the folder", e))?;
     let path = dir.join(format!("{stem}.json"));
     let tmp = dir.join(format!(".{stem}.{}.tmp", std::process::id()));
     let text = serde_json::to_string_pretty(state)
         .map_err(|e| Error::internal(format!("storage state: {e}")))?;
-    std::fs::write(&tmp, text).map_err(|e| cannot("write a file", e))?;
+    let mut file = std::fs::OpenOptions::new();
+    file.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut file, 0o600);
+    std::io::Write::write_all(
+        &mut file.open(&tmp).map_err(|e| cannot("write a file", e))?,
+        text.as_bytes(),
+    )
+    .map_err(|e| cannot("write a file", e))?;
     std::fs::rename(&tmp, &path).map_err(|e| cannot("rename a file", e))?;
     Ok(path)
 }
@@ -210,5 +225,27 @@ mod tests {
         assert_eq!(origin["origin"], "http://localhost:3000");
         assert_eq!(origin["localStorage"][0]["name"], "sb-127-auth-token");
         assert_eq!(state_file_stem(&user_row()), "run-w1-2-alice");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_storage_state_file_and_the_folder_made_for_it_are_the_users_alone() {
+        use std::os::unix::fs::PermissionsExt;
+        let base = std::env::temp_dir().join(format!("pglane-state-test-{}", std::process::id()));
+        let dir = base.join("playwright").join(".auth");
+        let state = serde_json::json!({ "cookies": [], "origins": [] });
+        let path = write_storage_state(&dir, "run-w0-0-user", &state).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode(&path),
+            0o600,
+            "the session's tokens are readable by their owner only"
+        );
+        assert_eq!(mode(&dir), 0o700);
+        // Written again (a file of an older version, readable by all): the new one is private.
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_storage_state(&dir, "run-w0-0-user", &state).unwrap();
+        assert_eq!(mode(&path), 0o600);
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }
