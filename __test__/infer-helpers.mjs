@@ -40,7 +40,7 @@ export function lane(runId, worker = 7) {
  * Creates `table` with no attributes through `factories` and cleans up; asserts that the
  * required parents were built (their columns set), that cleanup deleted exactly the rows the
  * create made (counted by `pg`, rows made by triggers included) and that nothing is left.
- * Returns `{ row, created, roundTrips }`.
+ * Returns `{ row, created, roundTrips, report }` (`roundTrips`: the create's; `report`: the cleanup's).
  */
 export async function createAndClean({ db, factories, client, table, tables, runId }) {
   const ctx = lane(runId);
@@ -59,7 +59,7 @@ export async function createAndClean({ db, factories, client, table, tables, run
   assert.equal(report.verified, true, `${table.name}: cleanup verified`);
   assert.deepEqual(byRoot(normalize(report.deleted), tables), created, `${table.name}: cleanup deleted exactly what create made`);
   assert.deepEqual(countDiff(before, await rowCounts(client, tables)), {}, `${table.name}: nothing left`);
-  return { row, created, roundTrips };
+  return { row, created, roundTrips, report };
 }
 
 /**
