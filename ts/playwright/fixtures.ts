@@ -18,6 +18,7 @@ import '../index';
 import { pglaneError, setupError } from '../errors';
 import type { FactoryAttrs, FactoryCallOptions, FactoryName, FactoryResult, RegisteredFactories } from '../factory-types';
 import { loadFactories } from './factories';
+import { retryTransient, type RetryPolicy } from './retry';
 import { baseDir, type PglaneOptions, type PglaneWorkerOptions } from './options';
 
 /** Statistics a test's lane reports to pglane's reporter. */
@@ -120,6 +121,9 @@ function bindFactories(registry: native.Factories, ctx: native.WorkerContext, tr
   };
 }
 
+/** A test's cleanup outlasts a dropped connection or a quick restart, within seconds, not a teardown's 30. */
+const LANE_CLEANUP_RETRY: RetryPolicy = { budgetMs: 5_000, firstDelayMs: 100, maxDelayMs: 1_000 };
+
 function openLane(ctx: native.WorkerContext, db: native.Db, registry: native.Factories, stats: LaneStats): Lane<any> {
   const tracker = native.ResourceTracker.forTest({}, ctx, db);
   return { ctx, tracker, locks: new native.DbLocks(db), factories: bindFactories(registry, ctx, tracker, stats), db };
@@ -133,7 +137,14 @@ async function cleanLane(lane: Lane<any>, stats: LaneStats): Promise<{ report?: 
   let report: native.CleanupReport | undefined;
   let error: unknown;
   try {
-    report = await new native.CleanupManager(lane.db, lane.tracker).cleanup();
+    // A connection lost (a backend terminated, a pooler recycling, a restart) is worth a few
+    // more tries: a cleanup that throws did nothing, and its tracker keeps the rows.
+    report = await retryTransient(
+      `cleaning up lane ${lane.ctx.testPattern()}`,
+      () => new native.CleanupManager(lane.db, lane.tracker).cleanup(),
+      (m) => console.warn(m),
+      LANE_CLEANUP_RETRY,
+    );
   } catch (err) {
     error = err;
   }
