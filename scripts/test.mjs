@@ -14,7 +14,7 @@
 //   6. install: the release binaries built here, and pglane published to a local registry and
 //      installed by npm, pnpm, Yarn and Bun into a fresh Playwright project
 // `node scripts/test.mjs node install` runs only the suites named.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -83,9 +83,15 @@ try {
     console.log(`\n=== ${name}: ${cmd.replace(root, '.')} ${args.join(' ')}`);
     const started = Date.now();
     const env = name === 'playwright' ? { ...process.env, PGLANE_PREPARE: 'on' } : process.env;
-    const r = spawnSync(cmd, args, { stdio: 'inherit', env });
+    // Asynchronously: this process's event loop keeps running while a suite does (a synchronous
+    // spawn would stop it, and with it everything the embedded server's handle reads).
+    const status = await new Promise((resolve) => {
+      const child = spawn(cmd, args, { stdio: 'inherit', env });
+      child.on('error', () => resolve(null));
+      child.on('exit', (code) => resolve(code));
+    });
     seconds[name] = Math.round((Date.now() - started) / 1000);
-    if (r.status === 0) passed++;
+    if (status === 0) passed++;
     else failed.push(name);
   }
 } finally {
