@@ -3,7 +3,8 @@
 use super::args::{Arg, JsInput};
 use super::error::{caught, guard, Outcome};
 use crate::core::db::query::{Expect, QueryOutcome};
-use crate::core::db::{self as core_db, config::DbOverrides, doctor};
+use crate::core::db::{self as core_db, config::DbOverrides};
+use crate::core::doctor;
 use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;

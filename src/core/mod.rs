@@ -7,6 +7,7 @@
 //! - [`factory`]: rows defined as data, created in one statement.
 //! - [`supabase`]: signed-in Supabase users, JWTs and storage state.
 //! - [`runs`]: the run registry, heartbeats, sweeps and the journal.
+//! - [`doctor`]: what `pglane doctor` finds on a database before a run.
 //! - [`locks`]: advisory locks.
 //! - [`preset`]: what pglane knows of the reference application.
 //! - [`error`]: the one error type and its stable codes.
@@ -14,6 +15,7 @@
 
 pub mod cleanup;
 pub mod db;
+pub mod doctor;
 pub mod error;
 pub mod factory;
 pub mod fnv;

@@ -14,12 +14,12 @@ pub mod seeds;
 pub mod sql;
 
 use crate::core::db::catalog::Freshness;
+use crate::core::db::marker;
 use crate::core::db::Db;
 use crate::core::error::{ErrorCode, Result};
 use crate::core::lane::naming::LaneScope;
 use crate::core::lane::tracker::{ResourceTracker, TrackedRow};
 use crate::core::lane::LanePattern;
-use crate::core::runs::registry;
 use crate::core::schema::{SchemaGraph, TableId};
 use closure::Dependents;
 use plan::PlanOptions;
@@ -284,7 +284,7 @@ pub async fn cleanup_pattern(
     allow_unmarked: bool,
 ) -> Result<CleanupReport> {
     let started = Instant::now();
-    registry::require_test_database(
+    marker::require_test_database(
         db,
         allow_unmarked,
         &format!("delete lane {pattern} by name"),

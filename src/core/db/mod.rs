@@ -4,13 +4,13 @@
 //! schema graph read from the catalog and cached ([`catalog`]), the column facts factories
 //! read lazily ([`table_facts`]), the one place where connection and query errors get their
 //! codes ([`errors`]), queries from tests with rows as JSON ([`query`]), a reader of SQL text
-//! that splits scripts and shapes statements ([`sql_text`]), and what `pglane doctor` reports
-//! ([`doctor`]).
+//! that splits scripts and shapes statements ([`sql_text`]), and whether the database is marked
+//! as a test database ([`marker`]).
 
 pub mod catalog;
 pub mod config;
-pub mod doctor;
 pub mod errors;
+pub mod marker;
 pub mod query;
 pub mod sql_text;
 pub mod table_facts;

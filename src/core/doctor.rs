@@ -4,9 +4,10 @@
 //! keys whose referencing columns have no index (every cleanup that deletes a parent scans the
 //! child for them), and the text columns lane names are looked for in.
 
-use super::catalog::Freshness;
-use super::{Db, ServerInfo};
 use crate::core::cleanup::seeds::text_columns;
+use crate::core::db::catalog::Freshness;
+use crate::core::db::marker::is_test_database;
+use crate::core::db::{Db, ServerInfo};
 use crate::core::error::Result;
 use crate::core::schema::SchemaGraph;
 
@@ -121,7 +122,7 @@ pub async fn diagnose(db: &Db) -> Result<Diagnosis> {
         .collect();
     drop(conn);
     let (graph, _) = db.graph_for(Freshness::Fresh).await?;
-    let test_database = crate::core::runs::registry::is_test_database(db).await?;
+    let test_database = is_test_database(db).await?;
     Ok(Diagnosis {
         server,
         sslmode: db.config().sslmode.as_str().to_string(),
