@@ -24,7 +24,7 @@ use super::planner::{Attr, Planner, Shape, Val};
 use super::values::{candidates, first_candidate, shape_of, Candidate, Seed, Shape as TypeShape};
 use crate::core::db::table_facts::{ForeignKeyFacts, Identity, TableFacts, TableFactsEntry};
 use crate::core::error::{Error, ErrorCode, Result};
-use crate::core::schema::{SchemaGraph, TableId};
+use crate::core::schema::{SchemaGraph, Table, TableId};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -422,8 +422,51 @@ impl Planner<'_> {
                     .is_some_and(|col| col.not_null && col.default.is_none()))
         });
 
-        // 1. The partition the row goes to: a partition named by the caller routes by its own
-        // bound (and its parents'); a partitioned table picks one of its partitions.
+        // 1. The partition the row goes to.
+        let path = self.partition_path(table_id, values);
+
+        // 2. Parents.
+        let mut fks: Vec<&ForeignKeyFacts> = Vec::new();
+        for t in &path {
+            fks.extend(facts.table(*t).fks.iter());
+        }
+        let rels = name_relations(entry, self.graph, fks);
+        let extras = self.infer_parents(factory, table_id, &rels, &mut given, values)?;
+        if let Some((name, _)) = given.into_iter().next() {
+            return Err(Error::new(
+                ErrorCode::FactoryField,
+                format!(
+                    "factory {factory:?}: {name:?} names no relation of {}; its relations: {}",
+                    table.display_name(),
+                    if rels.is_empty() {
+                        "none".to_string()
+                    } else {
+                        rels.iter()
+                            .map(|r| r.name.clone())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            ));
+        }
+
+        // 3. Columns.
+        let fk_columns: HashSet<&String> =
+            rels.iter().flat_map(|r| r.fk.child_cols.iter()).collect();
+        self.fill_columns(table_id, &path, values, &fk_columns)?;
+        Ok(extras)
+    }
+
+    /// The tables whose foreign keys and checks apply to the row: `table_id`, the tables it is a
+    /// partition of, and the partitions it goes to; the key values that route it there are added
+    /// to `values`. A partition named by the caller routes by its own bound (and its parents'); a
+    /// partitioned table picks one of its partitions.
+    fn partition_path(
+        &self,
+        table_id: TableId,
+        values: &mut BTreeMap<String, Val>,
+    ) -> Vec<TableId> {
+        let facts = self.facts;
         let mut path = vec![table_id];
         let mut child = table_id;
         while let Some(parent) = facts.table(child).partition_parent {
@@ -467,15 +510,22 @@ impl Planner<'_> {
             path.push(child);
             leaf = child;
         }
+        path
+    }
 
-        // 2. Parents.
-        let mut fks: Vec<&ForeignKeyFacts> = Vec::new();
-        for t in &path {
-            fks.extend(facts.table(*t).fks.iter());
-        }
-        let rels = name_relations(entry, self.graph, fks);
+    /// Gives each required foreign key of the row its parent: the one the caller named (taken
+    /// out of `given`), a row being built further up (a cycle), or a new one. Returns the
+    /// parents it created, by relation name.
+    fn infer_parents(
+        &mut self,
+        factory: &str,
+        table_id: TableId,
+        rels: &[Relation<'_>],
+        given: &mut BTreeMap<String, Attr>,
+        values: &mut BTreeMap<String, Val>,
+    ) -> Result<Vec<(String, Shape)>> {
         let mut extras = Vec::new();
-        for rel in &rels {
+        for rel in rels {
             let fk = rel.fk;
             if let Some(attr) = given.remove(&rel.name) {
                 if let Some(shape) = self.connect(factory, table_id, rel, attr, values)? {
@@ -483,87 +533,90 @@ impl Planner<'_> {
                 }
                 continue;
             }
-            let missing: Vec<&String> = fk
-                .child_cols
-                .iter()
-                .filter(|c| !values.contains_key(*c))
-                .collect();
-            if missing.is_empty() {
-                continue;
-            }
-            // A default does not make a parent optional: such defaults are session functions
-            // (`auth.uid()`, null in a test's connection) or name rows a test database may not
-            // have (`'en'` of an empty languages table).
-            let required = missing.iter().any(|c| {
-                let Some(col) = entry.column(c) else {
-                    return false;
-                };
-                let (_, _, domains) = facts.resolve_type(col.type_oid, col.typmod);
-                let not_null = col.not_null || domains.iter().any(|d| d.not_null);
-                not_null && col.identity == Identity::None && !col.generated
-            });
-            if !required {
+            if !self.parent_required(table_id, fk, values) {
                 continue;
             }
             if let Some(k) = self.frames.iter().rposition(|f| f.table == fk.parent) {
                 self.close_cycle(factory, table_id, rel, k, values)?;
                 continue;
             }
-            // The parent takes the values this row already has for the key's other columns.
-            let mut attrs = BTreeMap::new();
-            for (c, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
-                if let Some(v) = values.get(c) {
-                    attrs.insert(
-                        pc.clone(),
-                        Attr {
-                            val: v.clone(),
-                            from_caller: false,
-                        },
-                    );
-                }
-            }
-            let parent_factory = self.factory_for_table(fk.parent);
-            self.sync_frame(values);
-            let shape = self.instantiate(&parent_factory, attrs, &[])?;
-            self.read_frame(values);
-            let row = shape.row().ok_or_else(|| {
-                infer_error(format!(
-                    "{}: the parent of {} ({}) must come from a factory of one table row",
-                    table.display_name(),
-                    rel.name,
-                    parent_factory
-                ))
-            })?;
-            for (c, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
-                if !values.contains_key(c) {
-                    values.insert(c.clone(), self.column_of(row, pc, factory)?);
-                }
-            }
+            let shape = self.new_parent(factory, table_id, rel, values)?;
             extras.push((rel.name.clone(), shape));
         }
-        if let Some((name, _)) = given.into_iter().next() {
-            return Err(Error::new(
-                ErrorCode::FactoryField,
-                format!(
-                    "factory {factory:?}: {name:?} names no relation of {}; its relations: {}",
-                    table.display_name(),
-                    if rels.is_empty() {
-                        "none".to_string()
-                    } else {
-                        rels.iter()
-                            .map(|r| r.name.clone())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
-                ),
-            ));
-        }
-
-        // 3. Columns.
-        let fk_columns: HashSet<&String> =
-            rels.iter().flat_map(|r| r.fk.child_cols.iter()).collect();
-        self.fill_columns(table_id, &path, values, &fk_columns)?;
         Ok(extras)
+    }
+
+    /// Does the row need a parent for `fk`: does it lack a key column that must not be null?
+    fn parent_required(
+        &self,
+        table_id: TableId,
+        fk: &ForeignKeyFacts,
+        values: &BTreeMap<String, Val>,
+    ) -> bool {
+        let facts = self.facts;
+        let entry = facts.table(table_id);
+        let missing: Vec<&String> = fk
+            .child_cols
+            .iter()
+            .filter(|c| !values.contains_key(*c))
+            .collect();
+        if missing.is_empty() {
+            return false;
+        }
+        // A default does not make a parent optional: such defaults are session functions
+        // (`auth.uid()`, null in a test's connection) or name rows a test database may not
+        // have (`'en'` of an empty languages table).
+        missing.iter().any(|c| {
+            let Some(col) = entry.column(c) else {
+                return false;
+            };
+            let (_, _, domains) = facts.resolve_type(col.type_oid, col.typmod);
+            let not_null = col.not_null || domains.iter().any(|d| d.not_null);
+            not_null && col.identity == Identity::None && !col.generated
+        })
+    }
+
+    /// A new parent row for a relation, from the parent table's factory; the row takes its key.
+    fn new_parent(
+        &mut self,
+        factory: &str,
+        table_id: TableId,
+        rel: &Relation<'_>,
+        values: &mut BTreeMap<String, Val>,
+    ) -> Result<Shape> {
+        let fk = rel.fk;
+        let table = &self.graph.tables[table_id];
+        // The parent takes the values this row already has for the key's other columns.
+        let mut attrs = BTreeMap::new();
+        for (c, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
+            if let Some(v) = values.get(c) {
+                attrs.insert(
+                    pc.clone(),
+                    Attr {
+                        val: v.clone(),
+                        from_caller: false,
+                    },
+                );
+            }
+        }
+        let parent_factory = self.factory_for_table(fk.parent);
+        self.sync_frame(values);
+        let shape = self.instantiate(&parent_factory, attrs, &[])?;
+        self.read_frame(values);
+        let row = shape.row().ok_or_else(|| {
+            infer_error(format!(
+                "{}: the parent of {} ({}) must come from a factory of one table row",
+                table.display_name(),
+                rel.name,
+                parent_factory
+            ))
+        })?;
+        for (c, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
+            if !values.contains_key(c) {
+                values.insert(c.clone(), self.column_of(row, pc, factory)?);
+            }
+        }
+        Ok(shape)
     }
 
     /// Connects a relation to the row (or key) the caller gave; an object without the key
@@ -826,21 +879,90 @@ impl Planner<'_> {
         values: &mut BTreeMap<String, Val>,
         fk_columns: &HashSet<&String>,
     ) -> Result<()> {
-        let facts = self.facts;
-        let entry = facts.table(table_id);
+        let entry = self.facts.table(table_id);
         let table = &self.graph.tables[table_id];
         let now = self.now_secs;
         // The checks of the table and of the partitions the row goes to, and of the columns'
         // domains.
+        let mut checks = self.path_checks(path);
+        let (mut slots, mut any_generated) =
+            self.column_slots(entry, values, fk_columns, &mut checks);
+        any_generated |= vary_constant_unique_keys(entry, &mut slots);
+        let relevant: Vec<usize> = (0..checks.len())
+            .filter(|&i| {
+                let cols = checks[i].columns();
+                slots
+                    .iter()
+                    .any(|s| s.changeable() && cols.contains(&s.column))
+            })
+            .collect();
+        if !any_generated && relevant.is_empty() {
+            return Ok(());
+        }
+        let n = self
+            .ctx
+            .sequences()
+            .next(&format!("\u{0}infer:{}", table.display_name()));
+        let display = table.display_name();
+        let solver = Solver {
+            checks: &checks,
+            relevant: &relevant,
+            index: slots
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.column.clone(), i))
+                .collect(),
+            seed: Seed {
+                lane: self.ctx.lane(),
+                table: &display,
+                table_name: &table.name,
+                n,
+                now,
+            },
+            now,
+        };
+        solver.generated_options(&mut slots, table, &display)?;
+        solver.repair(&mut slots);
+        solver.ensure_satisfied(&slots, &display)?;
+        for slot in slots {
+            let chosen = slot.options.get(slot.choice).cloned().flatten();
+            match (&slot.state, chosen) {
+                (State::Fixed(_), _) => {}
+                (_, Some(c)) => {
+                    values.insert(slot.column, c.val);
+                }
+                (State::Generate, None) => unreachable!("generated columns have candidates"),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The checks of the tables on the row's path ([`Self::partition_path`]), each once.
+    fn path_checks(&self, path: &[TableId]) -> Vec<Check> {
         let mut checks: Vec<Check> = Vec::new();
         let mut names = HashSet::new();
         for t in path {
-            for c in &facts.table(*t).checks {
+            for c in &self.facts.table(*t).checks {
                 if names.insert(c.name.clone()) {
                     checks.push(self.parsed_check(&c.name, &c.definition, None));
                 }
             }
         }
+        checks
+    }
+
+    /// A slot for each column of the table, where its value comes from, and the checks of the
+    /// columns' domains added to `checks`. The flag: does any column need a value?
+    fn column_slots(
+        &self,
+        entry: &TableFactsEntry,
+        values: &BTreeMap<String, Val>,
+        fk_columns: &HashSet<&String>,
+        checks: &mut Vec<Check>,
+    ) -> (Vec<Slot>, bool) {
+        let facts = self.facts;
+        let now = self.now_secs;
         let unique: HashSet<&String> = entry
             .uniques
             .iter()
@@ -893,84 +1015,102 @@ impl Planner<'_> {
                 built: false,
             });
         }
-        // A unique key whose every column would take the same constant default in each row
-        // (`display_name text not null default ''`) gets a value for its first such column.
-        for u in &entry.uniques {
-            let all_constant = !u.columns.is_empty()
-                && u.columns.iter().all(|c| {
-                    slots.iter().find(|s| s.column == *c).is_some_and(
+        (slots, any_generated)
+    }
+
+    fn parsed_check(&self, name: &str, text: &str, value_column: Option<&str>) -> Check {
+        Check::parse(name, text, value_column)
+    }
+}
+
+/// A unique key whose every column would take the same constant default in each row
+/// (`display_name text not null default ''`) gets a value for its first such column. Returns
+/// whether any column now needs a value.
+fn vary_constant_unique_keys(entry: &TableFactsEntry, slots: &mut [Slot]) -> bool {
+    let mut any_generated = false;
+    for u in &entry.uniques {
+        let all_constant = !u.columns.is_empty()
+            && u.columns.iter().all(|c| {
+                slots.iter().find(|s| s.column == *c).is_some_and(
                     |s| matches!(&s.state, State::Default(v) if !matches!(v, V::Unknown | V::Null)),
                 )
-                });
-            if all_constant {
-                if let Some(slot) = slots.iter_mut().find(|s| u.columns.contains(&s.column)) {
-                    slot.state = State::Generate;
-                    slot.options = Vec::new();
-                    any_generated = true;
-                }
+            });
+        if all_constant {
+            if let Some(slot) = slots.iter_mut().find(|s| u.columns.contains(&s.column)) {
+                slot.state = State::Generate;
+                slot.options = Vec::new();
+                any_generated = true;
             }
         }
-        let relevant: Vec<usize> = (0..checks.len())
-            .filter(|&i| {
-                let cols = checks[i].columns();
-                slots
-                    .iter()
-                    .any(|s| s.changeable() && cols.contains(&s.column))
-            })
+    }
+    any_generated
+}
+
+/// What satisfying a row's CHECK constraints works with: the checks, those that read a column
+/// inference may change, each column's slot by name, and the seed of the row's values.
+struct Solver<'s> {
+    checks: &'s [Check],
+    relevant: &'s [usize],
+    index: BTreeMap<String, usize>,
+    seed: Seed<'s>,
+    now: f64,
+}
+
+impl Solver<'_> {
+    /// Does check `ci` hold for the slots' current values?
+    fn holds(&self, slots: &[Slot], ci: usize) -> bool {
+        let env = |c: &str| {
+            self.index
+                .get(c)
+                .map(|&i| slots[i].value())
+                .unwrap_or(V::Unknown)
+        };
+        self.checks[ci].holds(&env, self.now)
+    }
+
+    /// A slot's options, made once: its candidates, given what the checks hint about it.
+    fn build(&self, slot: &mut Slot) {
+        if slot.built {
+            return;
+        }
+        slot.built = true;
+        let hints: Vec<Hint> = self
+            .checks
+            .iter()
+            .flat_map(|c| c.hints(&slot.column))
             .collect();
-        if !any_generated && relevant.is_empty() {
-            return Ok(());
-        }
-        let n = self
-            .ctx
-            .sequences()
-            .next(&format!("\u{0}infer:{}", table.display_name()));
-        let display = table.display_name();
-        let seed = Seed {
-            lane: self.ctx.lane(),
-            table: &display,
-            table_name: &table.name,
-            n,
-            now,
-        };
-        let hints_of =
-            |column: &str| -> Vec<Hint> { checks.iter().flat_map(|c| c.hints(column)).collect() };
-        let build = |slot: &mut Slot| {
-            if slot.built {
-                return;
-            }
-            slot.built = true;
-            let made = candidates(
-                &seed,
-                &slot.column,
-                &slot.shape,
-                slot.unique,
-                &hints_of(&slot.column),
-            );
-            match slot.state {
-                State::Generate => slot.options = made.into_iter().map(Some).collect(),
-                State::Default(_) => {
-                    slot.options.extend(made.into_iter().map(Some));
-                    if slot.nullable {
-                        slot.options.push(Some(Candidate::null()));
-                    }
+        let made = candidates(&self.seed, &slot.column, &slot.shape, slot.unique, &hints);
+        match slot.state {
+            State::Generate => slot.options = made.into_iter().map(Some).collect(),
+            State::Default(_) => {
+                slot.options.extend(made.into_iter().map(Some));
+                if slot.nullable {
+                    slot.options.push(Some(Candidate::null()));
                 }
-                State::Null => slot.options.extend(made.into_iter().map(Some)),
-                State::Fixed(_) => {}
             }
-        };
+            State::Null => slot.options.extend(made.into_iter().map(Some)),
+            State::Fixed(_) => {}
+        }
+    }
+
+    /// The options of every column that needs a value; an error for one inference has none for.
+    fn generated_options(&self, slots: &mut [Slot], table: &Table, display: &str) -> Result<()> {
         // Columns no relevant check reads need only their first candidate.
-        let read: HashSet<String> = relevant.iter().flat_map(|&i| checks[i].columns()).collect();
+        let read: HashSet<String> = self
+            .relevant
+            .iter()
+            .flat_map(|&i| self.checks[i].columns())
+            .collect();
         for slot in slots.iter_mut() {
             if matches!(slot.state, State::Generate) && !read.contains(&slot.column) {
                 slot.built = true;
-                slot.options = first_candidate(&seed, &slot.column, &slot.shape, slot.unique)
+                slot.options = first_candidate(&self.seed, &slot.column, &slot.shape, slot.unique)
                     .into_iter()
                     .map(Some)
                     .collect();
             }
             if matches!(slot.state, State::Generate) {
-                build(slot);
+                self.build(slot);
                 if slot.options.is_empty() {
                     let ty = table
                         .column(&slot.column)
@@ -983,82 +1123,86 @@ impl Planner<'_> {
                 }
             }
         }
-        let index: BTreeMap<String, usize> = slots
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.column.clone(), i))
-            .collect();
-        let holds = |slots: &[Slot], check: &Check| {
-            let env = |c: &str| {
-                index
-                    .get(c)
-                    .map(|&i| slots[i].value())
-                    .unwrap_or(V::Unknown)
-            };
-            check.holds(&env, now)
-        };
+        Ok(())
+    }
+
+    /// Two passes over the relevant checks, repairing each one that fails.
+    fn repair(&self, slots: &mut [Slot]) {
         for _pass in 0..2 {
-            for &ci in &relevant {
-                if holds(&slots, &checks[ci]) {
+            for &ci in self.relevant {
+                if self.holds(slots, ci) {
                     continue;
                 }
-                let cols: Vec<usize> = checks[ci]
-                    .columns()
-                    .iter()
-                    .filter_map(|c| index.get(c).copied())
-                    .filter(|&i| slots[i].changeable())
-                    .collect();
-                for &i in &cols {
-                    build(&mut slots[i]);
-                }
-                let before: Vec<bool> = relevant
-                    .iter()
-                    .map(|&cj| holds(&slots, &checks[cj]))
-                    .collect();
-                let saved: Vec<usize> = cols.iter().map(|&i| slots[i].choice).collect();
-                let mut odometer = vec![0usize; cols.len()];
-                let mut found = false;
-                let mut tries = 0;
-                'search: loop {
-                    for (k, &i) in cols.iter().enumerate() {
-                        slots[i].choice = odometer[k];
-                    }
-                    if holds(&slots, &checks[ci])
-                        && relevant
-                            .iter()
-                            .zip(&before)
-                            .all(|(&cj, &was)| !was || holds(&slots, &checks[cj]))
-                    {
-                        found = true;
-                        break;
-                    }
-                    tries += 1;
-                    if tries > 4096 {
-                        break;
-                    }
-                    for k in 0..cols.len() {
-                        odometer[k] += 1;
-                        if odometer[k] < slots[cols[k]].options.len() {
-                            continue 'search;
-                        }
-                        odometer[k] = 0;
-                    }
-                    break;
-                }
-                if !found {
-                    for (k, &i) in cols.iter().enumerate() {
-                        slots[i].choice = saved[k];
-                    }
-                }
+                self.repair_check(slots, ci);
             }
         }
-        for &ci in &relevant {
-            if !holds(&slots, &checks[ci]) {
-                let check = &checks[ci];
+    }
+
+    /// Tries the options of the columns check `ci` reads, as an odometer (at most 4096 tries),
+    /// for a choice that satisfies it and keeps every relevant check that held; else keeps the
+    /// choices as they were.
+    fn repair_check(&self, slots: &mut [Slot], ci: usize) {
+        let cols: Vec<usize> = self.checks[ci]
+            .columns()
+            .iter()
+            .filter_map(|c| self.index.get(c).copied())
+            .filter(|&i| slots[i].changeable())
+            .collect();
+        for &i in &cols {
+            self.build(&mut slots[i]);
+        }
+        let before: Vec<bool> = self
+            .relevant
+            .iter()
+            .map(|&cj| self.holds(slots, cj))
+            .collect();
+        let saved: Vec<usize> = cols.iter().map(|&i| slots[i].choice).collect();
+        let mut odometer = vec![0usize; cols.len()];
+        let mut found = false;
+        let mut tries = 0;
+        'search: loop {
+            for (k, &i) in cols.iter().enumerate() {
+                slots[i].choice = odometer[k];
+            }
+            if self.holds(slots, ci)
+                && self
+                    .relevant
+                    .iter()
+                    .zip(&before)
+                    .all(|(&cj, &was)| !was || self.holds(slots, cj))
+            {
+                found = true;
+                break;
+            }
+            tries += 1;
+            if tries > 4096 {
+                break;
+            }
+            for k in 0..cols.len() {
+                odometer[k] += 1;
+                if odometer[k] < slots[cols[k]].options.len() {
+                    continue 'search;
+                }
+                odometer[k] = 0;
+            }
+            break;
+        }
+        if !found {
+            for (k, &i) in cols.iter().enumerate() {
+                slots[i].choice = saved[k];
+            }
+        }
+    }
+
+    /// An error naming the first relevant check that still fails, and the columns to pass.
+    fn ensure_satisfied(&self, slots: &[Slot], display: &str) -> Result<()> {
+        for &ci in self.relevant {
+            if !self.holds(slots, ci) {
+                let check = &self.checks[ci];
                 let cols: Vec<String> = check
                     .columns()
                     .into_iter()
-                    .filter(|c| index.get(c).is_some_and(|&i| slots[i].changeable()))
+                    .filter(|c| self.index.get(c).is_some_and(|&i| slots[i].changeable()))
                     .collect();
                 return Err(infer_error(format!(
                     "cannot satisfy {} of {display}: {}; pass {}",
@@ -1071,22 +1215,7 @@ impl Planner<'_> {
                 )));
             }
         }
-        for slot in slots {
-            let chosen = slot.options.get(slot.choice).cloned().flatten();
-            match (&slot.state, chosen) {
-                (State::Fixed(_), _) => {}
-                (_, Some(c)) => {
-                    values.insert(slot.column, c.val);
-                }
-                (State::Generate, None) => unreachable!("generated columns have candidates"),
-                _ => {}
-            }
-        }
         Ok(())
-    }
-
-    fn parsed_check(&self, name: &str, text: &str, value_column: Option<&str>) -> Check {
-        Check::parse(name, text, value_column)
     }
 }
 

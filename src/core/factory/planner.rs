@@ -155,6 +155,14 @@ struct Env {
     rows: HashMap<String, usize>,
 }
 
+/// A row factory's attributes by what they name (parameters go straight into the `Env`).
+struct SortedAttrs {
+    columns: BTreeMap<String, Attr>,
+    /// By association name.
+    associations: HashMap<String, Attr>,
+    relations: BTreeMap<String, Attr>,
+}
+
 fn field_error(factory: &str, message: impl std::fmt::Display) -> Error {
     Error::new(
         ErrorCode::FactoryField,
@@ -275,18 +283,81 @@ impl<'a> Planner<'a> {
         result
     }
 
+    /// The row of a row factory, in its frame: the caller's attributes sorted, associations,
+    /// fields, then what the catalog implies; the after-steps follow the row.
     fn instantiate_row_in_frame(
         &mut self,
         name: &str,
         def: &FactoryDef,
-        mut attrs: BTreeMap<String, Attr>,
+        attrs: BTreeMap<String, Attr>,
         env: &mut Env,
         table_id: TableId,
     ) -> Result<Shape> {
         let graph = self.graph;
         let table = &graph.tables[table_id];
+        let mut sorted = self.sort_attrs(name, def, attrs, env, table_id)?;
+        let mut values: BTreeMap<String, Val> = BTreeMap::new();
+        // Parents first.
+        let mut extras =
+            self.fill_associations(name, def, table_id, &mut sorted, env, &mut values)?;
+        // Fields, with the caller's values on top.
+        let caller_columns =
+            self.field_values(name, def, table_id, sorted.columns, env, &mut values)?;
+        // What neither gave: from the catalog.
+        let given: BTreeSet<String> = values.keys().cloned().collect();
+        let parents = self.infer_row(
+            name,
+            table_id,
+            &mut values,
+            sorted.relations,
+            &caller_columns,
+        )?;
+        let inferred: Vec<String> = values
+            .keys()
+            .filter(|c| !given.contains(*c))
+            .cloned()
+            .collect();
+        for (relation, parent) in parents {
+            if table.column(&relation).is_none() && !extras.iter().any(|(n, _)| *n == relation) {
+                extras.push((relation, parent));
+            }
+        }
+        let row = self.rows.len();
+        self.rows.push(PlannedRow {
+            table: table_id,
+            values: values.into_iter().collect(),
+            adopt: None,
+            inferred,
+        });
+        if let Some(frame) = self.frames.last_mut() {
+            frame.row = Some(row);
+        }
+        env.rows.insert("self".into(), row);
+        for step in def.after.clone() {
+            if table.column(&step.name).is_some() {
+                return Err(definition_error(
+                    name,
+                    format!("after-step {:?} has the name of a column", step.name),
+                ));
+            }
+            let shape = self.instantiate_step(&step, None, env)?;
+            extras.push((step.name.clone(), shape));
+        }
+        Ok(Shape::Row { row, extras })
+    }
+
+    /// Sorts the caller's attributes into parameters (into `env`), columns, associations and
+    /// relations; any other name is an error that lists the accepted ones.
+    fn sort_attrs(
+        &self,
+        name: &str,
+        def: &FactoryDef,
+        mut attrs: BTreeMap<String, Attr>,
+        env: &mut Env,
+        table_id: TableId,
+    ) -> Result<SortedAttrs> {
+        let table = &self.graph.tables[table_id];
         let relation_names = self.relation_names(table_id);
-        // Sort the caller's attributes into parameters, columns, associations and relations.
         let mut columns: BTreeMap<String, Attr> = BTreeMap::new();
         let mut provided_assoc: HashMap<String, Attr> = HashMap::new();
         let mut relations: BTreeMap<String, Attr> = BTreeMap::new();
@@ -319,9 +390,27 @@ impl<'a> Planner<'a> {
                 ));
             }
         }
+        Ok(SortedAttrs {
+            columns,
+            associations: provided_assoc,
+            relations,
+        })
+    }
+
+    /// Gives each association column of the definition the caller did not give as a column
+    /// its value: the key the caller passed for the association (taken out of `sorted`), else
+    /// that of a new parent row, named in `env`. Returns the new parents, for the result.
+    fn fill_associations(
+        &mut self,
+        name: &str,
+        def: &FactoryDef,
+        table_id: TableId,
+        sorted: &mut SortedAttrs,
+        env: &mut Env,
+        values: &mut BTreeMap<String, Val>,
+    ) -> Result<Vec<(String, Shape)>> {
+        let table = &self.graph.tables[table_id];
         let mut extras: Vec<(String, Shape)> = Vec::new();
-        let mut values: BTreeMap<String, Val> = BTreeMap::new();
-        // Parents first.
         for (assoc_name, assoc) in &def.associations {
             let field = assoc.field_for(assoc_name);
             if table.column(&field).is_none() {
@@ -333,10 +422,10 @@ impl<'a> Planner<'a> {
                     ),
                 ));
             }
-            if columns.contains_key(&field) {
+            if sorted.columns.contains_key(&field) {
                 continue;
             }
-            if let Some(given) = provided_assoc.remove(assoc_name) {
+            if let Some(given) = sorted.associations.remove(assoc_name) {
                 let key = match given.val {
                     Val::Json(Value::Object(obj)) => obj
                         .get(assoc.key_column())
@@ -376,7 +465,21 @@ impl<'a> Planner<'a> {
             env.rows.insert(assoc_name.clone(), row);
             extras.push((assoc_name.clone(), parent));
         }
-        // Fields, with the caller's values on top.
+        Ok(extras)
+    }
+
+    /// Adds the definition's fields, then the other columns, with the caller's values checked
+    /// against the column types and put on top. Returns the columns the caller gave.
+    fn field_values(
+        &mut self,
+        name: &str,
+        def: &FactoryDef,
+        table_id: TableId,
+        mut columns: BTreeMap<String, Attr>,
+        env: &mut Env,
+        values: &mut BTreeMap<String, Val>,
+    ) -> Result<BTreeSet<String>> {
+        let table = &self.graph.tables[table_id];
         let mut caller_columns: BTreeSet<String> = BTreeSet::new();
         for (column, spec) in &def.fields {
             if table.column(column).is_none() {
@@ -408,41 +511,7 @@ impl<'a> Planner<'a> {
             }
             values.insert(column, attr.val);
         }
-        // What neither gave: from the catalog.
-        let given: BTreeSet<String> = values.keys().cloned().collect();
-        let parents = self.infer_row(name, table_id, &mut values, relations, &caller_columns)?;
-        let inferred: Vec<String> = values
-            .keys()
-            .filter(|c| !given.contains(*c))
-            .cloned()
-            .collect();
-        for (relation, parent) in parents {
-            if table.column(&relation).is_none() && !extras.iter().any(|(n, _)| *n == relation) {
-                extras.push((relation, parent));
-            }
-        }
-        let row = self.rows.len();
-        self.rows.push(PlannedRow {
-            table: table_id,
-            values: values.into_iter().collect(),
-            adopt: None,
-            inferred,
-        });
-        if let Some(frame) = self.frames.last_mut() {
-            frame.row = Some(row);
-        }
-        env.rows.insert("self".into(), row);
-        for step in def.after.clone() {
-            if table.column(&step.name).is_some() {
-                return Err(definition_error(
-                    name,
-                    format!("after-step {:?} has the name of a column", step.name),
-                ));
-            }
-            let shape = self.instantiate_step(&step, None, env)?;
-            extras.push((step.name.clone(), shape));
-        }
-        Ok(Shape::Row { row, extras })
+        Ok(caller_columns)
     }
 
     fn instantiate_steps(

@@ -457,6 +457,7 @@ pub(super) fn first_candidate(
         .next()
 }
 
+/// [`candidates`], or for `first_only` as few as give the first one, by the type's shape.
 fn candidates_of(
     seed: &Seed,
     column: &str,
@@ -465,257 +466,21 @@ fn candidates_of(
     hints: &[Hint],
     first_only: bool,
 ) -> Vec<Candidate> {
-    let rotate = |mut list: Vec<Candidate>| {
-        if unique && !list.is_empty() {
-            let k = ((seed.n.max(1) - 1) as usize) % list.len();
-            list.rotate_left(k);
-        }
-        list
-    };
     let named = one_of(hints);
     match shape {
         Shape::Int { .. } | Shape::Numeric { .. } | Shape::Float | Shape::Money => {
-            // Hints that contradict each other (a check nothing satisfies) are left to the
-            // solver, which names the check.
-            let (lo, hi) = match hinted_range(shape, hints) {
-                (lo, hi) if lo <= hi => (lo, hi),
-                _ => numeric_bounds(shape),
-            };
-            let mut out: Vec<Candidate> = named
-                .iter()
-                .filter_map(|v| match v {
-                    V::Num(n) => Some(Candidate::num(format_number(shape, *n))),
-                    V::Text(t) => t
-                        .parse::<f64>()
-                        .ok()
-                        .map(|n| Candidate::num(format_number(shape, n))),
-                    _ => None,
-                })
-                .collect();
-            out = rotate(out);
-            if lo <= hi {
-                let span = hi - lo;
-                let value = if unique {
-                    // Far from small hand-made ids, spread over the range the type and checks allow.
-                    let h = seed.hash_u128(column);
-                    let whole = matches!(shape, Shape::Int { .. } | Shape::Numeric { .. });
-                    let start = if lo < 1e6 && hi > 1e9 {
-                        lo.max(1e8)
-                    } else {
-                        lo
-                    };
-                    let room = (hi - start).clamp(0.0, 1e17);
-                    let offset = if whole {
-                        (h % (room as u128 + 1)) as f64
-                    } else {
-                        (h % 1_000_000_000) as f64 % (room + 1.0)
-                    };
-                    start + offset
-                } else {
-                    (seed.n as f64).clamp(lo, hi)
-                };
-                out.push(Candidate::num(format_number(shape, value)));
-                out.push(Candidate::num(format_number(shape, lo.max(0.0).min(hi))));
-                if span > 0.0 {
-                    out.push(Candidate::num(format_number(
-                        shape,
-                        hi.min(lo.max(0.0) + 1.0),
-                    )));
-                }
-            }
-            out
+            numeric_candidates(seed, column, shape, unique, hints, &named)
         }
-        Shape::Bool => {
-            let mut out: Vec<Candidate> = named
-                .iter()
-                .filter_map(|v| match v {
-                    V::Bool(b) => Some(*b),
-                    _ => None,
-                })
-                .chain([false, true])
-                .map(|b| Candidate {
-                    check: V::Bool(b),
-                    val: Val::Text(b.to_string()),
-                })
-                .collect();
-            out.dedup_by(|a, b| a.check == b.check);
-            out
-        }
-        Shape::Enum(labels) => {
-            let named: Vec<Candidate> = named
-                .iter()
-                .filter_map(|v| match v {
-                    V::Text(t) if labels.contains(t) => Some(Candidate::text(t.clone())),
-                    _ => None,
-                })
-                .collect();
-            let all: Vec<Candidate> = labels.iter().map(|l| Candidate::text(l.clone())).collect();
-            let mut out = rotate(named);
-            out.extend(rotate(all));
-            out
-        }
+        Shape::Bool => bool_candidates(&named),
+        Shape::Enum(labels) => enum_candidates(seed, unique, labels, &named),
         Shape::Text { max } => {
-            let mut out: Vec<Candidate> = rotate(
-                named
-                    .iter()
-                    .filter_map(|v| match v {
-                        V::Text(t) => Some(Candidate::text(t.clone())),
-                        V::Num(n) => Some(Candidate::text(format_number(&Shape::Float, *n))),
-                        _ => None,
-                    })
-                    .collect(),
-            );
-            let mut base = texts(seed, column, *max, first_only && hints.is_empty());
-            let min_len = hints
-                .iter()
-                .filter_map(|h| match h {
-                    Hint::MinLength(n) => Some(*n),
-                    _ => None,
-                })
-                .max();
-            let max_len = hints
-                .iter()
-                .filter_map(|h| match h {
-                    Hint::MaxLength(n) => Some(*n),
-                    _ => None,
-                })
-                .chain(*max)
-                .min();
-            for h in hints {
-                if let Hint::Like(pattern) = h {
-                    // `https://%` -> `https://<slug>`; `_` -> `x`.
-                    let fill = base
-                        .iter()
-                        .find(|t| t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-                        .cloned()
-                        .unwrap_or_else(|| seed.compact(column, 12));
-                    let mut s = String::new();
-                    let mut first = true;
-                    let mut chars = pattern.chars();
-                    while let Some(c) = chars.next() {
-                        match c {
-                            '%' if first => {
-                                s.push_str(&fill);
-                                first = false;
-                            }
-                            '%' => {}
-                            '_' => s.push('x'),
-                            '\\' => s.extend(chars.next()),
-                            c => s.push(c),
-                        }
-                    }
-                    base.insert(0, s);
-                }
-            }
-            if let Some(min) = min_len {
-                for t in base.clone() {
-                    if t.chars().count() < min {
-                        let pad = seed.compact(column, min - t.chars().count());
-                        base.push(format!("{t}{pad}"));
-                    }
-                }
-            }
-            if let Some(max) = max_len {
-                let compact = seed.compact(column, max.min(16));
-                for t in &mut base {
-                    if t.chars().count() > max {
-                        *t = compact.clone();
-                    }
-                }
-            }
-            // Text a regular expression accepts comes first.
-            let regexes: Vec<(&String, bool)> = hints
-                .iter()
-                .filter_map(|h| match h {
-                    Hint::Regex(p, ci) => Some((p, *ci)),
-                    _ => None,
-                })
-                .collect();
-            if !regexes.is_empty() {
-                let ok = |t: &String| {
-                    regexes
-                        .iter()
-                        .all(|(p, ci)| regex_matches(p, t, *ci).unwrap_or(true))
-                };
-                let (good, bad): (Vec<String>, Vec<String>) = base.into_iter().partition(ok);
-                base = good;
-                base.extend(bad);
-            }
-            out.extend(base.into_iter().map(Candidate::text));
-            let mut seen = std::collections::HashSet::new();
-            out.retain(|c| seen.insert(format!("{:?}", c.check)));
-            out
+            text_candidates(seed, column, *max, unique, hints, &named, first_only)
         }
         Shape::Char => vec![Candidate::text("a".into())],
-        Shape::Uuid => {
-            let mut out: Vec<Candidate> = named
-                .iter()
-                .filter_map(|v| match v {
-                    V::Text(t) => Some(Candidate::text(t.clone())),
-                    _ => None,
-                })
-                .collect();
-            out.push(Candidate::text(seed.uuid(column)));
-            out
-        }
-        Shape::Json => {
-            let name = seed
-                .lane
-                .name(&format!("{column} {}", seed.n))
-                .unwrap_or_default();
-            let object = serde_json::json!({ "pglane": name });
-            let mut out = vec![
-                Candidate {
-                    check: V::Json(serde_json::json!({})),
-                    val: Val::Json(serde_json::json!({})),
-                },
-                Candidate {
-                    check: V::Json(object.clone()),
-                    val: Val::Json(object),
-                },
-                Candidate {
-                    check: V::Json(serde_json::json!([])),
-                    val: Val::Json(serde_json::json!([])),
-                },
-            ];
-            if unique {
-                out.swap(0, 1);
-            }
-            out
-        }
-        Shape::Bytea => {
-            let name = seed
-                .lane
-                .name(&format!("{column} {}", seed.n))
-                .unwrap_or_default();
-            let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
-            vec![Candidate {
-                check: V::Text(format!("\\x{hex}")),
-                val: Val::Text(format!("\\x{hex}")),
-            }]
-        }
-        Shape::Timestamp | Shape::Date => {
-            let mut out = Vec::new();
-            for h in hints {
-                if let Hint::Above(V::Time(t), _) | Hint::Below(V::Time(t), _) = h {
-                    // A fixed bound: a moment just inside it.
-                    let inside = match h {
-                        Hint::Above(..) => t + 86_400.0,
-                        _ => t - 86_400.0,
-                    };
-                    out.push(Candidate::now(seed.now, (inside - seed.now) as i64));
-                }
-            }
-            let offset = if unique {
-                (seed.hash_u128(column) % 1_000_000) as i64
-            } else {
-                0
-            };
-            out.insert(0, Candidate::now(seed.now, offset));
-            out.push(Candidate::now(seed.now, 86_400));
-            out.push(Candidate::now(seed.now, -86_400));
-            out
-        }
+        Shape::Uuid => uuid_candidates(seed, column, &named),
+        Shape::Json => json_candidates(seed, column, unique),
+        Shape::Bytea => bytea_candidates(seed, column),
+        Shape::Timestamp | Shape::Date => timestamp_candidates(seed, column, unique, hints),
         Shape::Time => ["12:00:00", "00:00:00", "23:59:59"]
             .map(|t| Candidate::text(t.into()))
             .to_vec(),
@@ -748,32 +513,342 @@ fn candidates_of(
             let n = if *varying { 1 } else { length.unwrap_or(1) };
             vec![Candidate::text("0".repeat(n))]
         }
-        Shape::Array(elem) => {
-            let items: Vec<Candidate> = candidates_of(seed, column, elem, unique, &[], first_only);
-            let empty = Candidate {
-                check: V::Array(Vec::new()),
-                val: Val::Text("{}".into()),
-            };
-            let Some(first) = items.into_iter().next() else {
-                return vec![empty];
-            };
-            let text = match &first.val {
-                Val::Text(t) => t.clone(),
-                Val::Json(j) => j.to_string(),
-                _ => return vec![empty],
-            };
-            let one = Candidate {
-                check: V::Array(vec![first.check]),
-                val: Val::Text(pg_array_literal(&[text])),
-            };
-            if unique {
-                vec![one, empty]
-            } else {
-                vec![empty, one]
-            }
-        }
+        Shape::Array(elem) => array_candidates(seed, column, elem, unique, first_only),
         Shape::Fixed(literal) => vec![Candidate::text(literal.to_string())],
         Shape::Unsupported(_) => Vec::new(),
+    }
+}
+
+/// For a unique column, the list rotated by the row's number, so rows take different values.
+fn rotated(seed: &Seed, unique: bool, mut list: Vec<Candidate>) -> Vec<Candidate> {
+    if unique && !list.is_empty() {
+        let k = ((seed.n.max(1) - 1) as usize) % list.len();
+        list.rotate_left(k);
+    }
+    list
+}
+
+/// Numbers: the named ones, then one for the row within the hinted range, its low end and
+/// one above it.
+fn numeric_candidates(
+    seed: &Seed,
+    column: &str,
+    shape: &Shape,
+    unique: bool,
+    hints: &[Hint],
+    named: &[V],
+) -> Vec<Candidate> {
+    // Hints that contradict each other (a check nothing satisfies) are left to the
+    // solver, which names the check.
+    let (lo, hi) = match hinted_range(shape, hints) {
+        (lo, hi) if lo <= hi => (lo, hi),
+        _ => numeric_bounds(shape),
+    };
+    let mut out: Vec<Candidate> = named
+        .iter()
+        .filter_map(|v| match v {
+            V::Num(n) => Some(Candidate::num(format_number(shape, *n))),
+            V::Text(t) => t
+                .parse::<f64>()
+                .ok()
+                .map(|n| Candidate::num(format_number(shape, n))),
+            _ => None,
+        })
+        .collect();
+    out = rotated(seed, unique, out);
+    if lo <= hi {
+        let span = hi - lo;
+        let value = if unique {
+            unique_number(seed, column, shape, lo, hi)
+        } else {
+            (seed.n as f64).clamp(lo, hi)
+        };
+        out.push(Candidate::num(format_number(shape, value)));
+        out.push(Candidate::num(format_number(shape, lo.max(0.0).min(hi))));
+        if span > 0.0 {
+            out.push(Candidate::num(format_number(
+                shape,
+                hi.min(lo.max(0.0) + 1.0),
+            )));
+        }
+    }
+    out
+}
+
+/// A number for a unique column in `[lo, hi]`.
+fn unique_number(seed: &Seed, column: &str, shape: &Shape, lo: f64, hi: f64) -> f64 {
+    // Far from small hand-made ids, spread over the range the type and checks allow.
+    let h = seed.hash_u128(column);
+    let whole = matches!(shape, Shape::Int { .. } | Shape::Numeric { .. });
+    let start = if lo < 1e6 && hi > 1e9 {
+        lo.max(1e8)
+    } else {
+        lo
+    };
+    let room = (hi - start).clamp(0.0, 1e17);
+    let offset = if whole {
+        (h % (room as u128 + 1)) as f64
+    } else {
+        (h % 1_000_000_000) as f64 % (room + 1.0)
+    };
+    start + offset
+}
+
+/// Booleans: the named ones, then `false` and `true`.
+fn bool_candidates(named: &[V]) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = named
+        .iter()
+        .filter_map(|v| match v {
+            V::Bool(b) => Some(*b),
+            _ => None,
+        })
+        .chain([false, true])
+        .map(|b| Candidate {
+            check: V::Bool(b),
+            val: Val::Text(b.to_string()),
+        })
+        .collect();
+    out.dedup_by(|a, b| a.check == b.check);
+    out
+}
+
+/// Enum labels: the named ones, then all of them.
+fn enum_candidates(seed: &Seed, unique: bool, labels: &[String], named: &[V]) -> Vec<Candidate> {
+    let named: Vec<Candidate> = named
+        .iter()
+        .filter_map(|v| match v {
+            V::Text(t) if labels.contains(t) => Some(Candidate::text(t.clone())),
+            _ => None,
+        })
+        .collect();
+    let all: Vec<Candidate> = labels.iter().map(|l| Candidate::text(l.clone())).collect();
+    let mut out = rotated(seed, unique, named);
+    out.extend(rotated(seed, unique, all));
+    out
+}
+
+/// Text: the named values, then the column's texts shaped by the LIKE, length and regular
+/// expression hints, without repeats.
+fn text_candidates(
+    seed: &Seed,
+    column: &str,
+    max: Option<usize>,
+    unique: bool,
+    hints: &[Hint],
+    named: &[V],
+    first_only: bool,
+) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = rotated(
+        seed,
+        unique,
+        named
+            .iter()
+            .filter_map(|v| match v {
+                V::Text(t) => Some(Candidate::text(t.clone())),
+                V::Num(n) => Some(Candidate::text(format_number(&Shape::Float, *n))),
+                _ => None,
+            })
+            .collect(),
+    );
+    let mut base = texts(seed, column, max, first_only && hints.is_empty());
+    let min_len = hints
+        .iter()
+        .filter_map(|h| match h {
+            Hint::MinLength(n) => Some(*n),
+            _ => None,
+        })
+        .max();
+    let max_len = hints
+        .iter()
+        .filter_map(|h| match h {
+            Hint::MaxLength(n) => Some(*n),
+            _ => None,
+        })
+        .chain(max)
+        .min();
+    for h in hints {
+        if let Hint::Like(pattern) = h {
+            // `https://%` -> `https://<slug>`; `_` -> `x`.
+            let fill = base
+                .iter()
+                .find(|t| t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+                .cloned()
+                .unwrap_or_else(|| seed.compact(column, 12));
+            base.insert(0, like_text(pattern, &fill));
+        }
+    }
+    if let Some(min) = min_len {
+        for t in base.clone() {
+            if t.chars().count() < min {
+                let pad = seed.compact(column, min - t.chars().count());
+                base.push(format!("{t}{pad}"));
+            }
+        }
+    }
+    if let Some(max) = max_len {
+        let compact = seed.compact(column, max.min(16));
+        for t in &mut base {
+            if t.chars().count() > max {
+                *t = compact.clone();
+            }
+        }
+    }
+    base = regex_matches_first(hints, base);
+    out.extend(base.into_iter().map(Candidate::text));
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|c| seen.insert(format!("{:?}", c.check)));
+    out
+}
+
+/// Text a LIKE pattern accepts: its first `%` becomes `fill`, the others nothing, `_` an `x`.
+fn like_text(pattern: &str, fill: &str) -> String {
+    let mut s = String::new();
+    let mut first = true;
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '%' if first => {
+                s.push_str(fill);
+                first = false;
+            }
+            '%' => {}
+            '_' => s.push('x'),
+            '\\' => s.extend(chars.next()),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
+/// The texts with those every regular expression hint accepts first.
+fn regex_matches_first(hints: &[Hint], base: Vec<String>) -> Vec<String> {
+    let regexes: Vec<(&String, bool)> = hints
+        .iter()
+        .filter_map(|h| match h {
+            Hint::Regex(p, ci) => Some((p, *ci)),
+            _ => None,
+        })
+        .collect();
+    if regexes.is_empty() {
+        return base;
+    }
+    let ok = |t: &String| {
+        regexes
+            .iter()
+            .all(|(p, ci)| regex_matches(p, t, *ci).unwrap_or(true))
+    };
+    let (mut good, bad): (Vec<String>, Vec<String>) = base.into_iter().partition(ok);
+    good.extend(bad);
+    good
+}
+
+/// UUIDs: the named ones, then the row's own.
+fn uuid_candidates(seed: &Seed, column: &str, named: &[V]) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = named
+        .iter()
+        .filter_map(|v| match v {
+            V::Text(t) => Some(Candidate::text(t.clone())),
+            _ => None,
+        })
+        .collect();
+    out.push(Candidate::text(seed.uuid(column)));
+    out
+}
+
+/// JSON: `{}`, an object holding the row's lane name, `[]`; the object first when unique.
+fn json_candidates(seed: &Seed, column: &str, unique: bool) -> Vec<Candidate> {
+    let name = seed
+        .lane
+        .name(&format!("{column} {}", seed.n))
+        .unwrap_or_default();
+    let object = serde_json::json!({ "pglane": name });
+    let mut out = vec![
+        Candidate {
+            check: V::Json(serde_json::json!({})),
+            val: Val::Json(serde_json::json!({})),
+        },
+        Candidate {
+            check: V::Json(object.clone()),
+            val: Val::Json(object),
+        },
+        Candidate {
+            check: V::Json(serde_json::json!([])),
+            val: Val::Json(serde_json::json!([])),
+        },
+    ];
+    if unique {
+        out.swap(0, 1);
+    }
+    out
+}
+
+/// Bytes: the row's lane name, hex-encoded.
+fn bytea_candidates(seed: &Seed, column: &str) -> Vec<Candidate> {
+    let name = seed
+        .lane
+        .name(&format!("{column} {}", seed.n))
+        .unwrap_or_default();
+    let hex: String = name.bytes().map(|b| format!("{b:02x}")).collect();
+    vec![Candidate {
+        check: V::Text(format!("\\x{hex}")),
+        val: Val::Text(format!("\\x{hex}")),
+    }]
+}
+
+/// Timestamps and dates: `now()` (moved for a unique column), a moment just inside each fixed
+/// bound, then a day later and a day earlier.
+fn timestamp_candidates(seed: &Seed, column: &str, unique: bool, hints: &[Hint]) -> Vec<Candidate> {
+    let mut out = Vec::new();
+    for h in hints {
+        if let Hint::Above(V::Time(t), _) | Hint::Below(V::Time(t), _) = h {
+            // A fixed bound: a moment just inside it.
+            let inside = match h {
+                Hint::Above(..) => t + 86_400.0,
+                _ => t - 86_400.0,
+            };
+            out.push(Candidate::now(seed.now, (inside - seed.now) as i64));
+        }
+    }
+    let offset = if unique {
+        (seed.hash_u128(column) % 1_000_000) as i64
+    } else {
+        0
+    };
+    out.insert(0, Candidate::now(seed.now, offset));
+    out.push(Candidate::now(seed.now, 86_400));
+    out.push(Candidate::now(seed.now, -86_400));
+    out
+}
+
+/// Arrays: empty, and one holding the element's first candidate; that one first when unique.
+fn array_candidates(
+    seed: &Seed,
+    column: &str,
+    elem: &Shape,
+    unique: bool,
+    first_only: bool,
+) -> Vec<Candidate> {
+    let items: Vec<Candidate> = candidates_of(seed, column, elem, unique, &[], first_only);
+    let empty = Candidate {
+        check: V::Array(Vec::new()),
+        val: Val::Text("{}".into()),
+    };
+    let Some(first) = items.into_iter().next() else {
+        return vec![empty];
+    };
+    let text = match &first.val {
+        Val::Text(t) => t.clone(),
+        Val::Json(j) => j.to_string(),
+        _ => return vec![empty],
+    };
+    let one = Candidate {
+        check: V::Array(vec![first.check]),
+        val: Val::Text(pg_array_literal(&[text])),
+    };
+    if unique {
+        vec![one, empty]
+    } else {
+        vec![empty, one]
     }
 }
 
