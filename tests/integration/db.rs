@@ -202,3 +202,82 @@ async fn with_no_slot_left_a_second_connection_waits_for_the_first_instead_of_fa
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_cleanup_of_many_rows_gets_its_own_plan_without_replanning_the_foreign_key_triggers() {
+    // What the statement's triggers see of `plan_cache_mode`, one row per deleted row: the
+    // setting reaches every cached query run inside the statement (foreign-key triggers
+    // among them), so `force_custom_plan` there planned each of them again for every row.
+    let mut cfg = config();
+    cfg.prepare = pglane::core::db::config::PrepareMode::On;
+    cfg.pool_size = 1;
+    let db = Db::new(cfg).unwrap();
+    let conn = db.conn().await.unwrap();
+    let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let (table, seen) = (
+        format!("pglane_pcm_{suffix}"),
+        format!("pglane_pcm_seen_{suffix}"),
+    );
+    conn.batch(&format!(
+        "create table {table} (id int primary key);
+         create table {seen} (mode text);
+         create function {table}_probe() returns trigger language plpgsql as $$
+           begin insert into {seen} values (current_setting('plan_cache_mode')); return old; end $$;
+         create trigger probe before delete on {table} for each row execute function {table}_probe();
+         insert into {table} select generate_series(1, 200);"
+    ))
+    .await
+    .unwrap();
+    let sql = format!("delete from {table} where id = any($1) returning id");
+    let few: Vec<i32> = vec![1, 2];
+    let deleted = conn
+        .query_guarded(&sql, &[(&few, Type::INT4_ARRAY)], false, false)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deleted.len(), 2);
+    assert_eq!(
+        seen_modes(&conn, &seen).await,
+        ["force_generic_plan"],
+        "a test's few keys: the generic plan"
+    );
+    conn.batch(&format!("truncate {seen}")).await.unwrap();
+    let many: Vec<i32> = (3..=200).collect();
+    let deleted = conn
+        .query_guarded(&sql, &[(&many, Type::INT4_ARRAY)], false, true)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(deleted.len(), 198);
+    assert_eq!(
+        seen_modes(&conn, &seen).await,
+        ["auto"],
+        "many rows: planned for them, triggers keep their plans"
+    );
+    let named: i64 = conn
+        .query(
+            "select count(*) from pg_prepared_statements where strpos(statement, $1) > 0",
+            &[(&table, Type::TEXT)],
+        )
+        .await
+        .unwrap()[0]
+        .get(0);
+    assert_eq!(
+        named, 1,
+        "only the few-keys call prepared the statement; many rows went unnamed"
+    );
+    conn.batch(&format!(
+        "drop table {table}, {seen}; drop function {table}_probe()"
+    ))
+    .await
+    .unwrap();
+}
+
+/// The distinct values the probe trigger recorded.
+async fn seen_modes(conn: &pglane::core::db::Conn, seen: &str) -> Vec<String> {
+    let rows = conn
+        .query(&format!("select distinct mode from {seen}"), &[])
+        .await
+        .unwrap();
+    rows.iter().map(|r| r.get::<_, String>(0)).collect()
+}
