@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 // The workloads of bench/workloads/ (issues 15 and 20, BENCH_ONLY=shop,hosted,fixture,memory,
 // connections,netbox; bench/README.md lists their variables).
 import { EXTRA_WORKLOADS, extraGoals } from './workloads/index.mjs';
-import { onServerLog, serverLog } from './workloads/harness.mjs';
+import { expect, interleaved, onServerLog, serverLog } from './workloads/harness.mjs';
 import { chatHistoryRows, insertChatHistory, insertLeakedRun, laneRowsLeft, pg, summarize, vacuum, APP_TABLES } from './common.mjs';
 import { PglaneImpl, pglane } from './pglane-impl.mjs';
 import { ReferenceImpl } from './baseline-reference.mjs';
@@ -115,34 +115,7 @@ function printWorkload(w) {
   for (const line of w.extraLines ?? []) console.log(line);
 }
 
-// --- Running interleaved -------------------------------------------------------------------------
-
-/**
- * Runs `warmup + iterations` rounds; each round prepares and measures every implementation, in a
- * rotating order. `prepare(key)` is untimed; `measure(key, prepared)` returns
- * { ms, roundTrips, statements }; `check(key, prepared, outcome)` (untimed) throws on a wrong
- * result.
- */
-async function interleaved({ warmup, iterations, prepare, measure, check }) {
-  const samples = { a: [], b: [], c: [] };
-  for (let i = 0; i < warmup + iterations; i++) {
-    for (const k of ORDERS[i % ORDERS.length]) {
-      const prepared = await prepare(k);
-      const outcome = await measure(k, prepared);
-      if (check) await check(k, prepared, outcome);
-      if (i >= warmup) samples[k].push(outcome);
-    }
-  }
-  const results = {};
-  for (const k of KEYS) {
-    const s = summarize(samples[k].map((o) => o.ms));
-    s.roundTrips = summarize(samples[k].map((o) => o.roundTrips)).p50;
-    s.statements = summarize(samples[k].map((o) => o.statements)).p50;
-    s.roundTripsMax = Math.max(...samples[k].map((o) => o.roundTrips));
-    results[k] = s;
-  }
-  return results;
-}
+// --- Running interleaved: `interleaved` (workloads/harness.mjs) ---------------------------------
 
 /** Times `fn` on implementation `impl`, with its round-trip and statement counters. */
 async function timed(impl, fn) {
@@ -152,10 +125,6 @@ async function timed(impl, fn) {
   const value = await fn();
   const ms = performance.now() - t0;
   return { ms, roundTrips: impl.roundTrips - rt0, statements: impl.statements - st0, value };
-}
-
-function expect(cond, what) {
-  if (!cond) throw new Error(`benchmark check failed: ${what}`);
 }
 
 // --- Workloads ---------------------------------------------------------------------------------
