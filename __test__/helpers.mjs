@@ -33,6 +33,16 @@ export async function pgClient(url) {
   return client;
 }
 
+/** Runs `fn` with a `pg` client of its own on `url`, and ends the client after. */
+export async function withPgClient(url, fn) {
+  const client = await pgClient(url);
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
+
 /** Awaits `promise` and returns the error it rejects with (fails if it resolves). */
 export async function rejection(promise) {
   try {

@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
-import pg from 'pg';
 import { ecKey, publicJwk, rsaKey, startAuthStandIn } from './auth-stand-in.mjs';
-import { pglane } from './helpers.mjs';
+import { pglane, withPgClient } from './helpers.mjs';
 import { AUTH_STAND_IN_SQL, PROFILES_TRIGGER_SQL, SCHEMA_SQL } from './reference.mjs';
 import { startSupabaseReal, supabaseRealSkipReason } from './supabase-real.mjs';
 
@@ -26,16 +25,6 @@ const timings = [];
 after(() => {
   if (timings.length) console.log(`supabase-real auth suite (informational): ${timings.join(', ')}`);
 });
-
-async function withClient(url, fn) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Everything of a user left in auth's and the app's tables. */
 const LEFT_SQL = `select (select count(*) from auth.users where id = $1)::int users,
@@ -61,7 +50,7 @@ for (const restricted of [false, true]) {
     test('bootstrap; the stand-in auth schema is refused as postgres, the app schema and the trigger load', async () => {
       sb = await startSupabaseReal({ restricted });
       timings.push(`${restricted ? 'restricted' : 'image grants'} bootstrap ${sb.ms} ms`);
-      await withClient(sb.postgresUrl, async (c) => {
+      await withPgClient(sb.postgresUrl, async (c) => {
         const { rows: [me] } = await c.query(
           "select rolsuper, rolbypassrls, pg_has_role('postgres', 'supabase_auth_admin', 'member') as member from pg_roles where rolname = current_user");
         assert.deepEqual(me, { rolsuper: false, rolbypassrls: true, member: !restricted });
@@ -109,7 +98,7 @@ for (const restricted of [false, true]) {
           assert.equal(payload.session_id, user.sessionId);
           assert.deepEqual(payload.amr.map((a) => a.method), ['password']);
         }
-        await withClient(sb.adminUrl, async (c) => {
+        await withPgClient(sb.adminUrl, async (c) => {
           for (const [user, fullName, onboarded] of [[alice, 'Alice Real', true], [owner, null, true], [newbie, null, false], [setup.user, 'Complete Real', true]]) {
             const { rows } = await c.query('select full_name, onboarded, email from public.profiles where id = $1', [user.id ?? user.user.id]);
             assert.equal(rows.length, 1, 'one profile: the trigger made it, pglane adopted it');
@@ -128,7 +117,7 @@ for (const restricted of [false, true]) {
         const report = await new CleanupManager(db, tracker).cleanup();
         assert.deepEqual(report.failures, []);
         assert.equal(report.verified, true);
-        await withClient(sb.adminUrl, async (c) => {
+        await withPgClient(sb.adminUrl, async (c) => {
           for (const user of [alice.user, owner.user, newbie.user, setup.user]) {
             const { rows: [left] } = await c.query(LEFT_SQL, [user.id, user.id]);
             assert.deepEqual(left, { users: 0, identities: 0, profiles: 0, sessions: 0, refresh_tokens: 0, orphan_amr: 0, audit: 0, memberships: 0 });
@@ -145,7 +134,7 @@ for (const restricted of [false, true]) {
       const report = await new CleanupManager(db, ResourceTracker.forTest({}, ctx, db)).cleanupPattern(ctx.testPattern(), { allowUnmarked: true });
       assert.deepEqual(report.failures, []);
       assert.equal(report.verified, true);
-      await withClient(sb.adminUrl, async (c) => {
+      await withPgClient(sb.adminUrl, async (c) => {
         const { rows: [left] } = await c.query(LEFT_SQL, [lost.user.id, lost.user.id]);
         assert.deepEqual(left, { users: 0, identities: 0, profiles: 0, sessions: 0, refresh_tokens: 0, orphan_amr: 0, audit: 0, memberships: 0 });
       });

@@ -13,8 +13,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
-import pg from 'pg';
-import { pglane } from './helpers.mjs';
+import { pglane, withPgClient } from './helpers.mjs';
 import { pg15SkipReason, startPg15 } from './pg15.mjs';
 
 const { Db, RunRegistry } = pglane;
@@ -60,18 +59,8 @@ function assertPassed(r, what) {
   assert.match(r.out, /leaks\s+0 after per-test cleanup, 0 found by teardown/, r.out);
 }
 
-async function withClient(url, fn) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 async function rowsLeft(url) {
-  return withClient(url, async (c) => {
+  return withPgClient(url, async (c) => {
     const counts = {};
     for (const t of TABLES) counts[t] = (await c.query(`select count(*)::int as n from ${t}`)).rows[0].n;
     return counts;
@@ -103,9 +92,9 @@ describe('examples/taskboard on PostgreSQL 15', { skip: pg15SkipReason() ?? fals
   });
 
   async function createDatabase(name, setup = []) {
-    await withClient(server.url, (c) => c.query(`create database ${name}`));
+    await withPgClient(server.url, (c) => c.query(`create database ${name}`));
     databases.push(name);
-    await withClient(server.urlFor(server.superuser, server.password, name), async (c) => {
+    await withPgClient(server.urlFor(server.superuser, server.password, name), async (c) => {
       for (const sql of setup) await c.query(sql);
     });
   }
@@ -127,16 +116,16 @@ describe('examples/taskboard on PostgreSQL 15', { skip: pg15SkipReason() ?? fals
     assertPassed(plain, 'without definePglaneConfig');
     assert.match(plain.out, /schema file examples\/taskboard\/db\/schema\.sql: unchanged/);
     assert.deepEqual(await rowsLeft(url), EMPTY);
-    const journal = await withClient(url, (c) => c.query('select count(*)::int as n from pglane.journal'));
+    const journal = await withPgClient(url, (c) => c.query('select count(*)::int as n from pglane.journal'));
     assert.equal(journal.rows[0].n, 0, 'the runs forgot their journal');
   });
 
   test('a role without CREATE on the database: without a pglane schema, then with one an admin made', { timeout: 600_000 }, async () => {
     const role = 'taskboard_tester';
     const password = 'tester-pw-1';
-    await withClient(server.url, (c) => c.query(`create role ${role} login password ${c.escapeLiteral(password)}`));
+    await withPgClient(server.url, (c) => c.query(`create role ${role} login password ${c.escapeLiteral(password)}`));
     const roleUrl = (db) => server.urlFor(role, password, db);
-    const noCreate = await withClient(server.url, (c) => c.query("select has_database_privilege($1, 'postgres', 'CREATE') as can", [role]));
+    const noCreate = await withPgClient(server.url, (c) => c.query("select has_database_privilege($1, 'postgres', 'CREATE') as can", [role]));
     assert.equal(noCreate.rows[0].can, false, 'the role may not create schemas');
     // The role may create its app's tables in public (as a migration role would), nothing more.
     const publicOnly = [`grant create on schema public to ${role}`];
@@ -156,7 +145,7 @@ describe('examples/taskboard on PostgreSQL 15', { skip: pg15SkipReason() ?? fals
     assert.doesNotMatch(owned.out, /Running without/);
     assert.match(owned.out, /schema file examples\/taskboard\/db\/schema\.sql: applied\n/);
     assert.deepEqual(await rowsLeft(roleUrl('tb_owned_pglane')), EMPTY);
-    const recorded = await withClient(roleUrl('tb_owned_pglane'), (c) => c.query('select name from pglane.schema_files'));
+    const recorded = await withPgClient(roleUrl('tb_owned_pglane'), (c) => c.query('select name from pglane.schema_files'));
     assert.deepEqual(recorded.rows, [{ name: 'examples/taskboard/db/schema.sql' }]);
 
     // An admin made pglane's tables but granted nothing on them: the run goes on without them.
