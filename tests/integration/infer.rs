@@ -534,3 +534,76 @@ create table {s}.child (id serial primary key, everything_id int not null refere
     );
     assert_eq!(e["ia"], json!([]), "{e}");
 }
+
+/// A default partition named by the caller gets a key no other partition takes: past the last
+/// range (dates, and integers with an open top: below the first), outside every list (text,
+/// enum). Created directly in the partition, and cleaned exactly.
+#[tokio::test]
+async fn a_default_partition_is_given_a_key_no_other_partition_takes() {
+    let db = db();
+    let (s, _) = names();
+    let _guard = SchemaGuard::new(&[&s]);
+    db.execute_script(&format!(
+        r#"
+create schema {s};
+create type {s}.region as enum ('eu', 'us', 'apac');
+create table {s}.owners (id serial primary key, name text not null);
+create table {s}.events (id bigserial, at date not null, owner_id int not null references {s}.owners (id),
+  primary key (id, at)) partition by range (at);
+create table {s}.events_now partition of {s}.events for values from ('2000-01-01') to ('2999-01-01');
+create table {s}.events_other partition of {s}.events default;
+create table {s}.counters (id serial, n int not null, label text not null, primary key (id, n)) partition by range (n);
+create table {s}.counters_top partition of {s}.counters for values from (100) to (maxvalue);
+create table {s}.counters_mid partition of {s}.counters for values from (10) to (100);
+create table {s}.counters_rest partition of {s}.counters default;
+create table {s}.notes (id serial, lang text not null, body text not null, primary key (id, lang)) partition by list (lang);
+create table {s}.notes_en partition of {s}.notes for values in ('en', 'other');
+create table {s}.notes_rest partition of {s}.notes default;
+create table {s}.sites (id serial, region {s}.region not null, name text not null, primary key (id, region)) partition by list (region);
+create table {s}.sites_eu partition of {s}.sites for values in ('eu');
+create table {s}.sites_rest partition of {s}.sites default;
+"#
+    ))
+    .await
+    .unwrap();
+    let schemas = [s.as_str()];
+    let cases = [
+        ("events_other", "at", "2999-01-01"),
+        ("counters_rest", "n", "9"),
+        ("notes_rest", "lang", "other1"),
+        ("sites_rest", "region", "us"),
+    ];
+    for (partition, column, key) in cases {
+        let table = format!("{s}.{partition}");
+        let ctx = context();
+        let tracker = ResourceTracker::new(LaneInfo::of(&ctx));
+        let before = counts(&db, &schemas).await;
+        let row = create(
+            &db,
+            &ctx,
+            &tracker,
+            &table,
+            json!({}),
+            CallOptions::default(),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("create {table}: {e:?}"));
+        assert_eq!(
+            row[column].to_string().trim_matches('"'),
+            key,
+            "{table}: {row}"
+        );
+        let created = diff(&before, &counts(&db, &schemas).await);
+        assert_eq!(created.get(&table), Some(&1), "{table}: {created:?}");
+        let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
+            .await
+            .unwrap();
+        assert_eq!(
+            report.verified,
+            Some(true),
+            "{table}: {:?}",
+            report.failures
+        );
+        assert_eq!(counts(&db, &schemas).await, before, "{table}: nothing left");
+    }
+}

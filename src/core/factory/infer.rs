@@ -3,7 +3,8 @@
 //!
 //! 1. A partitioned table gets its partition key from one of its partitions' bounds (the one
 //!    that holds `now()` for a time range, else a default partition, else the first), and that
-//!    partition's foreign keys apply too.
+//!    partition's foreign keys apply too. A default partition named by the caller gets a key
+//!    none of its siblings takes.
 //! 2. Each required foreign key (a `NOT NULL` column without a constant default) is connected
 //!    to the row the caller named (`{ project: p }`, `connect: { project: p }`, or the column
 //!    itself), or gets a new parent row from the parent table's definition or inferred factory,
@@ -145,6 +146,102 @@ fn bound_literals(bound: &str) -> Option<Vec<Option<String>>> {
         PartitionBound::Range { from, .. } => Some(from),
         PartitionBound::List(values) => values.into_iter().flatten().next().map(|v| vec![Some(v)]),
         PartitionBound::Default | PartitionBound::Hash => None,
+    }
+}
+
+/// Where a literal of `shape` falls in its type's order (numbers, dates, times), if it has one.
+fn order_of(literal: &str, shape: &TypeShape) -> Option<f64> {
+    match shape {
+        TypeShape::Int { .. } | TypeShape::Numeric { .. } | TypeShape::Float => {
+            literal.trim().parse::<f64>().ok().filter(|n| n.is_finite())
+        }
+        TypeShape::Timestamp | TypeShape::Date => super::check::parse_time(literal),
+        _ => None,
+    }
+}
+
+/// A one-column range key that no range of `siblings` holds: the highest upper bound (bounds
+/// are exclusive) when none is open-ended above; else, for integers, one below the lowest
+/// lower bound. `None` when both ends are open or the type has no order pglane reads.
+fn key_outside_ranges(siblings: &[PartitionBound], shape: &TypeShape) -> Option<String> {
+    let mut highest: Option<(f64, &str)> = None;
+    let mut lowest: Option<(f64, &str)> = None;
+    let (mut open_above, mut open_below) = (false, false);
+    for bound in siblings {
+        let PartitionBound::Range { from, to } = bound else {
+            continue;
+        };
+        match to.first() {
+            Some(Some(t)) => {
+                let o = order_of(t, shape)?;
+                if highest.is_none_or(|(h, _)| o > h) {
+                    highest = Some((o, t));
+                }
+            }
+            _ => open_above = true,
+        }
+        match from.first() {
+            Some(Some(f)) => {
+                let o = order_of(f, shape)?;
+                if lowest.is_none_or(|(l, _)| o < l) {
+                    lowest = Some((o, f));
+                }
+            }
+            _ => open_below = true,
+        }
+    }
+    if !open_above {
+        if let Some((_, t)) = highest {
+            return Some(t.to_string());
+        }
+    }
+    match (open_below, lowest, shape) {
+        (false, Some((_, f)), TypeShape::Int { min, .. }) => {
+            let below = f.trim().parse::<i128>().ok()? - 1;
+            (below >= *min).then(|| below.to_string())
+        }
+        _ => None,
+    }
+}
+
+/// A one-column list key in no list of `siblings`: past the highest number, the first enum
+/// label or boolean left, or a text no list holds.
+fn key_outside_lists(siblings: &[PartitionBound], shape: &TypeShape) -> Option<String> {
+    let taken: HashSet<&str> = siblings
+        .iter()
+        .filter_map(|b| match b {
+            PartitionBound::List(values) => Some(values),
+            _ => None,
+        })
+        .flatten()
+        .flatten()
+        .map(String::as_str)
+        .collect();
+    match shape {
+        TypeShape::Int { max, .. } => {
+            let mut highest = 0i128;
+            for t in &taken {
+                highest = highest.max(t.trim().parse::<i128>().ok()?);
+            }
+            (highest < *max).then(|| (highest + 1).to_string())
+        }
+        TypeShape::Enum(labels) => labels.iter().find(|l| !taken.contains(l.as_str())).cloned(),
+        TypeShape::Bool => ["true", "false"]
+            .into_iter()
+            .find(|b| !taken.iter().any(|t| t.eq_ignore_ascii_case(b)))
+            .map(String::from),
+        TypeShape::Text { max } => (0..)
+            .map(|i| {
+                if i == 0 {
+                    "other".to_string()
+                } else {
+                    format!("other{i}")
+                }
+            })
+            .take(1000)
+            .find(|v| !taken.contains(v.as_str()))
+            .filter(|v| max.is_none_or(|m| v.chars().count() <= m)),
+        _ => None,
     }
 }
 
@@ -474,7 +571,12 @@ impl Planner<'_> {
                 &facts.table(parent).partition_key,
                 &facts.table(child).bound,
             ) {
-                if let Some(literals) = bound_literals(bound) {
+                let literals = bound_literals(bound).or_else(|| {
+                    // A default partition named by the caller: a key no sibling takes.
+                    self.default_partition_key(parent, child)
+                        .map(|v| vec![Some(v)])
+                });
+                if let Some(literals) = literals {
                     for (c, v) in key.columns.iter().zip(literals) {
                         if let (false, Some(v)) = (c.is_empty() || values.contains_key(c), v) {
                             values.insert(c.clone(), Val::Text(v));
@@ -811,6 +913,33 @@ impl Planner<'_> {
             for (c, v) in &f.values {
                 values.entry(c.clone()).or_insert_with(|| v.clone());
             }
+        }
+    }
+
+    /// A key that routes a row of `parent` to its default partition `child`: a value none of
+    /// the other partitions takes, for a one-column key of a type with an order (numbers,
+    /// dates, times) or with few values (enums, booleans), or text. `None` when there is no
+    /// such key or none was found: the column then gets its usual value, and Postgres names the
+    /// partition constraint that failed.
+    fn default_partition_key(&self, parent: TableId, child: TableId) -> Option<String> {
+        let entry = self.facts.table(parent);
+        let key = entry.partition_key.as_ref()?;
+        let [column] = key.columns.as_slice() else {
+            return None;
+        };
+        let col = entry.column(column)?;
+        let shape = shape_of(self.facts, col.type_oid, col.typmod);
+        let siblings: Vec<PartitionBound> = entry
+            .partitions
+            .iter()
+            .filter(|&&p| p != child)
+            .filter_map(|&p| self.facts.table(p).bound.as_deref())
+            .filter_map(parse_partition_bound)
+            .collect();
+        match key.strategy {
+            'r' => key_outside_ranges(&siblings, &shape),
+            'l' => key_outside_lists(&siblings, &shape),
+            _ => None,
         }
     }
 
