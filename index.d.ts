@@ -321,7 +321,10 @@ export declare class ResourceTracker {
   trackMessage(id: any): TrackedRow
   /** The tracked rows, in tracking order. */
   list(): Array<TrackedRow>
-  /** How many rows are tracked. */
+  /**
+   * How many rows are tracked (an entry of a table without a primary key counts once, for
+   * all the test's rows of that table).
+   */
   count(): number
   /** Forgets every row (nothing is deleted). */
   clear(): void
@@ -1131,7 +1134,11 @@ export interface TestInfoLike {
 export interface TrackedRow {
   /** `schema.table`. */
   table: string
-  /** Primary key values as text, in key column order. */
+  /**
+   * Primary key values as text, in key column order. Empty for a table without a primary
+   * key: the entry stands for the test's rows of that table, which cleanup finds by the
+   * lane's name in their text columns.
+   */
   key: Array<string>
 }
 

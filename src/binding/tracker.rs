@@ -18,7 +18,9 @@ use std::sync::Arc;
 pub struct TrackedRow {
     /// `schema.table`.
     pub table: String,
-    /// Primary key values as text, in key column order.
+    /// Primary key values as text, in key column order. Empty for a table without a primary
+    /// key: the entry stands for the test's rows of that table, which cleanup finds by the
+    /// lane's name in their text columns.
     pub key: Vec<String>,
 }
 
@@ -208,7 +210,8 @@ impl ResourceTracker {
         self.inner.list().into_iter().map(Into::into).collect()
     }
 
-    /// How many rows are tracked.
+    /// How many rows are tracked (an entry of a table without a primary key counts once, for
+    /// all the test's rows of that table).
     #[napi(catch_unwind)]
     pub fn count(&self) -> u32 {
         self.inner.count() as u32

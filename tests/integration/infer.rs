@@ -607,3 +607,51 @@ create table {s}.sites_rest partition of {s}.sites default;
         assert_eq!(counts(&db, &schemas).await, before, "{table}: nothing left");
     }
 }
+
+/// Rows of a table without a primary key cannot be tracked by key: a factory's row that carries
+/// the lane's name is tracked by it, and cleanup deletes the test's rows of that table (found by
+/// name) and no other lane's. Before, such rows were not tracked at all and stayed.
+#[tokio::test]
+async fn rows_of_a_table_without_a_primary_key_are_tracked_by_the_lane_name() {
+    let db = db();
+    let (s, _) = names();
+    let _guard = SchemaGuard::new(&[&s]);
+    db.execute_script(&format!(
+        "create schema {s};
+         create table {s}.log (label text not null, n int not null default 0, note varchar(200));"
+    ))
+    .await
+    .unwrap();
+    let table = format!("{s}.log");
+    let (a, b) = (context(), context());
+    let (ta, tb) = (
+        ResourceTracker::new(LaneInfo::of(&a)),
+        ResourceTracker::new(LaneInfo::of(&b)),
+    );
+    for _ in 0..2 {
+        create(&db, &a, &ta, &table, json!({}), CallOptions::default())
+            .await
+            .unwrap();
+    }
+    create(&db, &b, &tb, &table, json!({}), CallOptions::default())
+        .await
+        .unwrap();
+    let listed = ta.list();
+    assert_eq!(listed.len(), 1, "one entry for the table: {listed:?}");
+    assert!(listed[0].is_by_lane_name(), "{listed:?}");
+    let exported = ResourceTracker::import(&ta.export()).unwrap();
+    assert_eq!(exported.list(), listed, "the entry survives an export");
+
+    let report = cleanup_tracked(&db, &exported, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert_eq!(report.total_deleted, 2, "{report:?}");
+    assert_eq!(exported.count(), 0, "forgotten once gone");
+    let left = counts(&db, &[&s]).await;
+    assert_eq!(left.get(&table), Some(&1), "lane B's row stays: {left:?}");
+    cleanup_tracked(&db, &tb, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(counts(&db, &[&s]).await.get(&table), Some(&0));
+}

@@ -176,9 +176,10 @@ pub async fn cleanup_tracked(
     }
     let knows_all = |g: &SchemaGraph| rows.iter().all(|r| g.find(&r.table).is_some());
     let (graph, reads) = db.graph_for(Freshness::Knowing(&knows_all)).await?;
-    let (seeds, tables) = Seeds::from_tracked(&graph, &rows);
-    // The test's own names: rows it made that outlive their parents by SET NULL go by them.
+    // The test's own names: rows it made that outlive their parents by SET NULL go by them,
+    // and so do its rows of tables without a primary key.
     let lane = tracker.lane().pattern(LaneScope::Test).ok();
+    let (seeds, tables) = Seeds::from_tracked(&graph, &rows, lane.as_ref());
     let mut report = if seeds.is_empty() {
         CleanupReport::default()
     } else {

@@ -29,16 +29,38 @@ pub struct Seeds(Vec<(TableId, Seed)>);
 
 impl Seeds {
     /// Seeds of tracked rows, and the table of each row (`None` for a table the graph does not
-    /// have: it was dropped since, and the row is left out).
-    pub fn from_tracked(graph: &SchemaGraph, rows: &[TrackedRow]) -> (Seeds, Vec<Option<TableId>>) {
+    /// have: it was dropped since, and the row is left out). Rows tracked by the lane's name (a
+    /// table without a primary key) are the rows of that table whose text columns match
+    /// `lane`, the test's pattern.
+    pub fn from_tracked(
+        graph: &SchemaGraph,
+        rows: &[TrackedRow],
+        lane: Option<&LanePattern>,
+    ) -> (Seeds, Vec<Option<TableId>>) {
         let tables: Vec<Option<TableId>> = rows.iter().map(|r| graph.find(&r.table)).collect();
         let mut by_table: BTreeMap<TableId, Vec<Vec<String>>> = BTreeMap::new();
+        let mut by_name = Vec::new();
         for (row, t) in rows.iter().zip(&tables) {
-            if let Some(t) = t {
-                by_table.entry(*t).or_default().push(row.key.clone());
+            let Some(t) = *t else { continue };
+            if !row.is_by_lane_name() {
+                by_table.entry(t).or_default().push(row.key.clone());
+                continue;
+            }
+            let columns: Vec<String> = graph.tables[t]
+                .columns
+                .iter()
+                .filter(|c| c.is_text())
+                .map(|c| c.name.clone())
+                .collect();
+            if let (Some(pattern), false) = (lane, columns.is_empty()) {
+                let seed = Seed::Like {
+                    columns,
+                    pattern: pattern.clone(),
+                };
+                by_name.push((t, seed));
             }
         }
-        (Seeds::default().with_keys(by_table), tables)
+        (Seeds(by_name).with_keys(by_table), tables)
     }
 
     /// Seeds of a lane: the rows whose lane columns match `pattern`; with no columns given,

@@ -14,7 +14,8 @@ use std::sync::Mutex;
 use tokio::task::JoinHandle;
 
 /// One tracked row: its table (schema and name as the catalog spells them, never parsed again)
-/// and primary key values as text, in key order.
+/// and primary key values as text, in key order. An empty key stands for the test's rows of a
+/// table without a primary key, found by the lane's name ([`TrackedRow::by_lane_name`]).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TrackedRow {
     /// The table; exported as text that reads back as the same table (`"Billing"."Invoice.Items"`).
@@ -22,6 +23,22 @@ pub struct TrackedRow {
     pub table: TableName,
     /// Primary key values in key column order, as Postgres' text form.
     pub key: Vec<String>,
+}
+
+impl TrackedRow {
+    /// The test's rows of a table without a primary key, found by the lane's name in their
+    /// text columns (an empty key).
+    pub fn by_lane_name(table: TableName) -> TrackedRow {
+        TrackedRow {
+            table,
+            key: Vec::new(),
+        }
+    }
+
+    /// Does this stand for the test's rows of a table without a primary key, by name?
+    pub fn is_by_lane_name(&self) -> bool {
+        self.key.is_empty()
+    }
 }
 
 fn table_to_text<S: Serializer>(t: &TableName, s: S) -> std::result::Result<S::Ok, S::Error> {
