@@ -655,3 +655,45 @@ async fn rows_of_a_table_without_a_primary_key_are_tracked_by_the_lane_name() {
         .unwrap();
     assert_eq!(counts(&db, &[&s]).await.get(&table), Some(&0));
 }
+
+/// The key a factory tracks is Postgres' own text of the key columns: a numeric key with more
+/// digits than a JSON number keeps (a double) is deleted by cleanup. Tracked from the JSON row
+/// it was rounded, matched nothing, and the row stayed.
+#[tokio::test]
+async fn keys_are_tracked_exactly_even_where_json_numbers_round() {
+    let db = db();
+    let (s, _) = names();
+    let _guard = SchemaGuard::new(&[&s]);
+    db.execute_script(&format!(
+        "create schema {s};
+         create table {s}.amounts (k numeric(30, 10) primary key, note text not null);
+         create table {s}.big (id bigint primary key, note text not null);"
+    ))
+    .await
+    .unwrap();
+    let ctx = context();
+    let tracker = ResourceTracker::new(LaneInfo::of(&ctx));
+    let cases = [
+        ("amounts", json!({ "k": "12345678901234567890.1234567891" })),
+        ("big", json!({ "id": "9007199254740993" })),
+    ];
+    for (table, attrs) in cases {
+        let table = format!("{s}.{table}");
+        create(&db, &ctx, &tracker, &table, attrs, CallOptions::default())
+            .await
+            .unwrap();
+    }
+    let keys: Vec<Vec<String>> = tracker.list().into_iter().map(|r| r.key).collect();
+    assert_eq!(
+        keys,
+        vec![
+            vec!["12345678901234567890.1234567891".to_string()],
+            vec!["9007199254740993".to_string()]
+        ]
+    );
+    let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.total_deleted, 2, "{report:?}");
+    assert!(counts(&db, &[&s]).await.values().all(|n| *n == 0));
+}

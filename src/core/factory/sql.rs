@@ -221,13 +221,32 @@ impl Plan {
         }
         // An array constructor, not a function call: any number of rows (a function takes at
         // most 100 arguments). `r.*`: a whole row even when the table has a column named `r`.
+        // The second column holds each row's primary key as Postgres' text (null without
+        // one): the key tracked, exact where JSON numbers are not (a numeric with more digits
+        // than a double holds).
         let rows: Vec<String> = range
+            .clone()
             .map(|i| format!("(select row_to_json(r.*) from c{i} r)"))
+            .collect();
+        let keys: Vec<String> = range
+            .map(|i| {
+                let table = &graph.tables[self.rows[i].table];
+                if table.pk.is_empty() {
+                    return "null::json".to_string();
+                }
+                let key: Vec<String> = table
+                    .pk
+                    .iter()
+                    .map(|c| format!("r.{}::text", quote_ident(&c.name)))
+                    .collect();
+                format!("(select to_json(array[{}]) from c{i} r)", key.join(", "))
+            })
             .collect();
         let _ = write!(
             sql,
-            "\nselect array_to_json(array[{}]::json[])::text",
-            rows.join(", ")
+            "\nselect array_to_json(array[{}]::json[])::text, array_to_json(array[{}]::json[])::text",
+            rows.join(", "),
+            keys.join(", ")
         );
         Ok((sql, params))
     }
@@ -282,17 +301,21 @@ impl Plan {
             _ => return Err(Error::internal("a factory call is one or two statements")),
         };
         let mut rows: Vec<Value> = Vec::with_capacity(self.rows.len());
+        let mut keys: Vec<Option<Vec<String>>> = Vec::with_capacity(self.rows.len());
         for result in results {
-            let text: String = result
+            let row = result
                 .first()
-                .map(|r| r.get(0))
                 .ok_or_else(|| Error::internal("factory statement returned no row"))?;
+            let (text, key_text): (String, String) = (row.get(0), row.get(1));
             let part: Vec<Value> = serde_json::from_str(&text)
                 .map_err(|e| Error::internal(format!("factory result: {e}")))?;
+            let part_keys: Vec<Option<Vec<String>>> = serde_json::from_str(&key_text)
+                .map_err(|e| Error::internal(format!("factory keys: {e}")))?;
             rows.extend(part);
+            keys.extend(part_keys);
         }
         if let Some(tracker) = tracker {
-            for (planned, row) in self.rows.iter().zip(&rows) {
+            for ((planned, row), key) in self.rows.iter().zip(&rows).zip(keys) {
                 let table = &graph.tables[planned.table];
                 if table.pk.is_empty() {
                     // No key to track it by: the test's rows of this table go by the lane's
@@ -302,15 +325,6 @@ impl Plan {
                     }
                     continue;
                 }
-                let key: Option<Vec<String>> = table
-                    .pk
-                    .iter()
-                    .map(|c| match row.get(&c.name) {
-                        Some(Value::String(s)) => Some(s.clone()),
-                        Some(Value::Null) | None => None,
-                        Some(v) => Some(v.to_string()),
-                    })
-                    .collect();
                 if let Some(key) = key {
                     tracker.add(TrackedRow {
                         table: table.table_name(),
