@@ -697,3 +697,29 @@ async fn keys_are_tracked_exactly_even_where_json_numbers_round() {
     assert_eq!(report.total_deleted, 2, "{report:?}");
     assert!(counts(&db, &[&s]).await.values().all(|n| *n == 0));
 }
+
+/// A parent whose key a BEFORE INSERT trigger makes (from other columns): the child refers to
+/// the key the insert returned, not the one pglane gave. With the given one, the foreign key
+/// pointed at no row and the create failed.
+#[tokio::test]
+async fn a_child_refers_to_the_key_its_parent_stored_when_a_trigger_made_it() {
+    let db = db();
+    let (s, _) = names();
+    let _guard = SchemaGuard::new(&[&s]);
+    db.execute_script(&format!(
+        "create schema {s};
+         create table {s}.codes (id text primary key, name text not null);
+         create function {s}.make_code() returns trigger language plpgsql as $$
+           begin new.id := 'C-' || md5(new.name); return new; end $$;
+         create trigger codes_bi before insert on {s}.codes for each row execute function {s}.make_code();
+         create table {s}.uses (id serial primary key, code_id text not null references {s}.codes (id), n int not null);"
+    ))
+    .await
+    .unwrap();
+    let (row, created) = create_and_clean(&db, &[&s], &format!("{s}.uses")).await;
+    assert!(
+        row["code_id"].as_str().is_some_and(|k| k.starts_with("C-")),
+        "the key the trigger made: {row}"
+    );
+    assert_eq!(created.len(), 2, "{created:?}");
+}

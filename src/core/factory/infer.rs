@@ -715,7 +715,7 @@ impl Planner<'_> {
         })?;
         for (c, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
             if !values.contains_key(c) {
-                values.insert(c.clone(), self.column_of(row, pc, factory)?);
+                values.insert(c.clone(), self.key_of(row, pc, factory)?);
             }
         }
         Ok(shape)
@@ -762,7 +762,7 @@ impl Planner<'_> {
                     .row()
                     .ok_or_else(|| infer_error(format!("{parent_factory} makes no table row")))?;
                 for (c, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
-                    values.insert(c.clone(), self.column_of(row, pc, factory)?);
+                    values.insert(c.clone(), self.key_of(row, pc, factory)?);
                 }
                 return Ok(Some(shape));
             }
@@ -826,7 +826,7 @@ impl Planner<'_> {
         }
         if let Some(row) = self.frames[k].row {
             for (c, pc) in fk.child_cols.iter().zip(&fk.parent_cols) {
-                let v = self.column_of(row, pc, factory)?;
+                let v = self.key_of(row, pc, factory)?;
                 values.insert(c.clone(), v);
             }
             return Ok(());

@@ -461,7 +461,7 @@ impl<'a> Planner<'a> {
                     format!("association {assoc_name:?} must use a table factory"),
                 )
             })?;
-            values.insert(field, self.column_of(row, assoc.key_column(), name)?);
+            values.insert(field, self.key_of(row, assoc.key_column(), name)?);
             env.rows.insert(assoc_name.clone(), row);
             extras.push((assoc_name.clone(), parent));
         }
@@ -663,7 +663,21 @@ impl<'a> Planner<'a> {
         if let Some((_, v)) = planned.values.iter().find(|(c, _)| c == column) {
             return Ok(v.clone());
         }
-        let table = &self.graph.tables[planned.table];
+        self.reference(row, column, factory)
+    }
+
+    /// A parent's key column for a foreign key: as [`Planner::column_of`], but always what the
+    /// insert returned for a table with insert triggers, which may have changed the value
+    /// pglane gave (a key made from other columns).
+    pub(super) fn key_of(&self, row: usize, column: &str, factory: &str) -> Result<Val> {
+        if self.graph.tables[self.rows[row].table].insert_triggers {
+            return self.reference(row, column, factory);
+        }
+        self.column_of(row, column, factory)
+    }
+
+    fn reference(&self, row: usize, column: &str, factory: &str) -> Result<Val> {
+        let table = &self.graph.tables[self.rows[row].table];
         if table.column(column).is_none() {
             return Err(definition_error(
                 factory,
