@@ -252,8 +252,8 @@ impl Plan {
     }
 
     /// Inserts in one round trip (one statement, or two pipelined in one transaction when a
-    /// step adopts), tracks every row (by its key, or by the lane name for a table without one), and returns the
-    /// rows as stored.
+    /// step adopts), tracks every row (by its key, or by the lane's name in a table without
+    /// one), and returns the rows as stored.
     pub async fn execute(
         &self,
         conn: &Conn,
