@@ -45,6 +45,15 @@ async fn create(
     factory::create_with(db, &FactoryRegistry::empty(), ctx, tracker, &call, &options).await
 }
 
+/// A fresh schema made by `ddl` (given its name), with a guard that drops it.
+async fn schema_with(ddl: impl FnOnce(&str) -> String) -> (Db, String, SchemaGuard) {
+    let db = db();
+    let (s, _) = names();
+    let guard = SchemaGuard::new(&[&s]);
+    db.execute_script(&ddl(&s)).await.unwrap();
+    (db, s, guard)
+}
+
 /// Rows per table (each table's own rows) of `schemas`.
 async fn counts(db: &Db, schemas: &[&str]) -> BTreeMap<String, i64> {
     let conn = db.conn().await.unwrap();
@@ -298,10 +307,8 @@ alter table {s}.c add constraint c_d_fk foreign key (d_id) references {s}.d(id);
 
 #[tokio::test]
 async fn checks_domains_enums_and_unique_keys_are_satisfied_and_what_cannot_be_is_named() {
-    let db = db();
-    let (s, _) = names();
-    let _guard = SchemaGuard::new(&[&s]);
-    db.execute_script(&format!(
+    let (db, s, _guard) = schema_with(|s| {
+        format!(
         r#"
 create schema {s};
 create type {s}.mood as enum ('sad', 'ok', 'happy');
@@ -330,9 +337,9 @@ create table {s}.things (
 create table {s}.impossible (id serial primary key, x int not null, constraint x_between check (x > 5 and x < 3));
 create table {s}.typed (id serial primary key, n int, t text, u uuid, m {s}.mood);
 "#
-    ))
-    .await
-    .unwrap();
+        )
+    })
+    .await;
     db.graph_for(Freshness::Fresh).await.unwrap();
     let ctx = context();
     let tracker = ResourceTracker::new(LaneInfo::of(&ctx));
@@ -450,15 +457,13 @@ create table {s}.typed (id serial primary key, n int, t text, u uuid, m {s}.mood
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_same_lane_and_row_number_give_the_same_values() {
-    let db = db();
-    let (s, _) = names();
-    let _guard = SchemaGuard::new(&[&s]);
-    db.execute_script(&format!(
+    let (db, s, _guard) = schema_with(|s| {
+        format!(
         "create schema {s}; create table {s}.p (id uuid primary key, n int not null unique, name text not null);
          create table {s}.c (id uuid primary key, p_id uuid not null references {s}.p(id), title text not null);"
-    ))
-    .await
-    .unwrap();
+        )
+    })
+    .await;
     let settings = ContextSettings {
         run_id: Some(generate_run_id()),
         ..Default::default()
@@ -494,10 +499,8 @@ async fn the_same_lane_and_row_number_give_the_same_values() {
 
 #[tokio::test]
 async fn every_built_in_type_gets_a_value_and_comes_back_as_stored() {
-    let db = db();
-    let (s, _) = names();
-    let _guard = SchemaGuard::new(&[&s]);
-    db.execute_script(&format!(
+    let (db, s, _guard) = schema_with(|s| {
+        format!(
         r#"
 create schema {s};
 create table {s}.everything (
@@ -514,9 +517,9 @@ create table {s}.everything (
 );
 create table {s}.child (id serial primary key, everything_id int not null references {s}.everything(id));
 "#
-    ))
-    .await
-    .unwrap();
+        )
+    })
+    .await;
     let (row, created) = create_and_clean(&db, &[&s], &format!("{s}.child")).await;
     assert_eq!(created.len(), 2, "{created:?}");
     let e = &row["everything"];
@@ -540,10 +543,8 @@ create table {s}.child (id serial primary key, everything_id int not null refere
 /// enum). Created directly in the partition, and cleaned exactly.
 #[tokio::test]
 async fn a_default_partition_is_given_a_key_no_other_partition_takes() {
-    let db = db();
-    let (s, _) = names();
-    let _guard = SchemaGuard::new(&[&s]);
-    db.execute_script(&format!(
+    let (db, s, _guard) = schema_with(|s| {
+        format!(
         r#"
 create schema {s};
 create type {s}.region as enum ('eu', 'us', 'apac');
@@ -563,9 +564,9 @@ create table {s}.sites (id serial, region {s}.region not null, name text not nul
 create table {s}.sites_eu partition of {s}.sites for values in ('eu');
 create table {s}.sites_rest partition of {s}.sites default;
 "#
-    ))
-    .await
-    .unwrap();
+        )
+    })
+    .await;
     let schemas = [s.as_str()];
     let cases = [
         ("events_other", "at", "2999-01-01"),
@@ -613,15 +614,13 @@ create table {s}.sites_rest partition of {s}.sites default;
 /// name) and no other lane's. Before, such rows were not tracked at all and stayed.
 #[tokio::test]
 async fn rows_of_a_table_without_a_primary_key_are_tracked_by_the_lane_name() {
-    let db = db();
-    let (s, _) = names();
-    let _guard = SchemaGuard::new(&[&s]);
-    db.execute_script(&format!(
-        "create schema {s};
+    let (db, s, _guard) = schema_with(|s| {
+        format!(
+            "create schema {s};
          create table {s}.log (label text not null, n int not null default 0, note varchar(200));"
-    ))
-    .await
-    .unwrap();
+        )
+    })
+    .await;
     let table = format!("{s}.log");
     let (a, b) = (context(), context());
     let (ta, tb) = (
@@ -661,16 +660,14 @@ async fn rows_of_a_table_without_a_primary_key_are_tracked_by_the_lane_name() {
 /// it was rounded, matched nothing, and the row stayed.
 #[tokio::test]
 async fn keys_are_tracked_exactly_even_where_json_numbers_round() {
-    let db = db();
-    let (s, _) = names();
-    let _guard = SchemaGuard::new(&[&s]);
-    db.execute_script(&format!(
-        "create schema {s};
+    let (db, s, _guard) = schema_with(|s| {
+        format!(
+            "create schema {s};
          create table {s}.amounts (k numeric(30, 10) primary key, note text not null);
          create table {s}.big (id bigint primary key, note text not null);"
-    ))
-    .await
-    .unwrap();
+        )
+    })
+    .await;
     let ctx = context();
     let tracker = ResourceTracker::new(LaneInfo::of(&ctx));
     let cases = [
@@ -703,19 +700,17 @@ async fn keys_are_tracked_exactly_even_where_json_numbers_round() {
 /// pointed at no row and the create failed.
 #[tokio::test]
 async fn a_child_refers_to_the_key_its_parent_stored_when_a_trigger_made_it() {
-    let db = db();
-    let (s, _) = names();
-    let _guard = SchemaGuard::new(&[&s]);
-    db.execute_script(&format!(
+    let (db, s, _guard) = schema_with(|s| {
+        format!(
         "create schema {s};
          create table {s}.codes (id text primary key, name text not null);
          create function {s}.make_code() returns trigger language plpgsql as $$
            begin new.id := 'C-' || md5(new.name); return new; end $$;
          create trigger codes_bi before insert on {s}.codes for each row execute function {s}.make_code();
          create table {s}.uses (id serial primary key, code_id text not null references {s}.codes (id), n int not null);"
-    ))
-    .await
-    .unwrap();
+        )
+    })
+    .await;
     let (row, created) = create_and_clean(&db, &[&s], &format!("{s}.uses")).await;
     assert!(
         row["code_id"].as_str().is_some_and(|k| k.starts_with("C-")),
