@@ -1,6 +1,7 @@
 //! The database layer against a real PostgreSQL.
 
 use crate::support::config;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use pglane::core::db::Db;
 use pglane::core::ErrorCode;
 use std::time::{Duration, Instant};
@@ -280,4 +281,68 @@ async fn seen_modes(conn: &pglane::core::db::Conn, seen: &str) -> Vec<String> {
         .await
         .unwrap();
     rows.iter().map(|r| r.get::<_, String>(0)).collect()
+}
+
+/// A URL's `options` reach the server with pglane's own (named statements' plan setting) and
+/// win over them; a Unix socket directory written as libpq writes it in a URL connects.
+#[tokio::test]
+async fn url_options_and_a_socket_directory_reach_the_server() {
+    let base = config();
+    let mut cfg = base.clone();
+    cfg.prepare = pglane::core::db::config::PrepareMode::On;
+    cfg.options = Some("-c search_path=pglane_probe,public -c work_mem=5MB".into());
+    let db = Db::new(cfg).unwrap();
+    let conn = db.conn().await.unwrap();
+    let rows = conn
+        .query(
+            "select current_setting('search_path'), current_setting('work_mem'), current_setting('plan_cache_mode')",
+            &[],
+        )
+        .await
+        .unwrap();
+    let got: (String, String, String) = (rows[0].get(0), rows[0].get(1), rows[0].get(2));
+    assert_eq!(
+        got,
+        (
+            "pglane_probe,public".to_string(),
+            "5MB".to_string(),
+            "force_generic_plan".to_string()
+        )
+    );
+    let dirs: String = conn
+        .query("select current_setting('unix_socket_directories')", &[])
+        .await
+        .unwrap()[0]
+        .get(0);
+    let Some(dir) = dirs.split(',').map(str::trim).find(|d| d.starts_with('/')) else {
+        eprintln!("skipped the socket half: the server listens on no Unix socket");
+        return;
+    };
+    if !base.host.starts_with("127.") && base.host != "localhost" {
+        eprintln!("skipped the socket half: the server is not on this machine");
+        return;
+    }
+    let user = utf8_percent_encode(&base.user, NON_ALPHANUMERIC);
+    let password = base
+        .password
+        .as_deref()
+        .map(|p| format!(":{}", utf8_percent_encode(p, NON_ALPHANUMERIC)))
+        .unwrap_or_default();
+    let encoded_dir = utf8_percent_encode(dir, NON_ALPHANUMERIC);
+    let urls = [
+        format!(
+            "postgres://{user}{password}@/{}?host={encoded_dir}&port={}&sslmode=disable",
+            base.dbname, base.port
+        ),
+        format!(
+            "postgres://{user}{password}@{encoded_dir}:{}/{}?sslmode=disable",
+            base.port, base.dbname
+        ),
+    ];
+    for url in urls {
+        let cfg = pglane::core::db::config::DbConfig::from_url(&url).unwrap();
+        assert!(cfg.is_unix_socket());
+        let info = Db::new(cfg).unwrap().server_info().await.unwrap();
+        assert_eq!(info.user, base.user);
+    }
 }

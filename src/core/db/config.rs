@@ -149,6 +149,9 @@ pub struct DbConfig {
     pub pooler: PoolerMode,
     /// Named (prepared) or unnamed statements.
     pub prepare: PrepareMode,
+    /// Server settings sent when a connection starts, as libpq's `options`
+    /// (`-c search_path=app -c statement_timeout=5s`): the URL's `options`, or `PGOPTIONS`.
+    pub options: Option<String>,
 }
 
 /// Settings a caller gives on top of a URL or the environment (`Db.connect(url, options)`).
@@ -229,6 +232,7 @@ const URL_PARAMS: &[&str] = &[
     "pglane_pooler",
     "pglane_prepare",
     "pgbouncer",
+    "options",
 ];
 /// Accepted for compatibility with URLs copied from other tools; they change nothing here.
 const IGNORED_URL_PARAMS: &[&str] = &[
@@ -259,6 +263,7 @@ impl DbConfig {
             pool_size: DEFAULT_POOL_SIZE,
             pooler: PoolerMode::Auto,
             prepare: PrepareMode::Auto,
+            options: None,
         }
     }
 
@@ -273,7 +278,8 @@ impl DbConfig {
                 "database URL must start with postgres:// or postgresql://",
             ));
         }
-        let parsed = url::Url::parse(url).map_err(|e| {
+        let (url, socket) = socket_host(url);
+        let parsed = url::Url::parse(&url).map_err(|e| {
             Error::invalid_config(format!(
                 "database URL is malformed ({e}); percent-encode @ # / % and spaces in the user name and password"
             ))
@@ -283,6 +289,9 @@ impl DbConfig {
             if !host.is_empty() {
                 cfg.host = decode(host.trim_start_matches('[').trim_end_matches(']'), "host")?;
             }
+        }
+        if let Some(dir) = socket {
+            cfg.host = decode(&dir, "host")?;
         }
         if let Some(port) = parsed.port() {
             cfg.port = port;
@@ -322,6 +331,7 @@ impl DbConfig {
                 }
                 "pglane_pooler" => cfg.pooler = PoolerMode::parse(&value)?,
                 "pglane_prepare" => cfg.prepare = PrepareMode::parse(&value)?,
+                "options" => cfg.options = Some(value).filter(|o| !o.trim().is_empty()),
                 "pgbouncer" => {
                     if value == "true" {
                         cfg.pooler = PoolerMode::Transaction
@@ -368,6 +378,7 @@ impl DbConfig {
         if let Some(v) = env("PGCONNECT_TIMEOUT") {
             cfg.connect_timeout = parse_seconds(&v, "PGCONNECT_TIMEOUT")?;
         }
+        cfg.options = env("PGOPTIONS").filter(|o| !o.trim().is_empty());
         cfg.finish()
     }
 
@@ -524,6 +535,35 @@ impl DbConfig {
     }
 }
 
+/// libpq's spellings of a Unix socket directory in a URL's host, which the `url` crate refuses
+/// ("empty host"): `postgres://user@/db?host=/dir` (no host: the `host` parameter or the
+/// default says where) and `postgres://user@%2Fdir/db` (the directory percent-encoded). The
+/// host is replaced by a stand-in for parsing; the encoded directory is returned.
+fn socket_host(url: &str) -> (String, Option<String>) {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return (url.to_string(), None);
+    };
+    let rest = &url[scheme_end..];
+    let authority_len = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = &rest[..authority_len];
+    let Some(at) = authority.rfind('@') else {
+        return (url.to_string(), None);
+    };
+    let host_port = &authority[at + 1..];
+    let host_len = host_port.find(':').unwrap_or(host_port.len());
+    let host = &host_port[..host_len];
+    let socket = if host.is_empty() {
+        None
+    } else if host.len() >= 3 && host[..3].eq_ignore_ascii_case("%2F") {
+        Some(host.to_string())
+    } else {
+        return (url.to_string(), None);
+    };
+    let start = scheme_end + at + 1;
+    let rebuilt = format!("{}localhost{}", &url[..start], &url[start + host_len..]);
+    (rebuilt, socket)
+}
+
 fn decode(s: &str, what: &str) -> Result<String> {
     percent_decode_str(s)
         .decode_utf8()
@@ -632,6 +672,72 @@ mod tests {
         let cfg = DbConfig::from_url("postgres://u:p@[::1]:5433/d").unwrap();
         assert_eq!(cfg.host, "::1");
         assert_eq!(cfg.describe(), "u@[::1]:5433/d");
+    }
+
+    #[test]
+    fn unix_socket_directories_are_read_in_libpq_spellings() {
+        let cases = [
+            (
+                "postgres:///d?host=%2Fvar%2Frun%2Fpostgresql",
+                "/var/run/postgresql",
+                "postgres",
+            ),
+            (
+                "postgres://u:p%40w@/d?host=/tmp/pg&port=5433",
+                "/tmp/pg",
+                "u",
+            ),
+            (
+                "postgresql://u@%2Fvar%2Frun%2Fpostgresql:5433/d",
+                "/var/run/postgresql",
+                "u",
+            ),
+            ("postgresql://u@%2ftmp/d", "/tmp", "u"),
+        ];
+        for (url, host, user) in cases {
+            let cfg = DbConfig::from_url(url).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(
+                (cfg.host.as_str(), cfg.user.as_str()),
+                (host, user),
+                "{url}"
+            );
+            assert!(cfg.is_unix_socket(), "{url}");
+            assert_eq!(cfg.dbname, "d", "{url}");
+        }
+        let cfg = DbConfig::from_url("postgres://u:p%40w@/d?host=/tmp/pg&port=5433").unwrap();
+        assert_eq!((cfg.port, cfg.password.as_deref()), (5433, Some("p@w")));
+        // No host at all keeps the default.
+        assert_eq!(
+            DbConfig::from_url("postgres://u@/d").unwrap().host,
+            "localhost"
+        );
+        assert_eq!(
+            DbConfig::from_url("postgres://u@:5433/d").unwrap().port,
+            5433
+        );
+    }
+
+    #[test]
+    fn server_options_come_from_the_url_or_pgoptions() {
+        let cfg = DbConfig::from_url(
+            "postgres://u@h/d?options=-c%20search_path%3Dapp%20-c%20statement_timeout%3D5s",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.options.as_deref(),
+            Some("-c search_path=app -c statement_timeout=5s")
+        );
+        let env = env_of(&[("PGHOST", "h"), ("PGOPTIONS", "-c search_path=app")]);
+        assert_eq!(
+            DbConfig::from_libpq_env(&env).unwrap().options.as_deref(),
+            Some("-c search_path=app")
+        );
+        assert_eq!(
+            DbConfig::from_url("postgres://u@h/d?options=")
+                .unwrap()
+                .options,
+            None
+        );
     }
 
     #[test]

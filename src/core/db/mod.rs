@@ -104,13 +104,19 @@ impl Db {
         if let Some(pw) = &config.password {
             pg.password(pw.as_bytes());
         }
+        let mut options: Vec<&str> = Vec::new();
         if config.named_statements() {
             // A prepared statement is planned once: its generic plan (index lookups on the
             // key arrays it is given) serves every call, where `auto` would plan each call
             // again because a custom plan looks cheaper. Only on pglane's own direct
             // connections, the only ones that prepare statements; a call with many rows asks
             // for a plan of its own (`Conn::query_guarded`).
-            pg.options("-c plan_cache_mode=force_generic_plan");
+            options.push("-c plan_cache_mode=force_generic_plan");
+        }
+        // The caller's own (`options` in the URL, `PGOPTIONS`) come last, so they win.
+        options.extend(config.options.as_deref());
+        if !options.is_empty() {
+            pg.options(options.join(" "));
         }
         let manager = Manager::from_config(
             pg,
