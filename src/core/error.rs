@@ -81,6 +81,22 @@ pub enum ErrorCode {
     Internal,
 }
 
+/// `text` for a message: at most `max` characters, cut with `…` when longer (a name, key or
+/// statement a caller gave may be any length).
+pub fn excerpt(text: &str, max: usize) -> String {
+    if text.chars().count() > max {
+        format!("{}…", text.chars().take(max).collect::<String>())
+    } else {
+        text.to_string()
+    }
+}
+
+/// A statement's text for a message: on one line (whitespace runs become one space), cut as
+/// [`excerpt`].
+pub fn sql_excerpt(sql: &str, max: usize) -> String {
+    excerpt(&sql.split_whitespace().collect::<Vec<_>>().join(" "), max)
+}
+
 impl ErrorCode {
     /// The stable string form, e.g. `PGLANE_DB_AUTH`.
     pub const fn as_str(self) -> &'static str {

@@ -17,7 +17,7 @@
 
 use super::sql_text;
 use super::Db;
-use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::error::{sql_excerpt, Error, ErrorCode, Result};
 use futures_util::{pin_mut, TryStreamExt};
 use serde_json::Value;
 use tokio_postgres::types::{to_sql_checked, Format, IsNull, Kind, ToSql, Type};
@@ -131,15 +131,6 @@ pub fn wrapped(sql: &str) -> Option<String> {
     ))
 }
 
-fn excerpt(sql: &str) -> String {
-    let flat: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > 80 {
-        format!("{}…", flat.chars().take(80).collect::<String>())
-    } else {
-        flat
-    }
-}
-
 impl Db {
     /// Runs one statement with parameters and returns its rows as JSON objects (see the
     /// module docs for the values). One round trip. `expect` checks the number of rows:
@@ -155,7 +146,7 @@ impl Db {
                 ErrorCode::DbQuery,
                 format!(
                     "a query is one statement; run several with executeScript: {}",
-                    excerpt(sql)
+                    sql_excerpt(sql, 80)
                 ),
             )
             .with_sqlstate("42601"));
@@ -218,7 +209,7 @@ fn check_expectation(outcome: &QueryOutcome, expect: Expect, sql: &str) -> Resul
         ErrorCode::RowCount,
         format!(
             "expected {wanted}, the query returned {n}: {}",
-            excerpt(sql)
+            sql_excerpt(sql, 80)
         ),
     ))
 }

@@ -12,7 +12,7 @@ use super::infer::Fill;
 use super::template::{bcrypt_hash, now_rfc3339, parse_template, random_token, token_length, Part};
 use super::{CallOptions, FactoryCall};
 use crate::core::db::table_facts::TableFacts;
-use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::error::{excerpt, Error, ErrorCode, Result};
 use crate::core::lane::{LaneId, WorkerContext};
 use crate::core::runs::journal;
 use crate::core::schema::{SchemaGraph, TableId};
@@ -1024,7 +1024,10 @@ fn unknown_factory_or_table(registry: &FactoryRegistry, name: &str, table_error:
         let message = if m.contains("several schemas") || m.contains("not a valid") {
             m.to_string()
         } else {
-            format!("no factory or table named {name:?}{suggestion}")
+            format!(
+                "no factory or table named {:?}{suggestion}",
+                excerpt(name, 100)
+            )
         };
         return Error::new(ErrorCode::UnknownTable, message);
     }
@@ -1032,7 +1035,8 @@ fn unknown_factory_or_table(registry: &FactoryRegistry, name: &str, table_error:
     Error::new(
         ErrorCode::FactoryUnknown,
         format!(
-            "no factory or table named {name:?}{suggestion}; known factories: {}",
+            "no factory or table named {:?}{suggestion}; known factories: {}",
+            excerpt(name, 100),
             if names.is_empty() {
                 "none".to_string()
             } else {

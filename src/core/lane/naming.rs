@@ -13,7 +13,7 @@
 //! the full lane shape (run, worker number, test number; see [`LanePattern`]).
 
 use super::pattern::LanePattern;
-use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::error::{excerpt, Error, ErrorCode, Result};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -81,7 +81,7 @@ pub fn validate_run_id(run_id: &str) -> Result<()> {
     } else {
         Err(Error::invalid_config(format!(
             "run id {:?} must be {MIN_RUN_ID} to {MAX_RUN_ID} characters of 0-9 and a-z (PGLANE_RUN_ID)",
-            truncate_for_message(run_id)
+            excerpt(run_id, 40)
         )))
     }
 }
@@ -102,7 +102,7 @@ pub fn validate_base(base: &str) -> Result<()> {
                 ErrorCode::InvalidName,
                 format!(
                     "name {:?} contains the control character U+{:04X}",
-                    truncate_for_message(base),
+                    excerpt(base, 40),
                     c as u32
                 ),
             ));
@@ -112,7 +112,7 @@ pub fn validate_base(base: &str) -> Result<()> {
                 ErrorCode::InvalidName,
                 format!(
                     "name {:?} contains U+FFFD or a lone UTF-16 surrogate, which cannot be stored as given",
-                    truncate_for_message(base)
+                    excerpt(base, 40)
                 ),
             ));
         }
@@ -122,15 +122,11 @@ pub fn validate_base(base: &str) -> Result<()> {
             ErrorCode::InvalidName,
             format!(
                 "name {:?}... is {chars} characters long; at most {MAX_BASE_CHARS} are allowed",
-                truncate_for_message(base)
+                excerpt(base, 40)
             ),
         ));
     }
     Ok(())
-}
-
-fn truncate_for_message(s: &str) -> String {
-    s.chars().take(40).collect()
 }
 
 /// A 64-bit digest of `text` as 16 hex digits (SHA-256, truncated): what keeps slugs and

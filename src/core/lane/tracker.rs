@@ -3,7 +3,7 @@
 
 use super::naming::{LaneScope, NameFormat};
 use super::{LaneId, LanePattern, WorkerContext};
-use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::error::{excerpt, Error, ErrorCode, Result};
 use crate::core::schema::resolve::split_qualified;
 use crate::core::schema::{Column, SchemaGraph, TableId, TableName};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -302,7 +302,7 @@ pub fn check_row(graph: &SchemaGraph, table: &str, key: &Value) -> Result<Tracke
             ErrorCode::BadKey,
             format!(
                 "key {} does not fit the primary key of {} ({}): {why}",
-                truncate(&key.to_string()),
+                excerpt(&key.to_string(), 60),
                 t.display_name(),
                 t.pk.iter()
                     .map(|c| format!("{} {}", c.name, c.type_sql))
@@ -355,7 +355,7 @@ fn key_text(value: &Value, column: &Column) -> std::result::Result<String, Strin
             return Err(format!(
                 "{} is not a scalar: {}",
                 column.name,
-                truncate(&other.to_string())
+                excerpt(&other.to_string(), 60)
             ))
         }
     };
@@ -373,16 +373,8 @@ fn key_text(value: &Value, column: &Column) -> std::result::Result<String, Strin
         Err(format!(
             "{} {:?} is not a valid {ty}",
             column.name,
-            truncate(&text)
+            excerpt(&text, 60)
         ))
-    }
-}
-
-fn truncate(s: &str) -> String {
-    if s.chars().count() > 60 {
-        format!("{}...", s.chars().take(60).collect::<String>())
-    } else {
-        s.to_string()
     }
 }
 

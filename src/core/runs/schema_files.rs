@@ -20,7 +20,7 @@ use crate::core::db::catalog::Freshness;
 use crate::core::db::errors::query_error;
 use crate::core::db::sql_text::{self, Statement};
 use crate::core::db::{Conn, Db};
-use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::error::{sql_excerpt, Error, ErrorCode, Result};
 use sha2::{Digest, Sha256};
 use tokio_postgres::types::Type;
 
@@ -328,7 +328,7 @@ fn file_error(file: &SchemaFile, failing: Option<(Statement, usize)>, cause: Err
             "{}:{line}: {} (in `{}`)",
             file.name,
             cause.message(),
-            shorten(statement.text(&file.sql))
+            sql_excerpt(statement.text(&file.sql), 240)
         ),
         None => format!("{}: {}", file.name, cause.message()),
     };
@@ -337,18 +337,6 @@ fn file_error(file: &SchemaFile, failing: Option<(Statement, usize)>, cause: Err
         err = err.with_sqlstate(state);
     }
     err.with_source(cause)
-}
-
-/// The statement's text for a message, on one line: whitespace runs become one space, and a
-/// long statement is cut.
-fn shorten(text: &str) -> String {
-    const MAX_CHARS: usize = 240;
-    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if flat.chars().count() > MAX_CHARS {
-        format!("{}…", flat.chars().take(MAX_CHARS).collect::<String>())
-    } else {
-        flat
-    }
 }
 
 #[cfg(test)]
@@ -411,7 +399,7 @@ mod tests {
             .map(|i| format!("line {i}"))
             .collect::<Vec<_>>()
             .join("\n");
-        let s = shorten(&long);
+        let s = sql_excerpt(&long, 240);
         assert!(s.ends_with('…'), "{s}");
         assert_eq!(s.lines().count(), 1);
         assert_eq!(s.chars().count(), 241);

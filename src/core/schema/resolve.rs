@@ -3,7 +3,7 @@
 //! [`TableName`] (schema and name as the catalog spells them), so it is never parsed again.
 
 use super::{SchemaGraph, TableId};
-use crate::core::error::{Error, ErrorCode, Result};
+use crate::core::error::{excerpt, Error, ErrorCode, Result};
 use std::fmt;
 
 /// A table's exact identity: schema and name, unquoted, as the catalog spells them.
@@ -75,12 +75,17 @@ impl SchemaGraph {
             1 => Ok(found[0]),
             0 => Err(Error::new(
                 ErrorCode::UnknownTable,
-                format!("table {name:?} does not exist{}", self.suggest(&table)),
+                format!(
+                    "table {:?} does not exist{}",
+                    excerpt(name, 100),
+                    self.suggest(&table)
+                ),
             )),
             _ => Err(Error::new(
                 ErrorCode::UnknownTable,
                 format!(
-                    "table {name:?} exists in several schemas ({}): qualify it as schema.table",
+                    "table {:?} exists in several schemas ({}): qualify it as schema.table",
+                    excerpt(name, 100),
                     found
                         .iter()
                         .map(|&i| self.tables[i].display_name())
@@ -130,7 +135,10 @@ pub fn split_qualified(name: &str) -> Result<(Option<String>, String)> {
     let bad = || {
         Error::new(
             ErrorCode::UnknownTable,
-            format!("table name {name:?} is not a valid table or schema.table name"),
+            format!(
+                "table name {:?} is not a valid table or schema.table name",
+                excerpt(name, 100)
+            ),
         )
     };
     let mut parts = Vec::new();
@@ -201,6 +209,25 @@ mod tests {
             g.resolve("\"unterminated").unwrap_err().code(),
             ErrorCode::UnknownTable
         );
+    }
+
+    #[test]
+    fn a_huge_name_is_cut_in_the_message() {
+        let g = sample();
+        for name in [
+            "x".repeat(10_000),
+            format!("public.{}", "ü".repeat(10_000)),
+            format!("{}.", "s".repeat(5_000)),
+        ] {
+            let err = g.resolve(&name).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::UnknownTable);
+            assert!(
+                err.message().chars().count() < 300,
+                "{}",
+                err.message().len()
+            );
+            assert!(err.message().contains('…'), "{}", err.message());
+        }
     }
 
     #[test]
