@@ -653,6 +653,36 @@ async fn rows_of_a_table_without_a_primary_key_are_tracked_by_the_lane_name() {
         .await
         .unwrap();
     assert_eq!(counts(&db, &[&s]).await.get(&table), Some(&0));
+
+    // By hand: the row, as inserted, with the test's name in a text column.
+    let c = context();
+    let tc = ResourceTracker::new(LaneInfo::of(&c));
+    let label = c.lane().name("by hand").unwrap();
+    db.conn()
+        .await
+        .unwrap()
+        .query(
+            &format!("insert into {table} (label) values ($1)"),
+            &[(&label, Type::TEXT)],
+        )
+        .await
+        .unwrap();
+    let (graph, _) = db.graph_for(Freshness::Cached).await.unwrap();
+    let tracked = tc
+        .track(&graph, &table, &json!({ "label": label, "n": 0 }))
+        .unwrap();
+    assert!(tracked.is_by_lane_name());
+    let nameless = tc.track(
+        &graph,
+        &table,
+        &json!({ "label": "someone else's", "n": 0 }),
+    );
+    assert_eq!(nameless.unwrap_err().code(), ErrorCode::BadKey);
+    let report = cleanup_tracked(&db, &tc, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.total_deleted, 1, "{report:?}");
+    assert_eq!(counts(&db, &[&s]).await.get(&table), Some(&0));
 }
 
 /// The key a factory tracks is Postgres' own text of the key columns: a numeric key with more

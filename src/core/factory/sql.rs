@@ -15,7 +15,6 @@ use super::planner::{assemble, Plan, Val};
 use crate::core::db::table_facts::{ConstraintRef, TableFacts};
 use crate::core::db::Conn;
 use crate::core::error::{Error, Result};
-use crate::core::lane::naming::LaneScope;
 use crate::core::lane::tracker::{ResourceTracker, TrackedRow};
 use crate::core::runs::journal::{self, FactoryEntry};
 use crate::core::schema::{quote_ident, SchemaGraph, TableId};
@@ -321,7 +320,7 @@ impl Plan {
                 if table.pk.is_empty() {
                     // No key to track it by: the test's rows of this table go by the lane's
                     // name, when the row carries it.
-                    if carries_lane_name(tracker, row) {
+                    if tracker.carries_lane_name(row) {
                         tracker.add(TrackedRow::by_lane_name(table.table_name()));
                     }
                     continue;
@@ -468,18 +467,6 @@ fn pg_array_literal(items: &[Value]) -> String {
         })
         .collect();
     format!("{{{}}}", inner.join(","))
-}
-
-/// Does a text value of `row` carry the name of `tracker`'s test?
-fn carries_lane_name(tracker: &ResourceTracker, row: &Value) -> bool {
-    let Ok(pattern) = tracker.lane().pattern(LaneScope::Test) else {
-        return false;
-    };
-    row.as_object().is_some_and(|columns| {
-        columns
-            .values()
-            .any(|v| v.as_str().is_some_and(|text| pattern.matches(text)))
-    })
 }
 
 #[cfg(test)]

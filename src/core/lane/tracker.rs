@@ -202,11 +202,31 @@ impl ResourceTracker {
         }
     }
 
-    /// Checks `key` against the primary key of `table` and records it.
+    /// Checks `key` against the primary key of `table` and records it. For a table without a
+    /// primary key, `key` is the row itself, which must carry this test's name in a text
+    /// column: the test's rows there are then tracked by name.
     pub fn track(&self, graph: &SchemaGraph, table: &str, key: &Value) -> Result<TrackedRow> {
-        let row = check_row(graph, table, key)?;
+        let id = graph.resolve(table)?;
+        let t = &graph.tables[id];
+        let row = if t.pk.is_empty() && self.carries_lane_name(key) {
+            TrackedRow::by_lane_name(t.table_name())
+        } else {
+            check_row(graph, table, key)?
+        };
         self.add(row.clone());
         Ok(row)
+    }
+
+    /// Does a text value of `row` (an object of columns) carry this test's lane name?
+    pub fn carries_lane_name(&self, row: &Value) -> bool {
+        let Ok(pattern) = self.lane.pattern(LaneScope::Test) else {
+            return false;
+        };
+        row.as_object().is_some_and(|columns| {
+            columns
+                .values()
+                .any(|v| v.as_str().is_some_and(|text| pattern.matches(text)))
+        })
     }
 
     /// The tracked rows, in tracking order.
@@ -292,7 +312,8 @@ pub fn check_row(graph: &SchemaGraph, table: &str, key: &Value) -> Result<Tracke
         return Err(Error::new(
             ErrorCode::BadKey,
             format!(
-                "table {} has no primary key, so rows cannot be tracked by key",
+                "table {} has no primary key, so its rows are tracked by the lane's name: pass the \
+                 row (an object of its columns) with a text column holding a name of this test",
                 t.display_name()
             ),
         ));

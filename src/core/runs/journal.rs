@@ -77,7 +77,8 @@ pub fn track_by_hand(
     let graph = db.graph_for_blocking(Freshness::Knowing(&knows))?;
     let row = tracker.track(&graph, table, key)?;
     let lane = tracker.lane().id.clone();
-    if exists(&graph) && !lane.run_id.is_empty() {
+    // A row tracked by name has no key to journal; the run's sweep finds it by name.
+    if exists(&graph) && !lane.run_id.is_empty() && !row.is_by_lane_name() {
         let (db, journaled) = (db.clone(), row.clone());
         tracker.defer(runtime::spawn(async move {
             record(&db, &lane, &journaled).await.is_ok()
