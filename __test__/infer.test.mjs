@@ -33,6 +33,7 @@ describe('inferred factories on the reference schema', () => {
         id serial primary key, organization_id uuid not null references public.organizations(id) on delete cascade,
         name text not null, priority int not null check (priority between 1 and 3), impossible int check (impossible > 5 and impossible < 3));
       create table if not exists infer_extra.stamped (id serial primary key, label text not null);
+      create table if not exists infer_extra.log (label text not null, n int not null default 0);
       create or replace function infer_extra.blank() returns trigger language plpgsql as $$ begin new.label := null; return new; end $$;
       drop trigger if exists blank_label on infer_extra.stamped;
       create trigger blank_label before insert on infer_extra.stamped for each row execute function infer_extra.blank();`);
@@ -178,6 +179,29 @@ describe('inferred factories on the reference schema', () => {
     const group = await factories.create('public.groups', ctx, tracker, {}, { fill: 'all' });
     assert.equal(group.description, ctx.name('description 1'));
     await new CleanupManager(db, tracker).cleanup();
+  });
+
+  test("a table without a primary key: a factory's rows and rows tracked by hand go by the test's name, no other test's", async () => {
+    const mine = lane(RUN_ID);
+    const other = lane(RUN_ID);
+    const tracker = ResourceTracker.forTest({}, mine, db);
+    const otherTracker = ResourceTracker.forTest({}, other, db);
+    await factories.create('infer_extra.log', mine, tracker);
+    const theirs = await factories.create('infer_extra.log', other, otherTracker);
+    const { rows: [byHand] } = await client.query('insert into infer_extra.log (label) values ($1) returning *', [mine.name('by hand')]);
+    assert.deepEqual(tracker.track('infer_extra.log', byHand), { table: 'infer_extra.log', key: [] });
+    assert.deepEqual(tracker.list(), [{ table: 'infer_extra.log', key: [] }], 'one entry for the table');
+    const nameless = thrown(() => tracker.track('infer_extra.log', { label: 'not a lane name', n: 0 }));
+    assert.equal(nameless.code, 'PGLANE_BAD_KEY');
+    assert.match(nameless.message, /no primary key.*a name of this test/);
+
+    const report = await new CleanupManager(db, tracker).cleanup();
+    assert.equal(report.totalDeleted, 2, JSON.stringify(report));
+    assert.equal(tracker.count(), 0);
+    const left = await client.query('select label from infer_extra.log');
+    assert.deepEqual(left.rows.map((r) => r.label), [theirs.label], "the other test's row stays");
+    await new CleanupManager(db, otherTracker).cleanup();
+    assert.equal((await client.query('select count(*)::int as n from infer_extra.log')).rows[0].n, 0);
   });
 
   test('bad input is named, and nothing is half-inserted', async () => {
