@@ -193,24 +193,32 @@ impl Plan {
                 exprs.join(", ")
             );
         }
-        if let Some(lane) = &self.journal {
-            let entries: Vec<FactoryEntry> = self
-                .rows
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| range.contains(i))
-                .filter(|(_, row)| !graph.tables[row.table].pk.is_empty())
-                .map(|(i, row)| {
-                    let table = &graph.tables[row.table];
-                    let key: Vec<String> = table
+        // Each row's primary key as Postgres' text (`None` without one): what the journal
+        // records and what is tracked, exact where JSON numbers are not (a numeric with more
+        // digits than a double holds).
+        let keys: Vec<(usize, Option<String>)> = range
+            .clone()
+            .map(|i| {
+                let table = &graph.tables[self.rows[i].table];
+                let key = (!table.pk.is_empty()).then(|| {
+                    let columns: Vec<String> = table
                         .pk
                         .iter()
                         .map(|c| format!("r.{}::text", quote_ident(&c.name)))
                         .collect();
-                    FactoryEntry {
-                        table: table.table_name(),
-                        key_sql: format!("(select array[{}] from c{i} r)", key.join(", ")),
-                    }
+                    format!("(select array[{}] from c{i} r)", columns.join(", "))
+                });
+                (i, key)
+            })
+            .collect();
+        if let Some(lane) = &self.journal {
+            let entries: Vec<FactoryEntry> = keys
+                .iter()
+                .filter_map(|(i, key)| {
+                    Some(FactoryEntry {
+                        table: graph.tables[self.rows[*i].table].table_name(),
+                        key_sql: key.clone()?,
+                    })
                 })
                 .collect();
             if let Some(cte) = journal::factory_entries_sql(lane, &entries, &mut |v| params.push(v))
@@ -220,25 +228,15 @@ impl Plan {
         }
         // An array constructor, not a function call: any number of rows (a function takes at
         // most 100 arguments). `r.*`: a whole row even when the table has a column named `r`.
-        // The second column holds each row's primary key as Postgres' text (null without
-        // one): the key tracked, exact where JSON numbers are not (a numeric with more digits
-        // than a double holds).
+        // The second column holds the keys.
         let rows: Vec<String> = range
-            .clone()
             .map(|i| format!("(select row_to_json(r.*) from c{i} r)"))
             .collect();
-        let keys: Vec<String> = range
-            .map(|i| {
-                let table = &graph.tables[self.rows[i].table];
-                if table.pk.is_empty() {
-                    return "null::json".to_string();
-                }
-                let key: Vec<String> = table
-                    .pk
-                    .iter()
-                    .map(|c| format!("r.{}::text", quote_ident(&c.name)))
-                    .collect();
-                format!("(select to_json(array[{}]) from c{i} r)", key.join(", "))
+        let keys: Vec<String> = keys
+            .iter()
+            .map(|(_, key)| match key {
+                Some(key) => format!("to_json({key})"),
+                None => "null::json".to_string(),
             })
             .collect();
         let _ = write!(
