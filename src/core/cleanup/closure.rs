@@ -166,8 +166,7 @@ impl Closure {
 /// columns that could hold a lane name.
 fn follows_edge(graph: &SchemaGraph, fk: &ForeignKey, lane_rows: LaneRows) -> bool {
     fk.on_delete.child_goes_with_parent()
-        || (lane_rows == LaneRows::Follow
-            && graph.tables[fk.child].columns.iter().any(|c| c.is_text()))
+        || (lane_rows == LaneRows::Follow && graph.tables[fk.child].text_columns().next().is_some())
 }
 
 /// The seeded tables and, with dependents, every table reachable from them backwards over

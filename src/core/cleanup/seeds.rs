@@ -47,9 +47,7 @@ impl Seeds {
                 continue;
             }
             let columns: Vec<String> = graph.tables[t]
-                .columns
-                .iter()
-                .filter(|c| c.is_text())
+                .text_columns()
                 .map(|c| c.name.clone())
                 .collect();
             if let (Some(pattern), false) = (lane, columns.is_empty()) {
@@ -184,12 +182,7 @@ pub fn text_columns(graph: &SchemaGraph) -> Vec<(String, Vec<String>)> {
         .iter()
         .filter(|t| t.partition_of.is_none() && t.schema != "pglane")
         .map(|t| {
-            let cols: Vec<String> = t
-                .columns
-                .iter()
-                .filter(|c| c.is_text())
-                .map(|c| c.name.clone())
-                .collect();
+            let cols: Vec<String> = t.text_columns().map(|c| c.name.clone()).collect();
             (t.table_name().qualified(), cols)
         })
         .filter(|(_, cols)| !cols.is_empty())

@@ -215,9 +215,7 @@ pub struct Chain {
 /// pattern), or `false` when the table has no text column.
 pub fn lane_named(graph: &SchemaGraph, table: TableId, lane: &LaneParams) -> String {
     let conds: Vec<String> = graph.tables[table]
-        .columns
-        .iter()
-        .filter(|c| c.is_text())
+        .text_columns()
         .map(|c| lane.matching(&format!("t.{}::text", quote_ident(&c.name))))
         .collect();
     or_join(&conds)

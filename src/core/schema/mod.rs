@@ -82,6 +82,11 @@ impl Table {
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.columns.iter().find(|c| c.name == name)
     }
+
+    /// Its text columns (`text`, `varchar`, `char`, `citext`): where lane names can be.
+    pub fn text_columns(&self) -> impl Iterator<Item = &Column> {
+        self.columns.iter().filter(|c| c.is_text())
+    }
 }
 
 /// What Postgres does to referencing rows when a referenced row is deleted.
