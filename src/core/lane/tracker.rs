@@ -5,7 +5,7 @@ use super::naming::{LaneScope, NameFormat};
 use super::{LaneId, LanePattern, WorkerContext};
 use crate::core::error::{excerpt, Error, ErrorCode, Result};
 use crate::core::schema::resolve::split_qualified;
-use crate::core::schema::{Column, SchemaGraph, TableId, TableName};
+use crate::core::schema::{Column, SchemaGraph, Table, TableName};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 use std::collections::HashSet;
@@ -206,12 +206,11 @@ impl ResourceTracker {
     /// primary key, `key` is the row itself, which must carry this test's name in a text
     /// column: the test's rows there are then tracked by name.
     pub fn track(&self, graph: &SchemaGraph, table: &str, key: &Value) -> Result<TrackedRow> {
-        let id = graph.resolve(table)?;
-        let t = &graph.tables[id];
+        let t = &graph.tables[graph.resolve(table)?];
         let row = if t.pk.is_empty() && self.carries_lane_name(key) {
             TrackedRow::by_lane_name(t.table_name())
         } else {
-            check_row(graph, table, key)?
+            check_key(t, key)?
         };
         self.add(row.clone());
         Ok(row)
@@ -303,11 +302,9 @@ impl ResourceTracker {
     }
 }
 
-/// Resolves the table and converts `key` (a scalar, an array in key order, or an object keyed
-/// by column) to text values that fit the primary key.
-pub fn check_row(graph: &SchemaGraph, table: &str, key: &Value) -> Result<TrackedRow> {
-    let id: TableId = graph.resolve(table)?;
-    let t = &graph.tables[id];
+/// Converts `key` (a scalar, an array in key order, or an object keyed by column) to text values
+/// that fit the primary key of `t`.
+fn check_key(t: &Table, key: &Value) -> Result<TrackedRow> {
     if t.pk.is_empty() {
         return Err(Error::new(
             ErrorCode::BadKey,
