@@ -119,10 +119,7 @@ async fn sql_errors_carry_their_code_sqlstate_and_table() {
 
 #[tokio::test]
 async fn prepared_statements_are_planned_once_per_connection_and_only_where_allowed() {
-    let mut cfg = config();
-    cfg.prepare = pglane::core::db::config::PrepareMode::On;
-    cfg.pool_size = 1;
-    let db = Db::new(cfg).unwrap();
+    let db = preparing(config());
     let conn = db.conn().await.unwrap();
     let n: i64 = 1;
     let sql = "select $1::int8 + 1 /* pglane-prepared-probe */";
@@ -209,10 +206,7 @@ async fn a_cleanup_of_many_rows_gets_its_own_plan_without_replanning_the_foreign
     // What the statement's triggers see of `plan_cache_mode`, one row per deleted row: the
     // setting reaches every cached query run inside the statement (foreign-key triggers
     // among them), so `force_custom_plan` there planned each of them again for every row.
-    let mut cfg = config();
-    cfg.prepare = pglane::core::db::config::PrepareMode::On;
-    cfg.pool_size = 1;
-    let db = Db::new(cfg).unwrap();
+    let db = preparing(config());
     let conn = db.conn().await.unwrap();
     let suffix = &uuid::Uuid::new_v4().simple().to_string()[..8];
     let (table, seen) = (
@@ -274,6 +268,13 @@ async fn a_cleanup_of_many_rows_gets_its_own_plan_without_replanning_the_foreign
     .unwrap();
 }
 
+/// A handle that prepares statements, on one connection.
+fn preparing(mut cfg: pglane::core::db::config::DbConfig) -> Db {
+    cfg.prepare = pglane::core::db::config::PrepareMode::On;
+    cfg.pool_size = 1;
+    Db::new(cfg).unwrap()
+}
+
 /// The distinct values the probe trigger recorded.
 async fn seen_modes(conn: &pglane::core::db::Conn, seen: &str) -> Vec<String> {
     let rows = conn
@@ -289,9 +290,8 @@ async fn seen_modes(conn: &pglane::core::db::Conn, seen: &str) -> Vec<String> {
 async fn url_options_and_a_socket_directory_reach_the_server() {
     let base = config();
     let mut cfg = base.clone();
-    cfg.prepare = pglane::core::db::config::PrepareMode::On;
     cfg.options = Some("-c search_path=pglane_probe,public -c work_mem=5MB".into());
-    let db = Db::new(cfg).unwrap();
+    let db = preparing(cfg);
     let conn = db.conn().await.unwrap();
     let rows = conn
         .query(
