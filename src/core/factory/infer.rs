@@ -149,13 +149,10 @@ fn bound_literals(bound: &str) -> Option<Vec<Option<String>>> {
     }
 }
 
-/// Where a literal of `shape` falls in its type's order (numbers, dates, times), if it has one.
+/// Where a literal of `shape` falls in its type's order (numbers, dates, times), as the checks read it.
 fn order_of(literal: &str, shape: &TypeShape) -> Option<f64> {
-    match shape {
-        TypeShape::Int { .. } | TypeShape::Numeric { .. } | TypeShape::Float => {
-            literal.trim().parse::<f64>().ok().filter(|n| n.is_finite())
-        }
-        TypeShape::Timestamp | TypeShape::Date => super::check::parse_time(literal),
+    match text_to_v(literal, shape) {
+        V::Num(n) | V::Time(n) if n.is_finite() => Some(n),
         _ => None,
     }
 }
