@@ -2,6 +2,7 @@
 
 use crate::support::config;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use pglane::core::db::catalog::Freshness;
 use pglane::core::db::Db;
 use pglane::core::ErrorCode;
 use std::time::{Duration, Instant};
@@ -345,4 +346,57 @@ async fn url_options_and_a_socket_directory_reach_the_server() {
         let info = Db::new(cfg).unwrap().server_info().await.unwrap();
         assert_eq!(info.user, base.user);
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn catalog_reads_hold_while_another_session_creates_and_drops_tables() {
+    // The catalog queries' rows come from their snapshot, but `pg_get_constraintdef` (CHECK
+    // constraints; `pg_get_expr` before PostgreSQL 17) opens each table as it is now: a table dropped in between made the
+    // whole read fail with XX000 "could not open relation with OID" (seen in CI, where tests
+    // create and drop schemas side by side).
+    let s = format!("churn_{}", uuid::Uuid::new_v4().simple());
+    let _guard = crate::support::SchemaGuard::new(&[&s]);
+    let db = Db::new(config()).unwrap();
+    db.execute_script(&format!("create schema {s}"))
+        .await
+        .unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let churn = {
+        let (stop, s) = (stop.clone(), s.clone());
+        tokio::spawn(async move {
+            let other = Db::new(config()).unwrap();
+            let conn = other.conn().await.unwrap();
+            let mut made = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let batch: String = (0..20)
+                    .map(|i| {
+                        format!(
+                            "create table {s}.p{i} (a int not null default 1 + 1 check (a > 0), b text check (b <> '')) \
+                             partition by range (a); \
+                             create table {s}.c{i} partition of {s}.p{i} for values from (0) to (10);"
+                        )
+                    })
+                    .collect();
+                // The drop holds its lock a while before it commits: a catalog read that
+                // still sees the tables waits for it, then finds them gone.
+                let dropped: String = (0..20).map(|i| format!("drop table {s}.p{i};")).collect();
+                conn.batch(&batch).await.unwrap();
+                conn.batch(&format!("begin; {dropped} select pg_sleep(0.02); commit"))
+                    .await
+                    .unwrap();
+                made += 40;
+            }
+            made
+        })
+    };
+    for _ in 0..60 {
+        let (graph, _) = db.graph_for(Freshness::Fresh).await.unwrap();
+        db.table_facts(&graph).await.unwrap();
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let made = churn.await.unwrap();
+    assert!(
+        made > 0,
+        "the other session made no tables while the catalog was read"
+    );
 }

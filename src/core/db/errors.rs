@@ -106,6 +106,19 @@ pub fn query_error(cfg: &DbConfig, e: &tokio_postgres::Error) -> Error {
     Error::new(ErrorCode::DbQuery, redact(cfg, &e.to_string())).with_source(cause(cfg, e))
 }
 
+/// Whether a catalog query failed only because another session dropped a relation while it
+/// ran: the query's rows come from its snapshot, but the functions that print expressions
+/// (`pg_get_expr`, `pg_get_constraintdef`) open the relation as it is now, and Postgres reports
+/// an internal error (XX000) when it is gone. Read again, the catalog no longer has it.
+pub fn catalog_moved(err: &Error) -> bool {
+    err.sqlstate() == Some("XX000")
+        && (err.message().contains("could not open relation with OID")
+            || err.message().contains("cache lookup failed"))
+}
+
+/// How often a catalog read is tried when [`catalog_moved`] says DDL ran beside it.
+pub const CATALOG_ATTEMPTS: usize = 5;
+
 /// Maps a failure to get a connection from the pool.
 pub fn pool_error(cfg: &DbConfig, e: PoolError) -> Error {
     match e {

@@ -5,6 +5,7 @@
 //! own, the first time a factory needs them ([`Db::table_facts`]), and kept beside the graph
 //! they were read for.
 
+use super::errors::{catalog_moved, CATALOG_ATTEMPTS};
 use super::Db;
 use crate::core::error::{Error, Result};
 use crate::core::schema::{SchemaGraph, TableId, TableName};
@@ -182,12 +183,11 @@ pub struct ColumnFacts {
 }
 
 /// A CHECK constraint.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct CheckFacts {
     /// Its name.
     pub name: String,
     /// Its text, as `pg_get_constraintdef` prints it: `CHECK ((price >= (0)::numeric))`.
-    #[serde(rename = "def")]
     pub definition: String,
 }
 
@@ -287,7 +287,7 @@ struct RawTable {
     bound: Option<String>,
     partition_key: Option<RawPartitionKey>,
     columns: Vec<RawColumn>,
-    checks: Vec<CheckFacts>,
+    checks: Vec<RawCheck>,
     before_insert_triggers: Vec<String>,
     uniques: Vec<RawUnique>,
     fks: Vec<RawFk>,
@@ -310,6 +310,26 @@ struct RawColumn {
     default: Option<String>,
     identity: String,
     generated: bool,
+}
+
+/// A CHECK constraint as read: no text when its table was dropped while the query ran
+/// (`pg_get_constraintdef` and `pg_get_expr` then print nothing).
+#[derive(Deserialize)]
+struct RawCheck {
+    name: String,
+    def: Option<String>,
+}
+
+/// The checks that still exist.
+fn checks(raw: Vec<RawCheck>) -> Vec<CheckFacts> {
+    raw.into_iter()
+        .filter_map(|c| {
+            Some(CheckFacts {
+                name: c.name,
+                definition: c.def?,
+            })
+        })
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -347,7 +367,7 @@ struct RawType {
     default: Option<String>,
     range_sub: Option<i64>,
     labels: Vec<String>,
-    checks: Vec<CheckFacts>,
+    checks: Vec<RawCheck>,
 }
 
 fn first_char(s: &str) -> char {
@@ -407,7 +427,7 @@ impl TableFacts {
                         generated: c.generated,
                     })
                     .collect(),
-                checks: t.checks,
+                checks: checks(t.checks),
                 uniques: t
                     .uniques
                     .into_iter()
@@ -476,7 +496,7 @@ impl TableFacts {
                         default: t.default,
                         range_sub: t.range_sub.map(|r| r as u32),
                         labels: t.labels,
-                        checks: t.checks,
+                        checks: checks(t.checks),
                     },
                 )
             })
@@ -549,18 +569,23 @@ pub enum ConstraintRef<'a> {
 impl Db {
     /// The column facts of `graph`'s tables: read in one round trip the first time they are
     /// asked for with this graph (again after the graph was read again), then kept. Returns
-    /// the facts and the round trips that cost (0 or 1).
+    /// the facts and the round trips that cost (0 or 1; more when DDL of another session
+    /// dropped a table while the query ran, see [`catalog_moved`]).
     pub async fn table_facts(&self, graph: &Arc<SchemaGraph>) -> Result<(Arc<TableFacts>, u64)> {
         if let Some(facts) = self.cached_table_facts(graph) {
             return Ok((facts, 0));
         }
         let conn = self.conn().await?;
+        let mut attempt = 1;
         // A large catalog makes the planner cost this query high enough to JIT-compile it,
         // which takes longer than running it.
-        let rows = conn
-            .query_guarded(FACTS_SQL, &[], graph.jit, false)
-            .await?
-            .map_err(|e| e.context("reading column facts from pg_catalog"))?;
+        let rows = loop {
+            match conn.query_guarded(FACTS_SQL, &[], graph.jit, false).await? {
+                Err(e) if catalog_moved(&e) && attempt < CATALOG_ATTEMPTS => attempt += 1,
+                outcome => break outcome,
+            }
+        }
+        .map_err(|e| e.context("reading column facts from pg_catalog"))?;
         let json: String = rows
             .first()
             .map(|r| r.get(0))
@@ -571,7 +596,7 @@ impl Db {
             .table_facts
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Some((graph.clone(), facts.clone()));
-        Ok((facts, 1))
+        Ok((facts, attempt as u64))
     }
 
     /// [`Db::table_facts`] from a thread outside the runtime (a synchronous JS call).
