@@ -748,3 +748,60 @@ async fn a_child_refers_to_the_key_its_parent_stored_when_a_trigger_made_it() {
     );
     assert_eq!(created.len(), 2, "{created:?}");
 }
+
+/// A composite foreign key with a nullable column is not checked while that column is null
+/// (`MATCH SIMPLE`): the row needs no parent for it, and `describe` calls the relation optional.
+/// Under `MATCH FULL` one set column needs them all. Before, `describe` called the first
+/// relation required (one of its columns is `NOT NULL`) while the factory left it null.
+#[tokio::test]
+async fn a_composite_key_with_a_nullable_column_needs_no_parent_unless_match_full() {
+    let (db, s, _guard) = schema_with(|s| {
+        format!(
+            r#"
+create schema {s};
+create table {s}.tenants (id serial primary key, name text not null);
+create table {s}.members (tenant_id int not null references {s}.tenants (id) on delete cascade, id serial,
+  name text not null, primary key (tenant_id, id));
+create table {s}.projects (tenant_id int not null references {s}.tenants (id) on delete cascade, id serial,
+  lead_id int, name text not null, primary key (tenant_id, id),
+  foreign key (tenant_id, lead_id) references {s}.members (tenant_id, id) on delete set null (lead_id));
+create table {s}.pairs (id serial primary key, a int not null, b int, unique (a, b));
+create table {s}.full_child (id serial primary key, fa int not null, fb int,
+  foreign key (fa, fb) references {s}.pairs (a, b) match full on delete cascade);
+"#
+        )
+    })
+    .await;
+    let schemas = [s.as_str()];
+    let (project, created) = create_and_clean(&db, &schemas, &format!("{s}.projects")).await;
+    assert_eq!(project["lead_id"], Value::Null, "{project}");
+    assert!(
+        !created.contains_key(&format!("{s}.members")),
+        "{created:?}"
+    );
+    let (child, created) = create_and_clean(&db, &schemas, &format!("{s}.full_child")).await;
+    assert!(
+        child["fa"].is_number() && child["fb"].is_number(),
+        "{child}"
+    );
+    assert_eq!(created.get(&format!("{s}.pairs")), Some(&1), "{created:?}");
+
+    let (graph, _) = db.graph_for(Freshness::Fresh).await.unwrap();
+    let (facts, _) = db.table_facts(&graph).await.unwrap();
+    let tables = factory::describe::describe_tables(&FactoryRegistry::empty(), &graph, &facts);
+    let required = |table: &str, parent: &str| {
+        let t = tables
+            .iter()
+            .find(|t| t.qualified == format!("{s}.{table}"))
+            .unwrap();
+        let r = t
+            .relations
+            .iter()
+            .find(|r| r.table.ends_with(parent))
+            .unwrap();
+        r.required
+    };
+    assert!(required("projects", "tenants"));
+    assert!(!required("projects", "members"));
+    assert!(required("full_child", "pairs"));
+}

@@ -5,7 +5,7 @@
 //! JavaScript values is decided here, beside the code that makes the values.
 
 use super::definition::FactoryRegistry;
-use super::infer::relations;
+use super::infer::{needs_parent, relations};
 use crate::core::db::table_facts::{Identity, TableFacts, TypeKind};
 use crate::core::schema::SchemaGraph;
 
@@ -174,11 +174,7 @@ pub fn describe_tables(
             let relations = relations(facts, graph, id)
                 .into_iter()
                 .map(|r| {
-                    let required = r.fk.child_cols.iter().any(|c| {
-                        entry
-                            .column(c)
-                            .is_some_and(|col| col.not_null && col.default.is_none())
-                    });
+                    let required = needs_parent(facts, id, r.fk, |_| None);
                     RelationDescription {
                         name: r.name,
                         table: graph.tables[r.fk.parent].display_name(),

@@ -99,6 +99,44 @@ pub fn relations<'a>(
     name_relations(facts.table(table), graph, fks)
 }
 
+/// Does a row of `table` need a parent row for `fk`? `given(column)` says whether the row
+/// already has a value for a key column (`Some(true)`), an explicit null (`Some(false)`) or
+/// none yet (`None`). A key with a null column is not checked under `MATCH SIMPLE` (the
+/// default), so the row needs a parent only when every column it lacks must be set; under
+/// `MATCH FULL` the key is all null or all set, so one set or required column needs them all.
+/// A column must be set when it is `NOT NULL` (its own or a domain's) and Postgres does not
+/// fill it (identity, generated). A default does not make a parent optional: such defaults are
+/// session functions (`auth.uid()`, null in a test's connection) or name rows a test database
+/// may not have (`'en'` of an empty languages table).
+pub fn needs_parent(
+    facts: &TableFacts,
+    table: TableId,
+    fk: &ForeignKeyFacts,
+    given: impl Fn(&str) -> Option<bool>,
+) -> bool {
+    let entry = facts.table(table);
+    let must_be_set = |c: &str| {
+        entry.column(c).is_some_and(|col| {
+            let (_, _, domains) = facts.resolve_type(col.type_oid, col.typmod);
+            let not_null = col.not_null || domains.iter().any(|d| d.not_null);
+            not_null && col.identity == Identity::None && !col.generated
+        })
+    };
+    let cols = &fk.child_cols;
+    if cols.iter().any(|c| given(c) == Some(false)) && !fk.match_full {
+        return false;
+    }
+    let missing: Vec<&String> = cols.iter().filter(|c| given(c).is_none()).collect();
+    if missing.is_empty() {
+        return false;
+    }
+    if fk.match_full {
+        missing.len() < cols.len() || missing.iter().any(|c| must_be_set(c))
+    } else {
+        missing.iter().all(|c| must_be_set(c))
+    }
+}
+
 fn name_relations<'a>(
     entry: &TableFactsEntry,
     graph: &SchemaGraph,
@@ -516,6 +554,13 @@ impl Planner<'_> {
                     .is_some_and(|col| col.not_null && col.default.is_none()))
         });
 
+        // Columns a child being built refers to.
+        let referenced: HashSet<String> =
+            match self.referenced.iter().rposition(|(t, _)| *t == table_id) {
+                Some(i) => self.referenced.remove(i).1.into_iter().collect(),
+                None => HashSet::new(),
+            };
+
         // 1. The partition the row goes to.
         let path = self.partition_path(table_id, values);
 
@@ -547,7 +592,7 @@ impl Planner<'_> {
         // 3. Columns.
         let fk_columns: HashSet<&String> =
             rels.iter().flat_map(|r| r.fk.child_cols.iter()).collect();
-        self.fill_columns(table_id, &path, values, &fk_columns)?;
+        self.fill_columns(table_id, &path, values, &fk_columns, &referenced)?;
         Ok(extras)
     }
 
@@ -645,33 +690,15 @@ impl Planner<'_> {
         Ok(extras)
     }
 
-    /// Does the row need a parent for `fk`: does it lack a key column that must not be null?
+    /// Does the row need a parent for `fk`? See [`needs_parent`].
     fn parent_required(
         &self,
         table_id: TableId,
         fk: &ForeignKeyFacts,
         values: &BTreeMap<String, Val>,
     ) -> bool {
-        let facts = self.facts;
-        let entry = facts.table(table_id);
-        let missing: Vec<&String> = fk
-            .child_cols
-            .iter()
-            .filter(|c| !values.contains_key(*c))
-            .collect();
-        if missing.is_empty() {
-            return false;
-        }
-        // A default does not make a parent optional: such defaults are session functions
-        // (`auth.uid()`, null in a test's connection) or name rows a test database may not
-        // have (`'en'` of an empty languages table).
-        missing.iter().any(|c| {
-            let Some(col) = entry.column(c) else {
-                return false;
-            };
-            let (_, _, domains) = facts.resolve_type(col.type_oid, col.typmod);
-            let not_null = col.not_null || domains.iter().any(|d| d.not_null);
-            not_null && col.identity == Identity::None && !col.generated
+        needs_parent(self.facts, table_id, fk, |c| {
+            values.get(c).map(|v| !matches!(v, Val::Null))
         })
     }
 
@@ -700,7 +727,11 @@ impl Planner<'_> {
         }
         let parent_factory = self.factory_for_table(fk.parent);
         self.sync_frame(values);
-        let shape = self.instantiate(&parent_factory, attrs, &[])?;
+        let pending = self.referenced.len();
+        self.referenced.push((fk.parent, fk.parent_cols.clone()));
+        let shape = self.instantiate(&parent_factory, attrs, &[]);
+        self.referenced.truncate(pending);
+        let shape = shape?;
         self.read_frame(values);
         let row = shape.row().ok_or_else(|| {
             infer_error(format!(
@@ -1004,6 +1035,7 @@ impl Planner<'_> {
         path: &[TableId],
         values: &mut BTreeMap<String, Val>,
         fk_columns: &HashSet<&String>,
+        referenced: &HashSet<String>,
     ) -> Result<()> {
         let entry = self.facts.table(table_id);
         let table = &self.graph.tables[table_id];
@@ -1012,7 +1044,7 @@ impl Planner<'_> {
         // domains.
         let mut checks = self.path_checks(path);
         let (mut slots, mut any_generated) =
-            self.column_slots(entry, values, fk_columns, &mut checks);
+            self.column_slots(entry, values, fk_columns, referenced, &mut checks);
         any_generated |= vary_constant_unique_keys(entry, &mut slots);
         let relevant: Vec<usize> = (0..checks.len())
             .filter(|&i| {
@@ -1085,6 +1117,7 @@ impl Planner<'_> {
         entry: &TableFactsEntry,
         values: &BTreeMap<String, Val>,
         fk_columns: &HashSet<&String>,
+        referenced: &HashSet<String>,
         checks: &mut Vec<Check>,
     ) -> (Vec<Slot>, bool) {
         let facts = self.facts;
@@ -1124,7 +1157,7 @@ impl Planner<'_> {
             } else if fk_columns.contains(&col.name) {
                 // A foreign key column left null (a nullable relation nobody asked for).
                 State::Fixed(V::Null)
-            } else if not_null || self.fill == Fill::All {
+            } else if not_null || self.fill == Fill::All || referenced.contains(&col.name) {
                 any_generated = true;
                 State::Generate
             } else {

@@ -137,6 +137,10 @@ pub(super) struct Planner<'a> {
     pub(super) frames: Vec<Frame>,
     /// The definition that builds a table's rows when the table is named or is a parent.
     pub(super) table_factories: HashMap<TableId, String>,
+    /// Columns the next row of a table must set, nullable or not: a child's foreign key refers
+    /// to them, and one left null would leave the child's key half null (which `MATCH FULL`
+    /// refuses, and a `NOT NULL` key column cannot take).
+    pub(super) referenced: Vec<(TableId, Vec<String>)>,
 }
 
 /// A row being built: its table, the values it has so far, and its index once planned.
@@ -904,6 +908,7 @@ impl Plan {
             fill: options.fill,
             frames: Vec::new(),
             table_factories: table_factories(registry, graph),
+            referenced: Vec::new(),
         };
         let mut traits = call.traits.clone();
         let mut attrs = BTreeMap::new();
