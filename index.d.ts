@@ -741,7 +741,10 @@ export interface DoctorGraph {
   foreignKeys: number
   /** Groups of tables referencing each other in a cycle. */
   cycles: Array<Array<string>>
-  /** Tables without a primary key. */
+  /**
+   * Tables without a primary key or a unique key of `NOT NULL` columns (their rows cannot be
+   * tracked by key).
+   */
   withoutPrimaryKey: Array<string>
 }
 
@@ -1101,7 +1104,10 @@ export interface TableDescription {
   table: string
   /** The partitioned table it is a partition of. */
   partitionOf?: string
-  /** Primary key columns (empty: none, so its rows are not tracked by key). */
+  /**
+   * The key its rows are tracked by: the primary key, else a unique key whose columns are
+   * all `NOT NULL` (empty: neither, so its rows are not tracked by key).
+   */
   primaryKey: Array<string>
   /** Columns in order. */
   columns: Array<ColumnDescription>

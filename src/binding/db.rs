@@ -102,7 +102,8 @@ pub struct DoctorGraph {
     pub foreign_keys: u32,
     /// Groups of tables referencing each other in a cycle.
     pub cycles: Vec<Vec<String>>,
-    /// Tables without a primary key.
+    /// Tables without a primary key or a unique key of `NOT NULL` columns (their rows cannot be
+    /// tracked by key).
     pub without_primary_key: Vec<String>,
 }
 

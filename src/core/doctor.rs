@@ -35,7 +35,8 @@ pub struct GraphSummary {
     pub foreign_keys: usize,
     /// Groups of tables that reference each other in a cycle (a self-reference included).
     pub cycles: Vec<Vec<String>>,
-    /// Tables without a primary key (their rows cannot be tracked by key).
+    /// Tables without a primary key or a unique key of `NOT NULL` columns (their rows cannot be
+    /// tracked by key).
     pub without_primary_key: Vec<String>,
 }
 

@@ -805,3 +805,44 @@ create table {s}.full_child (id serial primary key, fa int not null, fb int,
     assert!(!required("projects", "members"));
     assert!(required("full_child", "pairs"));
 }
+
+/// A table without a primary key but with a unique key of `NOT NULL` columns is keyed by it:
+/// a factory's row there (no text column to carry the lane's name) is tracked by that key and
+/// cleanup deletes it, with the rows under it. A unique key with a nullable column, a partial
+/// one or one on an expression is no key. Before, such rows were not tracked and stayed.
+#[tokio::test]
+async fn a_unique_key_of_not_null_columns_keys_a_table_without_a_primary_key() {
+    let (db, s, _guard) = schema_with(|s| {
+        format!(
+            r#"
+create schema {s};
+create table {s}.pairs (a int not null, b int not null, weight int);
+create unique index pairs_loose on {s}.pairs (a, weight);
+create unique index pairs_part on {s}.pairs (a) where weight > 0;
+create unique index pairs_expr on {s}.pairs ((a + b));
+alter table {s}.pairs add constraint pairs_ab unique (a, b);
+create table {s}.uses (id serial primary key, a int not null, b int not null,
+  foreign key (a, b) references {s}.pairs (a, b));
+create table {s}.loose (a int, b int not null, unique (a, b));
+"#
+        )
+    })
+    .await;
+    let (graph, _) = db.graph_for(Freshness::Fresh).await.unwrap();
+    let key = |t: &str| -> Vec<String> {
+        let table = graph
+            .tables
+            .iter()
+            .find(|x| x.schema == s && x.name == t)
+            .unwrap();
+        table.pk.iter().map(|c| c.name.clone()).collect()
+    };
+    assert_eq!(key("pairs"), ["a", "b"]);
+    assert!(key("loose").is_empty(), "a nullable column makes no key");
+
+    let schemas = [s.as_str()];
+    let (_, created) = create_and_clean(&db, &schemas, &format!("{s}.pairs")).await;
+    assert_eq!(created.get(&format!("{s}.pairs")), Some(&1), "{created:?}");
+    let (_, created) = create_and_clean(&db, &schemas, &format!("{s}.uses")).await;
+    assert_eq!(created.get(&format!("{s}.pairs")), Some(&1), "{created:?}");
+}

@@ -41,10 +41,15 @@ select json_build_object(
                                where tg.tgrelid = t.oid and not tg.tgisinternal and tg.tgtype & 4 <> 0),
       'pk', (select coalesce(json_agg(json_build_object('name', a.attname,
                  'type', format_type(a.atttypid, a.atttypmod), 'notNull', a.attnotnull) order by k.ord), '[]')
-             from pg_catalog.pg_constraint pc
-             cross join unnest(pc.conkey) with ordinality k(attnum, ord)
-             join pg_catalog.pg_attribute a on a.attrelid = pc.conrelid and a.attnum = k.attnum
-             where pc.conrelid = t.oid and pc.contype = 'p'),
+             from (select i.indkey, i.indnkeyatts from pg_catalog.pg_index i
+                   where i.indrelid = t.oid and i.indisunique and i.indisvalid and i.indpred is null
+                     and i.indexprs is null
+                     and not exists (select 1 from pg_catalog.pg_attribute na
+                                     where na.attrelid = t.oid and na.attnum = any(i.indkey) and not na.attnotnull)
+                   order by i.indisprimary desc, i.indnkeyatts, i.indexrelid limit 1) key
+             cross join unnest(key.indkey::int2[]) with ordinality k(attnum, ord)
+             join pg_catalog.pg_attribute a on a.attrelid = t.oid and a.attnum = k.attnum
+             where k.ord <= key.indnkeyatts),
       'columns', (select coalesce(json_agg(json_build_object('name', a.attname,
                  'type', format_type(a.atttypid, a.atttypmod), 'notNull', a.attnotnull) order by a.attnum), '[]')
              from pg_catalog.pg_attribute a

@@ -84,7 +84,8 @@ pub struct TableDescription {
     pub table: String,
     /// The partitioned table it is a partition of, `schema.table`.
     pub partition_of: Option<String>,
-    /// Primary key columns (empty: none, so its rows are not tracked by key).
+    /// The key its rows are tracked by: the primary key, else a unique key whose columns are
+    /// all `NOT NULL` (empty: neither, so its rows are not tracked by key).
     pub primary_key: Vec<String>,
     /// Columns in order.
     pub columns: Vec<ColumnDescription>,

@@ -52,7 +52,9 @@ pub struct Table {
     pub schema: String,
     /// Table name, unquoted.
     pub name: String,
-    /// Primary key columns in key order (empty when the table has none).
+    /// The key rows are tracked by, in key order: the primary key, else the unique key (fewest
+    /// columns first) whose columns are all `NOT NULL`, without predicate or expressions; empty
+    /// when the table has neither.
     pub pk: Vec<Column>,
     /// Every column.
     pub columns: Vec<Column>,
