@@ -1449,7 +1449,12 @@ pub enum PartitionBound {
     /// `FOR VALUES IN (...)`.
     List(Vec<Option<String>>),
     /// `FOR VALUES WITH (modulus m, remainder r)`.
-    Hash,
+    Hash {
+        /// `m`.
+        modulus: u32,
+        /// `r`.
+        remainder: u32,
+    },
 }
 
 /// Reads a partition bound; `None` when it is not one of the four forms.
@@ -1515,7 +1520,17 @@ pub fn parse_partition_bound(text: &str) -> Option<PartitionBound> {
         return list(3).map(|(values, _)| PartitionBound::List(values));
     }
     if word(2, "WITH") {
-        return Some(PartitionBound::Hash);
+        let number = |i: usize| match toks.get(i) {
+            Some(Tok::Num(n)) => n.parse().ok(),
+            _ => None,
+        };
+        if toks.get(3) == Some(&Tok::LParen) && word(4, "MODULUS") && word(7, "REMAINDER") {
+            return Some(PartitionBound::Hash {
+                modulus: number(5)?,
+                remainder: number(8)?,
+            });
+        }
+        return None;
     }
     None
 }
@@ -1738,7 +1753,10 @@ mod tests {
         );
         assert_eq!(
             parse_partition_bound("FOR VALUES WITH (modulus 4, remainder 1)"),
-            Some(PartitionBound::Hash)
+            Some(PartitionBound::Hash {
+                modulus: 4,
+                remainder: 1
+            })
         );
     }
 

@@ -21,7 +21,7 @@
 //! Values the caller gave are checked against their column's type first.
 
 use super::check::{parse_partition_bound, Check, Hint, PartitionBound, V};
-use super::planner::{Attr, Planner, Shape, Val};
+use super::planner::{Attr, HashRoute, Planner, RouteSource, Shape, Val};
 use super::values::{candidates, first_candidate, shape_of, Candidate, Seed, Shape as TypeShape};
 use crate::core::db::table_facts::{ForeignKeyFacts, Identity, TableFacts, TableFactsEntry};
 use crate::core::error::{Error, ErrorCode, Result};
@@ -183,7 +183,7 @@ fn bound_literals(bound: &str) -> Option<Vec<Option<String>>> {
     match parse_partition_bound(bound)? {
         PartitionBound::Range { from, .. } => Some(from),
         PartitionBound::List(values) => values.into_iter().flatten().next().map(|v| vec![Some(v)]),
-        PartitionBound::Default | PartitionBound::Hash => None,
+        PartitionBound::Default | PartitionBound::Hash { .. } => None,
     }
 }
 
@@ -284,7 +284,7 @@ fn key_outside_lists(siblings: &[PartitionBound], shape: &TypeShape) -> Option<S
 fn val_to_v(val: &Val, shape: &TypeShape, now: f64) -> V {
     match val {
         Val::Null => V::Null,
-        Val::Ref { .. } => V::Unknown,
+        Val::Ref { .. } | Val::Routed(_) => V::Unknown,
         Val::Now(s) => V::Time(now + *s as f64),
         Val::Json(j) => json_to_v(j, shape),
         Val::Text(t) => text_to_v(t, shape),
@@ -562,7 +562,7 @@ impl Planner<'_> {
             };
 
         // 1. The partition the row goes to.
-        let path = self.partition_path(table_id, values);
+        let (path, hash_route) = self.partition_path(table_id, values);
 
         // 2. Parents.
         let mut fks: Vec<&ForeignKeyFacts> = Vec::new();
@@ -593,26 +593,103 @@ impl Planner<'_> {
         let fk_columns: HashSet<&String> =
             rels.iter().flat_map(|r| r.fk.child_cols.iter()).collect();
         self.fill_columns(table_id, &path, values, &fk_columns, &referenced)?;
+        if let Some(route) = hash_route {
+            self.route_to_hash_partition(table_id, route, values);
+        }
         Ok(extras)
+    }
+
+    /// Makes the key column of a row bound for a hash partition a [`Val::Routed`]: the statement
+    /// picks the first of several values that hashes to the partition (`column` has the value
+    /// inference gave it, or gets its default or identity again and again). A key the database
+    /// always generates, or one left null, stays as it is.
+    fn route_to_hash_partition(
+        &self,
+        table_id: TableId,
+        (parent, column, modulus, remainder): (TableId, String, u32, u32),
+        values: &mut BTreeMap<String, Val>,
+    ) {
+        let facts = self.facts;
+        let Some(col) = facts.table(table_id).column(&column) else {
+            return;
+        };
+        // Enough values that none fitting is as likely as 16 coin flips all failing per
+        // partition; the statement stops at the first that fits.
+        let offered = (modulus as usize).saturating_mul(16).clamp(16, 4096);
+        let source = match values.get(&column) {
+            Some(first @ (Val::Text(_) | Val::Json(_))) => {
+                let table = &self.graph.tables[table_id];
+                let display = table.display_name();
+                let shape = shape_of(facts, col.type_oid, col.typmod);
+                // Numbers of their own (far above any row number), so no other row is offered
+                // the same values.
+                let k = self.ctx.sequences().next(&format!("\u{0}hash:{display}"));
+                let mut offer = vec![first.clone()];
+                for i in 1..offered as u64 {
+                    let seed = Seed {
+                        lane: self.ctx.lane(),
+                        table: &display,
+                        table_name: &table.name,
+                        n: (1 << 40) + k * offered as u64 + i,
+                        now: self.now_secs,
+                    };
+                    if let Some(c) = first_candidate(&seed, &column, &shape, true) {
+                        offer.push(c.val);
+                    }
+                }
+                RouteSource::Candidates(offer)
+            }
+            Some(_) => return,
+            None if col.identity == Identity::ByDefault => RouteSource::Identity,
+            None => match col
+                .default
+                .clone()
+                .or_else(|| facts.table(parent).column(&column)?.default.clone())
+            {
+                Some(expr) => RouteSource::Default(expr),
+                None => return,
+            },
+        };
+        values.insert(
+            column,
+            Val::Routed(Box::new(HashRoute {
+                parent,
+                modulus,
+                remainder,
+                source,
+            })),
+        );
     }
 
     /// The tables whose foreign keys and checks apply to the row: `table_id`, the tables it is a
     /// partition of, and the partitions it goes to; the key values that route it there are added
     /// to `values`. A partition named by the caller routes by its own bound (and its parents'); a
     /// partitioned table picks one of its partitions.
+    ///
+    /// A hash partition's key cannot be given a literal (the hash is Postgres'): the partition,
+    /// its hash-partitioned parent and the one key column the row lacks come back, for
+    /// [`Planner::route_to_hash_partition`] once the row's columns have values.
     fn partition_path(
         &self,
         table_id: TableId,
         values: &mut BTreeMap<String, Val>,
-    ) -> Vec<TableId> {
+    ) -> (Vec<TableId>, Option<(TableId, String, u32, u32)>) {
         let facts = self.facts;
         let mut path = vec![table_id];
         let mut child = table_id;
+        let mut route = None;
         while let Some(parent) = facts.table(child).partition_parent {
             if let (Some(key), Some(bound)) = (
                 &facts.table(parent).partition_key,
                 &facts.table(child).bound,
             ) {
+                if let (Some(PartitionBound::Hash { modulus, remainder }), [column]) =
+                    (parse_partition_bound(bound), key.columns.as_slice())
+                {
+                    if route.is_none() && !column.is_empty() && !values.contains_key(column) {
+                        route = Some((parent, column.clone(), modulus, remainder));
+                    }
+                }
                 let literals = bound_literals(bound).or_else(|| {
                     // A default partition named by the caller: a key no sibling takes.
                     self.default_partition_key(parent, child)
@@ -654,7 +731,7 @@ impl Planner<'_> {
             path.push(child);
             leaf = child;
         }
-        path
+        (path, route)
     }
 
     /// Gives each required foreign key of the row its parent: the one the caller named (taken
@@ -1009,7 +1086,9 @@ impl Planner<'_> {
                         first = first.or(Some((child, vec![Some(v)])));
                     }
                 }
-                Some(Some(PartitionBound::Hash)) => first = first.or(Some((child, Vec::new()))),
+                Some(Some(PartitionBound::Hash { .. })) => {
+                    first = first.or(Some((child, Vec::new())))
+                }
                 _ => {}
             }
         }

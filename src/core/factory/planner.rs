@@ -36,6 +36,33 @@ pub(super) enum Val {
     },
     /// The statement's `now()`, moved by this many seconds.
     Now(i64),
+    /// A partition key the statement picks: the row goes to a hash partition.
+    Routed(Box<HashRoute>),
+}
+
+/// How the statement picks a key that routes a row to a hash partition: the first value of
+/// `source` that `satisfies_hash_partition(parent, modulus, remainder, value)`. Which partition
+/// a value hashes to is Postgres' to say (its hash functions, per type and collation); pglane
+/// offers enough values that one of them fits.
+#[derive(Debug, Clone)]
+pub(super) struct HashRoute {
+    /// The hash-partitioned table.
+    pub(super) parent: TableId,
+    pub(super) modulus: u32,
+    pub(super) remainder: u32,
+    pub(super) source: RouteSource,
+}
+
+/// Where the values offered for a hash-routed key come from.
+#[derive(Debug, Clone)]
+pub(super) enum RouteSource {
+    /// Values pglane computed, in order of preference.
+    Candidates(Vec<Val>),
+    /// The column's default, evaluated again for each value (a sequence, `gen_random_uuid()`):
+    /// the expression as the catalog prints it.
+    Default(String),
+    /// The next values of the column's identity sequence.
+    Identity,
 }
 
 impl Val {
@@ -61,7 +88,7 @@ impl Val {
         match self {
             Val::Text(s) => Value::String(s.clone()),
             Val::Json(v) => v.clone(),
-            Val::Null | Val::Ref { .. } => Value::Null,
+            Val::Null | Val::Ref { .. } | Val::Routed(_) => Value::Null,
             Val::Now(_) => Value::Null,
         }
     }
@@ -664,10 +691,11 @@ impl<'a> Planner<'a> {
     /// A column of a planned row: its value when pglane computed it, else a reference.
     pub(super) fn column_of(&self, row: usize, column: &str, factory: &str) -> Result<Val> {
         let planned = &self.rows[row];
-        if let Some((_, v)) = planned.values.iter().find(|(c, _)| c == column) {
-            return Ok(v.clone());
+        match planned.values.iter().find(|(c, _)| c == column) {
+            // A key the statement picks is known only as the row's.
+            Some((_, Val::Routed(_))) | None => self.reference(row, column, factory),
+            Some((_, v)) => Ok(v.clone()),
         }
-        self.reference(row, column, factory)
     }
 
     /// A parent's key column for a foreign key: as [`Planner::column_of`], but always what the
@@ -841,7 +869,7 @@ impl<'a> Planner<'a> {
                     }
                     Val::Null => {}
                     Val::Now(_) => out.push_str(&self.now),
-                    Val::Ref { .. } => {
+                    Val::Ref { .. } | Val::Routed(_) => {
                         return Err(definition_error(
                             &env.factory,
                             format!("{{{{{p}}}}} is a database-generated value and can only be used as a whole field value"),

@@ -11,7 +11,7 @@
 //! statement.
 
 use super::check::Check;
-use super::planner::{assemble, Plan, Val};
+use super::planner::{assemble, HashRoute, Plan, RouteSource, Val};
 use crate::core::db::table_facts::{ConstraintRef, TableFacts};
 use crate::core::db::Conn;
 use crate::core::error::{Error, Result};
@@ -81,8 +81,16 @@ impl Plan {
             .map(|r| {
                 r.values
                     .iter()
-                    .filter(|(_, v)| !matches!(v, Val::Ref { .. } | Val::Null | Val::Now(0)))
-                    .count()
+                    .map(|(_, v)| match v {
+                        Val::Ref { .. } | Val::Null | Val::Now(0) => 0,
+                        Val::Routed(route) => match route.source {
+                            RouteSource::Candidates(_) => 4,
+                            RouteSource::Default(_) => 3,
+                            RouteSource::Identity => 5,
+                        },
+                        _ => 1,
+                    })
+                    .sum::<usize>()
             })
             .sum();
         let journal = if self.journal.is_some() {
@@ -160,6 +168,9 @@ impl Plan {
                         "(now() + {}::interval)::{ty}",
                         params.push(format!("{seconds} seconds"))
                     ),
+                    Val::Routed(route) => {
+                        routed_key(route, graph, column, ty, &mut params)
+                    }
                     v => format!("{}::{ty}", params.push(param_text(v, ty))),
                 });
             }
@@ -439,6 +450,50 @@ impl Plan {
     }
 }
 
+/// The expression of a key the statement picks for a row bound for a hash partition: the first
+/// value offered that `satisfies_hash_partition` (null when none does, which Postgres then
+/// refuses by the column's `NOT NULL` or routes elsewhere).
+fn routed_key(
+    route: &HashRoute,
+    graph: &SchemaGraph,
+    column: &str,
+    ty: &str,
+    params: &mut Values,
+) -> String {
+    let offered = (route.modulus as usize).saturating_mul(16).clamp(16, 4096);
+    let fits = format!(
+        "pg_catalog.satisfies_hash_partition({}::regclass, {}::int4, {}::int4, pglane_k.v)",
+        params.push(graph.tables[route.parent].sql_name()),
+        params.push(route.modulus.to_string()),
+        params.push(route.remainder.to_string()),
+    );
+    let generated = |expr: String| {
+        format!(
+            "(select pglane_k.v from (select ({expr})::{ty} as v from pg_catalog.generate_series(1, {offered})) pglane_k where {fits} limit 1)"
+        )
+    };
+    match &route.source {
+        RouteSource::Candidates(values) => {
+            let items: Vec<Value> = values
+                .iter()
+                .map(|v| Value::String(param_text(v, ty)))
+                .collect();
+            format!(
+                "(select pglane_k.v from unnest({}::{ty}[]) with ordinality pglane_k(v, i) where {fits} order by pglane_k.i limit 1)",
+                params.push(pg_array_literal(&items))
+            )
+        }
+        // The catalog's own text of the column's default (`nextval('t_id_seq'::regclass)`):
+        // schema, not a value, evaluated once per value offered.
+        RouteSource::Default(expr) => generated(expr.clone()),
+        RouteSource::Identity => generated(format!(
+            "pg_catalog.nextval(pg_catalog.pg_get_serial_sequence({}, {}))",
+            params.push(graph.tables[route.parent].sql_name()),
+            params.push(column.to_string()),
+        )),
+    }
+}
+
 fn param_text(v: &Val, ty: &str) -> String {
     match v {
         Val::Text(s) => s.clone(),
@@ -446,7 +501,7 @@ fn param_text(v: &Val, ty: &str) -> String {
         Val::Json(Value::Array(items)) if ty.ends_with("[]") => pg_array_literal(items),
         Val::Json(Value::String(s)) => s.clone(),
         Val::Json(j) => j.to_string(),
-        Val::Null | Val::Ref { .. } | Val::Now(_) => String::new(),
+        Val::Null | Val::Ref { .. } | Val::Now(_) | Val::Routed(_) => String::new(),
     }
 }
 
