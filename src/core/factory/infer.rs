@@ -178,6 +178,15 @@ fn name_relations<'a>(
         .collect()
 }
 
+/// A row bound for a hash partition whose key column it lacks: the hash-partitioned table, the
+/// key column, and the partition's bound.
+struct HashBound {
+    parent: TableId,
+    column: String,
+    modulus: u32,
+    remainder: u32,
+}
+
 /// The values a partition bound routes by: a range's lower bound, a list's first value.
 fn bound_literals(bound: &str) -> Option<Vec<Option<String>>> {
     match parse_partition_bound(bound)? {
@@ -606,7 +615,12 @@ impl Planner<'_> {
     fn route_to_hash_partition(
         &self,
         table_id: TableId,
-        (parent, column, modulus, remainder): (TableId, String, u32, u32),
+        HashBound {
+            parent,
+            column,
+            modulus,
+            remainder,
+        }: HashBound,
         values: &mut BTreeMap<String, Val>,
     ) {
         let facts = self.facts;
@@ -673,7 +687,7 @@ impl Planner<'_> {
         &self,
         table_id: TableId,
         values: &mut BTreeMap<String, Val>,
-    ) -> (Vec<TableId>, Option<(TableId, String, u32, u32)>) {
+    ) -> (Vec<TableId>, Option<HashBound>) {
         let facts = self.facts;
         let mut path = vec![table_id];
         let mut child = table_id;
@@ -687,7 +701,12 @@ impl Planner<'_> {
                     (parse_partition_bound(bound), key.columns.as_slice())
                 {
                     if route.is_none() && !column.is_empty() && !values.contains_key(column) {
-                        route = Some((parent, column.clone(), modulus, remainder));
+                        route = Some(HashBound {
+                            parent,
+                            column: column.clone(),
+                            modulus,
+                            remainder,
+                        });
                     }
                 }
                 let literals = bound_literals(bound).or_else(|| {
