@@ -141,11 +141,22 @@ async fn a_lane_row_behind_set_null_goes_and_a_shared_one_stays() {
     .await
     .unwrap();
     let mine = lane.name("made in the UI").unwrap();
+    // An audit trigger's text: the name inside it, not at its start.
+    let audit = format!("created {}", lane.name("Project").unwrap());
+    // Another test's name inside a note of this project: not this lane's row.
+    let other = format!(
+        "see {}",
+        context("set-null").lane().name("Project").unwrap()
+    );
     conn.query(
         &format!(
-            "insert into {s}.notes values (10, 1, $1), (11, 1, 'a shared note that points at it')"
+            "insert into {s}.notes values (10, 1, $1), (11, 1, 'a shared note that points at it'), (12, 1, $2), (13, 1, $3)"
         ),
-        &[(&mine, tokio_postgres::types::Type::TEXT)],
+        &[
+            (&mine, tokio_postgres::types::Type::TEXT),
+            (&audit, tokio_postgres::types::Type::TEXT),
+            (&other, tokio_postgres::types::Type::TEXT),
+        ],
     )
     .await
     .unwrap();
@@ -170,6 +181,15 @@ async fn a_lane_row_behind_set_null_goes_and_a_shared_one_stays() {
         "the lane's note went"
     );
     assert_eq!(
+        count(
+            &db,
+            &format!("select count(*) from {s}.notes where id = 12")
+        )
+        .await,
+        0,
+        "so did the note with the lane's name inside its text"
+    );
+    assert_eq!(
         count(&db, &format!("select count(*) from {s}.pins")).await,
         0,
         "with what hangs on it"
@@ -177,11 +197,11 @@ async fn a_lane_row_behind_set_null_goes_and_a_shared_one_stays() {
     assert_eq!(
         count(
             &db,
-            &format!("select count(*) from {s}.notes where id = 11 and project_id is null")
+            &format!("select count(*) from {s}.notes where id in (11, 13) and project_id is null")
         )
         .await,
-        1,
-        "a note without the lane's name outlives its project, as the schema says"
+        2,
+        "notes without the lane's name (another test's instead) outlive their project, as the schema says"
     );
 }
 

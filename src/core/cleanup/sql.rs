@@ -169,6 +169,20 @@ impl LaneParams {
             None => format!("{expr} like {}", self.like),
         }
     }
+
+    /// `expr` holds one of the lane's names anywhere in it (`'created ' || name` of an audit
+    /// trigger), not only at its start: for rows already tied to the lane's rows by a foreign
+    /// key, which no index on the text serves anyway. The shape's regular expression starts
+    /// with `^`, which `substr` leaves out.
+    pub fn somewhere_in(&self, expr: &str) -> String {
+        match &self.shape {
+            Some(re) => format!(
+                "({expr} like ('%' || {}) and {expr} ~ substr({re}, 2))",
+                self.like
+            ),
+            None => format!("{expr} like ('%' || {})", self.like),
+        }
+    }
 }
 
 /// `a`, or `(a or b ...)`, or `false` for none.
@@ -211,12 +225,12 @@ pub struct Chain {
     pub cte: HashMap<TableId, String>,
 }
 
-/// Rows of `table` whose text carries the lane's name (`lane`: the parameters of the lane's
-/// pattern), or `false` when the table has no text column.
+/// Rows of `table` whose text carries the lane's name, anywhere in a text column (`lane`: the
+/// parameters of the lane's pattern), or `false` when the table has no text column.
 pub fn lane_named(graph: &SchemaGraph, table: TableId, lane: &LaneParams) -> String {
     let conds: Vec<String> = graph.tables[table]
         .text_columns()
-        .map(|c| lane.matching(&format!("t.{}::text", quote_ident(&c.name))))
+        .map(|c| lane.somewhere_in(&format!("t.{}::text", quote_ident(&c.name))))
         .collect();
     or_join(&conds)
 }
