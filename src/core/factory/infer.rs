@@ -602,7 +602,8 @@ impl Planner<'_> {
         let fk_columns: HashSet<&String> =
             rels.iter().flat_map(|r| r.fk.child_cols.iter()).collect();
         self.fill_columns(table_id, &path, values, &fk_columns, &referenced)?;
-        if let Some(route) = hash_route {
+        // A key that is also a foreign key takes its parent's value, wherever that hashes.
+        if let Some(route) = hash_route.filter(|r| !fk_columns.contains(&r.column)) {
             self.route_to_hash_partition(table_id, route, values);
         }
         Ok(extras)
