@@ -313,7 +313,11 @@ async fn checks_domains_enums_and_unique_keys_are_satisfied_and_what_cannot_be_i
 create schema {s};
 create type {s}.mood as enum ('sad', 'ok', 'happy');
 create domain {s}.year as int check (value >= 1901 and value <= 2155);
+create domain {s}.short_text as text check (char_length(value) <= 40);
+create domain {s}.currency as {s}.short_text check (value ~ '^[A-Z]{{3}}$');
 create table {s}.things (
+  cur {s}.currency not null unique,
+  zip text not null check (zip ~ '^\d{{5}}(-\d{{4}})?$'),
   id bigserial primary key,
   qty int not null check (qty between 10 and 12),
   kind text not null check (kind in ('a', 'b')),
@@ -362,6 +366,18 @@ create table {s}.typed (id serial primary key, n int, t text, u uuid, m {s}.mood
         assert_eq!(code.len(), 6);
         assert!(codes.insert(code), "unique codes");
         assert!(t["website"].as_str().unwrap().starts_with("https://"));
+        // Regular expressions alone (a domain over a domain, a table check): text made from
+        // the pattern.
+        let cur = t["cur"].as_str().unwrap();
+        assert!(
+            cur.len() == 3 && cur.chars().all(|c| c.is_ascii_uppercase()),
+            "{t}"
+        );
+        let zip = t["zip"].as_str().unwrap();
+        assert!(
+            zip.len() >= 5 && zip[..5].chars().all(|c| c.is_ascii_digit()),
+            "{t}"
+        );
         assert!(
             t["id"].is_number(),
             "bigint comes back as to_json gives it: {t}"

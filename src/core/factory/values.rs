@@ -693,6 +693,15 @@ fn text_candidates(
             }
         }
     }
+    for h in hints {
+        if let Hint::Regex(pattern, ci) = h {
+            // Text made from the pattern, after the column's own texts (which carry the lane's
+            // name) in case one of those matches too.
+            if let Some(t) = regex_text(seed, column, pattern, *ci) {
+                base.push(t);
+            }
+        }
+    }
     base = regex_matches_first(hints, base);
     out.extend(base.into_iter().map(Candidate::text));
     let mut seen = std::collections::HashSet::new();
@@ -718,6 +727,108 @@ fn like_text(pattern: &str, fill: &str) -> String {
         }
     }
     s
+}
+
+/// A text `pattern` (a Postgres regular expression; `ci`: `~*`) matches, made by walking the
+/// pattern: literals as written, a character of each class (an ASCII letter or digit where
+/// the class has one), each repetition up to 8 times within its bounds, one alternative. The
+/// choices come from the row's seed, so rows differ (`^[A-Z]{3}$` has 17,576 texts). `None`
+/// when the pattern is not one Rust's regex syntax reads.
+fn regex_text(seed: &Seed, column: &str, pattern: &str, ci: bool) -> Option<String> {
+    let hir = regex_syntax::ParserBuilder::new()
+        .case_insensitive(ci)
+        .build()
+        .parse(pattern)
+        .ok()?;
+    let mut bytes = Vec::new();
+    let mut round = 0u32;
+    let mut next = |bound: usize| -> usize {
+        if bytes.is_empty() {
+            bytes = seed.digest(column, &format!("regex {round}")).to_vec();
+            round += 1;
+        }
+        let b = bytes.pop().unwrap_or(0) as usize;
+        if bound == 0 {
+            0
+        } else {
+            b % bound
+        }
+    };
+    let mut out = String::new();
+    sample(&hir, &mut next, &mut out, 0)?;
+    Some(out)
+}
+
+/// Appends to `out` a text `hir` matches (see [`regex_text`]); `None` for a class with no
+/// character or a pattern nested too deep.
+fn sample(
+    hir: &regex_syntax::hir::Hir,
+    next: &mut dyn FnMut(usize) -> usize,
+    out: &mut String,
+    depth: usize,
+) -> Option<()> {
+    use regex_syntax::hir::{Class, HirKind};
+    if depth > 64 || out.len() > 4096 {
+        return None;
+    }
+    match hir.kind() {
+        HirKind::Empty | HirKind::Look(_) => {}
+        HirKind::Literal(lit) => out.push_str(&String::from_utf8_lossy(&lit.0)),
+        HirKind::Class(Class::Unicode(class)) => {
+            let ranges: Vec<(char, char)> = class.iter().map(|r| (r.start(), r.end())).collect();
+            out.push(pick_char(&ranges, next)?);
+        }
+        HirKind::Class(Class::Bytes(class)) => {
+            let ranges: Vec<(char, char)> = class
+                .iter()
+                .filter(|r| r.start().is_ascii())
+                .map(|r| (r.start() as char, r.end().min(0x7f) as char))
+                .collect();
+            out.push(pick_char(&ranges, next)?);
+        }
+        HirKind::Repetition(rep) => {
+            let max = rep.max.unwrap_or(u32::MAX);
+            let times = 8u32.clamp(rep.min, max.max(rep.min));
+            for _ in 0..times {
+                sample(&rep.sub, next, out, depth + 1)?;
+            }
+        }
+        HirKind::Capture(cap) => sample(&cap.sub, next, out, depth + 1)?,
+        HirKind::Concat(parts) => {
+            for p in parts {
+                sample(p, next, out, depth + 1)?;
+            }
+        }
+        HirKind::Alternation(alts) => {
+            let alt = alts.get(next(alts.len()))?;
+            sample(alt, next, out, depth + 1)?;
+        }
+    }
+    Some(())
+}
+
+/// A character of a class given as ranges: an ASCII letter or digit in it where there is one
+/// (so `[^@\s]` gives `k`, not a control character), else the start of a range.
+fn pick_char(ranges: &[(char, char)], next: &mut dyn FnMut(usize) -> usize) -> Option<char> {
+    const PLAIN: &str = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let plain: Vec<char> = PLAIN
+        .chars()
+        .filter(|c| ranges.iter().any(|(lo, hi)| lo <= c && c <= hi))
+        .collect();
+    if !plain.is_empty() {
+        return Some(plain[next(plain.len())]);
+    }
+    // No letter or digit: one of the class's first printable characters, if it has any.
+    let printable: Vec<char> = ranges
+        .iter()
+        .flat_map(|&(lo, hi)| (lo..=hi).take(256))
+        .filter(|c| !c.is_control() && !c.is_whitespace())
+        .take(32)
+        .collect();
+    if !printable.is_empty() {
+        return Some(printable[next(printable.len())]);
+    }
+    ranges.first().map(|r| r.0)
 }
 
 /// The texts with those every regular expression hint accepts first.
@@ -869,6 +980,50 @@ mod tests {
             n,
             now: 1.7e9,
         }
+    }
+
+    #[test]
+    fn texts_made_from_a_regular_expression_match_it_and_differ_by_row() {
+        let l = lane();
+        let patterns = [
+            ("^[A-Z]{3}$", false),
+            ("^[^@\\s]+@[^@\\s]+\\.[a-z]{2,}$", true),
+            ("^(EUR|USD|GBP)$", false),
+            ("^\\d{5}(-\\d{4})?$", false),
+            ("^[[:alpha:]][[:alnum:]_]*$", false),
+            ("^https?://[a-z0-9.-]+/.*$", false),
+            ("^[^a-zA-Z0-9]+$", false),
+        ];
+        for (pattern, ci) in patterns {
+            let texts: std::collections::BTreeSet<String> = (1..=20)
+                .map(|n| regex_text(&seed(&l, n), "code", pattern, ci).unwrap())
+                .collect();
+            for t in &texts {
+                assert_eq!(
+                    regex_matches(pattern, t, ci),
+                    Some(true),
+                    "{pattern}: {t:?}"
+                );
+            }
+            assert!(
+                texts.len() > 1,
+                "{pattern}: rows get different texts: {texts:?}"
+            );
+        }
+        // A check that is only a regular expression is met by inference.
+        let hints = [Hint::Regex("^[A-Z]{3}$".into(), false)];
+        let first = candidates(
+            &seed(&l, 1),
+            "currency",
+            &Shape::Text { max: None },
+            true,
+            &hints,
+        );
+        let Val::Text(t) = &first[0].val else {
+            panic!("{first:?}")
+        };
+        assert_eq!(regex_matches("^[A-Z]{3}$", t, false), Some(true), "{t}");
+        assert_eq!(regex_text(&seed(&l, 1), "c", "(unclosed", false), None);
     }
 
     #[test]
