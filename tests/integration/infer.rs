@@ -782,6 +782,8 @@ create table {s}.projects (tenant_id int not null references {s}.tenants (id) on
   lead_id int, name text not null, primary key (tenant_id, id),
   foreign key (tenant_id, lead_id) references {s}.members (tenant_id, id) on delete set null (lead_id));
 create table {s}.pairs (id serial primary key, a int not null, b int, unique (a, b));
+create table {s}.loose_child (id serial primary key, pa int not null, pb int,
+  foreign key (pa, pb) references {s}.pairs (a, b));
 create table {s}.full_child (id serial primary key, fa int not null, fb int,
   foreign key (fa, fb) references {s}.pairs (a, b) match full on delete cascade);
 "#
@@ -795,6 +797,10 @@ create table {s}.full_child (id serial primary key, fa int not null, fb int,
         !created.contains_key(&format!("{s}.members")),
         "{created:?}"
     );
+    // Only this foreign key holds `pa`: it gets a value, `pb` stays null, no parent is needed.
+    let (loose, created) = create_and_clean(&db, &schemas, &format!("{s}.loose_child")).await;
+    assert!(loose["pa"].is_number() && loose["pb"].is_null(), "{loose}");
+    assert!(!created.contains_key(&format!("{s}.pairs")), "{created:?}");
     let (child, created) = create_and_clean(&db, &schemas, &format!("{s}.full_child")).await;
     assert!(
         child["fa"].is_number() && child["fb"].is_number(),
@@ -820,6 +826,7 @@ create table {s}.full_child (id serial primary key, fa int not null, fb int,
     assert!(required("projects", "tenants"));
     assert!(!required("projects", "members"));
     assert!(required("full_child", "pairs"));
+    assert!(!required("loose_child", "pairs"));
 }
 
 /// A table without a primary key but with a unique key of `NOT NULL` columns is keyed by it:

@@ -1253,8 +1253,10 @@ impl Planner<'_> {
                 State::Default(V::Unknown)
             } else if let Some(d) = &default {
                 State::Default(default_value(d, now))
-            } else if fk_columns.contains(&col.name) {
-                // A foreign key column left null (a nullable relation nobody asked for).
+            } else if fk_columns.contains(&col.name) && !not_null {
+                // A foreign key column left null (a nullable relation nobody asked for). A
+                // `NOT NULL` one of a composite key that needs no parent (another of its
+                // columns is null, see `needs_parent`) gets a value like any column.
                 State::Fixed(V::Null)
             } else if not_null || self.fill == Fill::All || referenced.contains(&col.name) {
                 any_generated = true;
