@@ -628,9 +628,7 @@ impl Planner<'_> {
         let Some(col) = facts.table(table_id).column(&column) else {
             return;
         };
-        // Enough values that none fitting is as likely as 16 coin flips all failing per
-        // partition; the statement stops at the first that fits.
-        let offered = (modulus as usize).saturating_mul(16).clamp(16, 4096);
+        let offered = HashRoute::offered(modulus);
         let source = match values.get(&column) {
             Some(first @ (Val::Text(_) | Val::Json(_))) => {
                 let table = &self.graph.tables[table_id];

@@ -53,6 +53,15 @@ pub(super) struct HashRoute {
     pub(super) source: RouteSource,
 }
 
+impl HashRoute {
+    /// How many values a row bound for one of `modulus` hash partitions is offered: enough that
+    /// none fitting is as unlikely as 16 coin flips all failing per partition (the statement
+    /// stops at the first that fits).
+    pub(super) fn offered(modulus: u32) -> usize {
+        (modulus as usize).saturating_mul(16).clamp(16, 4096)
+    }
+}
+
 /// Where the values offered for a hash-routed key come from.
 #[derive(Debug, Clone)]
 pub(super) enum RouteSource {

@@ -460,7 +460,7 @@ fn routed_key(
     ty: &str,
     params: &mut Values,
 ) -> String {
-    let offered = (route.modulus as usize).saturating_mul(16).clamp(16, 4096);
+    let offered = HashRoute::offered(route.modulus);
     let fits = format!(
         "pg_catalog.satisfies_hash_partition({}::regclass, {}::int4, {}::int4, pglane_k.v)",
         params.push(graph.tables[route.parent].sql_name()),
