@@ -148,7 +148,8 @@ impl Db {
     }
 
     /// The schema graph, as current as `freshness` asks, and the round trips that cost (0 or
-    /// 1; more when DDL of another session ran beside it, see [`catalog_moved`]). The only place pglane reads the catalog.
+    /// 1; more when DDL of another session ran beside it, see [`catalog_moved`]). The only
+    /// place pglane reads the catalog.
     pub async fn graph_for(&self, freshness: Freshness<'_>) -> Result<(Arc<SchemaGraph>, u64)> {
         if let Some(g) = self.cached_graph() {
             match freshness {
