@@ -946,3 +946,84 @@ create table {s}.child (id serial primary key, computed_id bigint not null refer
         .unwrap();
     assert_eq!(report.verified, Some(true), "{:?}", report.failures);
 }
+
+/// An "exclusive arc" (a CHECK that exactly one of two optional relations is set) gets one
+/// parent; before, both stayed null and Postgres refused the row. Ranges are non-empty (a CHECK
+/// of `not isempty(r)`) and differ by row, so two bookings do not overlap under an exclusion
+/// constraint (here on the span alone: no `btree_gist` needed); before, every range was `empty`.
+#[tokio::test]
+async fn exclusive_arcs_get_one_parent_and_ranges_are_non_empty_and_differ_by_row() {
+    let (db, s, _guard) = schema_with(|s| {
+        format!(
+            r#"
+create schema {s};
+create table {s}.orgs (id serial primary key, name text not null);
+create table {s}.people (id serial primary key, name text not null);
+create table {s}.notes (id serial primary key, body text not null,
+  org_id int references {s}.orgs (id) on delete cascade,
+  person_id int references {s}.people (id) on delete cascade,
+  check (num_nonnulls(org_id, person_id) = 1));
+create table {s}.tags (id serial primary key,
+  org_id int references {s}.orgs (id) on delete cascade,
+  person_id int references {s}.people (id) on delete cascade,
+  check ((org_id is null) <> (person_id is null)));
+create table {s}.rooms (id serial primary key, name text not null);
+create table {s}.bookings (id serial primary key,
+  room_id int not null references {s}.rooms (id) on delete cascade,
+  span tstzrange not null check (not isempty(span)),
+  days daterange not null check (not isempty(days)),
+  seats int4range not null check (not isempty(seats)),
+  price numrange not null check (not isempty(price)),
+  exclude using gist (span with &&));
+"#
+        )
+    })
+    .await;
+    let schemas = [s.as_str()];
+    for table in ["notes", "tags"] {
+        let (row, created) = create_and_clean(&db, &schemas, &format!("{s}.{table}")).await;
+        assert!(
+            row["org_id"].is_number() != row["person_id"].is_number(),
+            "{table}: exactly one parent: {row}"
+        );
+        assert_eq!(
+            created.len(),
+            2,
+            "{table}: the row and one parent: {created:?}"
+        );
+    }
+    let (booking, _) = create_and_clean(&db, &schemas, &format!("{s}.bookings")).await;
+    for column in ["span", "days", "seats", "price"] {
+        let text = booking[column].as_str().unwrap_or_default();
+        assert!(text.starts_with('['), "{column}: {booking}");
+    }
+    // Two bookings of one room in one test.
+    let ctx = context();
+    let tracker = ResourceTracker::new(LaneInfo::of(&ctx));
+    let room = create(
+        &db,
+        &ctx,
+        &tracker,
+        &format!("{s}.rooms"),
+        json!({}),
+        CallOptions::default(),
+    )
+    .await
+    .unwrap();
+    for _ in 0..2 {
+        create(
+            &db,
+            &ctx,
+            &tracker,
+            &format!("{s}.bookings"),
+            json!({ "room": { "id": room["id"] } }),
+            CallOptions::default(),
+        )
+        .await
+        .unwrap();
+    }
+    let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.verified, Some(true), "{:?}", report.failures);
+}

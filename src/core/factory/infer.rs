@@ -432,7 +432,7 @@ fn fits(shape: &TypeShape, v: &Value) -> std::result::Result<(), String> {
             Ok(())
         }
         (TypeShape::Array(_), Value::String(s)) if s.trim_start().starts_with('{') => Ok(()),
-        (TypeShape::Unsupported(_) | TypeShape::Fixed(_), _) => Ok(()),
+        (TypeShape::Unsupported(_) | TypeShape::Fixed(_) | TypeShape::Range(_), _) => Ok(()),
         (
             TypeShape::Text { .. }
             | TypeShape::Char
@@ -579,7 +579,7 @@ impl Planner<'_> {
             fks.extend(facts.table(*t).fks.iter());
         }
         let rels = name_relations(entry, self.graph, fks);
-        let extras = self.infer_parents(factory, table_id, &rels, &mut given, values)?;
+        let mut extras = self.infer_parents(factory, table_id, &rels, &mut given, values)?;
         if let Some((name, _)) = given.into_iter().next() {
             return Err(Error::new(
                 ErrorCode::FactoryField,
@@ -597,6 +597,9 @@ impl Planner<'_> {
                 ),
             ));
         }
+
+        // Parents a CHECK asks for (`num_nonnulls(org_id, user_id) = 1`).
+        extras.extend(self.parents_for_checks(factory, table_id, &path, &rels, values)?);
 
         // 3. Columns.
         let fk_columns: HashSet<&String> =
@@ -776,6 +779,67 @@ impl Planner<'_> {
                 continue;
             }
             if let Some(k) = self.frames.iter().rposition(|f| f.table == fk.parent) {
+                self.close_cycle(factory, table_id, rel, k, values)?;
+                continue;
+            }
+            let shape = self.new_parent(factory, table_id, rel, values)?;
+            extras.push((rel.name.clone(), shape));
+        }
+        Ok(extras)
+    }
+
+    /// Parents no foreign key requires but a CHECK does: an "exclusive arc" such as
+    /// `num_nonnulls(org_id, user_id) = 1` or `(a_id is null) <> (b_id is null)` fails while
+    /// every optional relation is null. For each check that certainly fails so (the columns of
+    /// relations without a parent null, the others not yet known), the first relation it reads
+    /// whose parent makes it no longer certainly fail gets one.
+    fn parents_for_checks(
+        &mut self,
+        factory: &str,
+        table_id: TableId,
+        path: &[TableId],
+        rels: &[Relation<'_>],
+        values: &mut BTreeMap<String, Val>,
+    ) -> Result<Vec<(String, Shape)>> {
+        let mut extras = Vec::new();
+        let now = self.now_secs;
+        for check in self.path_checks(path) {
+            let read = check.columns();
+            // Relations without a parent whose columns the check reads.
+            let open: Vec<&Relation<'_>> = rels
+                .iter()
+                .filter(|r| {
+                    r.fk.child_cols.iter().any(|c| read.contains(c))
+                        && r.fk.child_cols.iter().all(|c| !values.contains_key(c))
+                })
+                .collect();
+            if open.is_empty() {
+                continue;
+            }
+            // A column's value as far as it is known, with the relations in `open` null except
+            // `linked` (by constraint name).
+            let known = |linked: Option<&str>, c: &str| -> V {
+                let unlinked = open.iter().any(|r| {
+                    r.fk.child_cols.iter().any(|x| x == c) && linked != Some(r.fk.name.as_str())
+                });
+                match values.get(c) {
+                    Some(Val::Null) => V::Null,
+                    Some(_) => V::Unknown,
+                    None if unlinked => V::Null,
+                    None => V::Unknown,
+                }
+            };
+            if check.holds(&|c| known(None, c), now) {
+                continue;
+            }
+            let Some(rel) = open
+                .iter()
+                .find(|r| check.holds(&|c| known(Some(r.fk.name.as_str()), c), now))
+                .copied()
+            else {
+                continue;
+            };
+            if let Some(k) = self.frames.iter().rposition(|f| f.table == rel.fk.parent) {
                 self.close_cycle(factory, table_id, rel, k, values)?;
                 continue;
             }

@@ -70,7 +70,11 @@ pub(super) fn now_rfc3339() -> String {
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default();
-    let secs = now.as_secs() as i64;
+    rfc3339(now.as_secs() as i64, now.subsec_micros())
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ` of `secs` seconds (and `micros`) since 1970, UTC.
+pub(super) fn rfc3339(secs: i64, micros: u32) -> String {
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days + 719_468;
@@ -87,7 +91,7 @@ pub(super) fn now_rfc3339() -> String {
         rem / 3600,
         (rem % 3600) / 60,
         rem % 60,
-        now.subsec_micros()
+        micros
     )
 }
 

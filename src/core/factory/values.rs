@@ -83,7 +83,10 @@ pub(super) enum Shape {
     },
     Enum(Vec<String>),
     Array(Box<Shape>),
-    /// A literal that is always valid: `empty` for ranges, `()` for composites, ...
+    /// A range over numbers, dates or timestamps (the subtype's shape); other ranges are
+    /// `Fixed("empty")`.
+    Range(Box<Shape>),
+    /// A literal that is always valid: `()` for composites, `{}` for multiranges, ...
     Fixed(&'static str),
     /// A type inference cannot make a value of (PostGIS, vector, ...): its name.
     Unsupported(String),
@@ -101,7 +104,18 @@ pub(super) fn shape_of(facts: &TableFacts, oid: u32, typmod: i32) -> Shape {
 fn shape_of_type(facts: &TableFacts, t: &TypeFacts, typmod: i32) -> Shape {
     match t.kind {
         TypeKind::Enum => return Shape::Enum(t.labels.clone()),
-        TypeKind::Range => return Shape::Fixed("empty"),
+        TypeKind::Range => {
+            return match t.range_sub.map(|sub| shape_of(facts, sub, -1)) {
+                Some(
+                    sub @ (Shape::Int { .. }
+                    | Shape::Numeric { .. }
+                    | Shape::Float
+                    | Shape::Date
+                    | Shape::Timestamp),
+                ) => Shape::Range(Box::new(sub)),
+                _ => Shape::Fixed("empty"),
+            }
+        }
         TypeKind::Multirange => return Shape::Fixed("{}"),
         TypeKind::Composite => return Shape::Fixed("()"),
         _ => {}
@@ -514,6 +528,7 @@ fn candidates_of(
             vec![Candidate::text("0".repeat(n))]
         }
         Shape::Array(elem) => array_candidates(seed, column, elem, unique, first_only),
+        Shape::Range(sub) => range_candidates(seed, column, sub),
         Shape::Fixed(literal) => vec![Candidate::text(literal.to_string())],
         Shape::Unsupported(_) => Vec::new(),
     }
@@ -929,6 +944,41 @@ fn timestamp_candidates(seed: &Seed, column: &str, unique: bool, hints: &[Hint])
     out.push(Candidate::now(seed.now, 86_400));
     out.push(Candidate::now(seed.now, -86_400));
     out
+}
+
+/// Ranges: a non-empty one (a CHECK of `not isempty(r)`, a booking's span) that differs by
+/// row, so an exclusion constraint (`exclude using gist (room with =, span with &&)`) does not
+/// find two of one lane's rows overlapping: `[k, k+1)` for numbers, the k-th day from today
+/// for dates, the k-th hour from now for timestamps. Then `empty`.
+fn range_candidates(seed: &Seed, column: &str, sub: &Shape) -> Vec<Candidate> {
+    let k = (seed.hash_u128(column) % 100_000) as i64 + seed.n as i64;
+    let now = seed.now.floor() as i64;
+    let literal = match sub {
+        Shape::Date => {
+            let day =
+                |d: i64| utc_text(now.div_euclid(86_400) * 86_400 + d * 86_400)[..10].to_string();
+            format!("[{},{})", day(k), day(k + 1))
+        }
+        Shape::Timestamp => {
+            let hour = now - now.rem_euclid(3_600) + k * 3_600;
+            format!("[{},{})", utc_text(hour), utc_text(hour + 3_600))
+        }
+        _ => format!("[{k},{})", k + 1),
+    };
+    vec![
+        Candidate {
+            check: V::Unknown,
+            val: Val::Text(literal),
+        },
+        Candidate::text("empty".into()),
+    ]
+}
+
+/// `YYYY-MM-DD HH:MM:SS+00` of seconds since 1970.
+fn utc_text(secs: i64) -> String {
+    super::template::rfc3339(secs, 0)
+        .replace('T', " ")
+        .replace(".000000Z", "+00")
 }
 
 /// Arrays: empty, and one holding the element's first candidate; that one first when unique.
