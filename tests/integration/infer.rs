@@ -204,6 +204,9 @@ create table {s}.selfish (id int primary key, parent_id int not null references 
 create table {s}.c (id int generated always as identity primary key, d_id int not null);
 create table {s}.d (id int generated always as identity primary key, c_id int not null references {s}.c(id));
 alter table {s}.c add constraint c_d_fk foreign key (d_id) references {s}.d(id);
+create table {s}.plain_always (id int generated always as identity primary key, label text not null);
+create table {s}.g (n int not null, id int generated always as (n * 2) stored primary key,
+  parent_id int not null references {s}.g(id));
 "#
     ))
     .await
@@ -271,7 +274,9 @@ alter table {s}.c add constraint c_d_fk foreign key (d_id) references {s}.d(id);
         "a required self-reference points at itself"
     );
 
-    let err = create(
+    // `generated always as identity` keys take the computed keys, inserted `overriding system
+    // value` (before, such a cycle was refused).
+    let c = create(
         &db,
         &ctx,
         &tracker,
@@ -280,20 +285,47 @@ alter table {s}.c add constraint c_d_fk foreign key (d_id) references {s}.d(id);
         CallOptions::default(),
     )
     .await
+    .unwrap();
+    assert_eq!(c["d"]["c_id"], c["id"], "{c}");
+    assert_eq!(c["d_id"], c["d"]["id"], "{c}");
+
+    // A key the caller gives an always-identity column is kept, not refused by Postgres.
+    let given = create(
+        &db,
+        &ctx,
+        &tracker,
+        &format!("{s}.plain_always"),
+        json!({ "id": 424_242 }),
+        CallOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(given["id"], 424_242);
+
+    // A key a generated column computes cannot be known: an error naming the cycle.
+    let err = create(
+        &db,
+        &ctx,
+        &tracker,
+        &format!("{s}.g"),
+        json!({}),
+        CallOptions::default(),
+    )
+    .await
     .unwrap_err();
     assert_eq!(err.code(), ErrorCode::FactoryInfer);
     assert!(
-        err.message().contains(&format!("{s}.c -> {s}.d -> {s}.c")),
+        err.message().contains(&format!("{s}.g -> {s}.g")),
         "{}",
         err.message()
     );
     assert!(
-        err.message().contains("always generates"),
+        err.message().contains("generated column"),
         "{}",
         err.message()
     );
     assert_eq!(
-        counts(&db, &[&s]).await[&format!("{s}.d")],
+        counts(&db, &[&s]).await[&format!("{s}.g")],
         0,
         "nothing inserted"
     );

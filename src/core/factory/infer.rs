@@ -1059,8 +1059,10 @@ impl Planner<'_> {
             ))
         };
         let col = col.ok_or_else(|| fail("no such column"))?;
-        if col.generated || col.identity == Identity::Always {
-            return Err(fail("the database always generates it"));
+        // An identity `GENERATED ALWAYS` takes the computed key too: the row is inserted
+        // `overriding system value`.
+        if col.generated {
+            return Err(fail("it is a generated column"));
         }
         let shape = shape_of(self.facts, col.type_oid, col.typmod);
         let n = self

@@ -11,7 +11,7 @@ use super::definition::{FactoryDef, FactoryRegistry, StepDef};
 use super::infer::Fill;
 use super::template::{bcrypt_hash, now_rfc3339, parse_template, random_token, token_length, Part};
 use super::{CallOptions, FactoryCall};
-use crate::core::db::table_facts::TableFacts;
+use crate::core::db::table_facts::{Identity, TableFacts};
 use crate::core::error::{excerpt, Error, ErrorCode, Result};
 use crate::core::lane::{LaneId, WorkerContext};
 use crate::core::runs::journal;
@@ -120,6 +120,9 @@ pub(super) struct PlannedRow {
     pub(super) adopt: Option<Vec<String>>,
     /// Columns inference filled: an adopted row keeps what its trigger wrote for them.
     pub(super) inferred: Vec<String>,
+    /// The row gives a `GENERATED ALWAYS` identity column a value (the caller's, or the key
+    /// that closes a cycle of required references): inserted `overriding system value`.
+    pub(super) overriding: bool,
 }
 
 #[derive(Debug)]
@@ -362,12 +365,19 @@ impl<'a> Planner<'a> {
                 extras.push((relation, parent));
             }
         }
+        let entry = self.facts.table(table_id);
+        let overriding = values.keys().any(|c| {
+            entry
+                .column(c)
+                .is_some_and(|col| col.identity == Identity::Always)
+        });
         let row = self.rows.len();
         self.rows.push(PlannedRow {
             table: table_id,
             values: values.into_iter().collect(),
             adopt: None,
             inferred,
+            overriding,
         });
         if let Some(frame) = self.frames.last_mut() {
             frame.row = Some(row);

@@ -198,9 +198,14 @@ impl Plan {
             };
             let _ = write!(
                 sql,
-                "c{i} as (insert into {} ({}) values ({}){upsert} returning *)",
+                "c{i} as (insert into {} ({}){} values ({}){upsert} returning *)",
                 table.sql_name(),
                 cols.join(", "),
+                if row.overriding {
+                    " overriding system value"
+                } else {
+                    ""
+                },
                 exprs.join(", ")
             );
         }
