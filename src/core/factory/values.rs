@@ -949,9 +949,16 @@ fn timestamp_candidates(seed: &Seed, column: &str, unique: bool, hints: &[Hint])
 /// Ranges: a non-empty one (a CHECK of `not isempty(r)`, a booking's span) that differs by
 /// row, so an exclusion constraint (`exclude using gist (room with =, span with &&)`) does not
 /// find two of one lane's rows overlapping: `[k, k+1)` for numbers, the k-th day from today
-/// for dates, the k-th hour from now for timestamps. Then `empty`.
+/// for dates, the k-th hour from now for timestamps, `k` the row number past a start that
+/// depends on the lane (within ten years of days, one year of hours), so concurrent tests
+/// seldom meet either. Then `empty`.
 fn range_candidates(seed: &Seed, column: &str, sub: &Shape) -> Vec<Candidate> {
-    let k = (seed.hash_u128(column) % 100_000) as i64 + seed.n as i64;
+    let spread = match sub {
+        Shape::Date => 3_650,
+        Shape::Timestamp => 8_760,
+        _ => 100_000,
+    };
+    let k = (seed.hash_u128(column) % spread) as i64 + seed.n as i64;
     let now = seed.now.floor() as i64;
     let literal = match sub {
         Shape::Date => {
@@ -1030,6 +1037,41 @@ mod tests {
             n,
             now: 1.7e9,
         }
+    }
+
+    #[test]
+    fn ranges_are_non_empty_differ_by_row_and_stay_near_now() {
+        let l = lane();
+        let first = |n: u64, sub: Shape| match &range_candidates(&seed(&l, n), "span", &sub)[0].val
+        {
+            Val::Text(t) => t.clone(),
+            other => panic!("{other:?}"),
+        };
+        let (a, b) = (first(1, Shape::Timestamp), first(2, Shape::Timestamp));
+        assert_ne!(a, b);
+        let bounds: Vec<f64> = a
+            .trim_matches(['[', ')'])
+            .split(',')
+            .map(|t| super::super::check::parse_time(t).unwrap())
+            .collect();
+        assert_eq!(bounds[1] - bounds[0], 3_600.0, "{a}");
+        assert!(
+            bounds[0] >= 1.7e9 - 3_600.0 && bounds[0] <= 1.7e9 + 366.0 * 86_400.0,
+            "{a}"
+        );
+        let days = first(1, Shape::Date);
+        assert!(
+            days.starts_with('[') && days.len() == "[2023-11-14,2023-11-15)".len(),
+            "{days}"
+        );
+        assert_eq!(
+            first(3, Shape::Int { min: 0, max: 10 }).split(',').count(),
+            2
+        );
+        assert!(matches!(
+            &range_candidates(&seed(&l, 1), "span", &Shape::Float)[1].val,
+            Val::Text(t) if t == "empty"
+        ));
     }
 
     #[test]
