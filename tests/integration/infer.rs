@@ -902,6 +902,17 @@ create table {s}.loose (a int, b int not null, unique (a, b));
     assert_eq!(created.get(&format!("{s}.pairs")), Some(&1), "{created:?}");
 }
 
+/// The hash-partitioned tables of the test below, by how their key is made.
+const KEYS: [&str; 7] = [
+    "computed",
+    "serial_key",
+    "identity_key",
+    "uuid_key",
+    "text_key",
+    "always_key",
+    "by_tenant",
+];
+
 /// A row created in a hash partition needs a key that hashes there, which only Postgres can
 /// tell: the statement picks the first of several values that `satisfies_hash_partition`,
 /// whether pglane computes the key or the column's default or identity makes it. Before, a
@@ -920,9 +931,14 @@ create table {s}.uuid_key (id uuid primary key default gen_random_uuid(), note t
   partition by hash (id);
 create table {s}.text_key (code text primary key, note text not null) partition by hash (code);
 create table {s}.child (id serial primary key, computed_id bigint not null references {s}.computed (id) on delete cascade);
+create table {s}.always_key (id int generated always as identity primary key, note text not null)
+  partition by hash (id);
+create table {s}.tenants (id int generated always as identity primary key, name text not null);
+create table {s}.by_tenant (tenant_id int not null references {s}.tenants (id) on delete cascade,
+  id serial, note text not null, primary key (tenant_id, id)) partition by hash (tenant_id);
 "#
         );
-        for t in ["computed", "serial_key", "identity_key", "uuid_key", "text_key"] {
+        for t in KEYS {
             for r in 0..4 {
                 ddl.push_str(&format!(
                     "create table {s}.{t}_{r} partition of {s}.{t} for values with (modulus 4, remainder {r});\n"
@@ -933,19 +949,47 @@ create table {s}.child (id serial primary key, computed_id bigint not null refer
     })
     .await;
     let schemas = [s.as_str()];
-    for t in [
-        "computed",
-        "serial_key",
-        "identity_key",
-        "uuid_key",
-        "text_key",
-    ] {
+    // `always_key`: an always identity, inserted `overriding system value`; `by_tenant`: the key
+    // is a foreign key, so the tenant built for the row gets a key that hashes there.
+    for t in KEYS.iter().filter(|t| **t != "by_tenant") {
         for r in 0..4 {
             for _ in 0..3 {
                 let table = format!("{s}.{t}_{r}");
                 let (_, created) = create_and_clean(&db, &schemas, &table).await;
                 assert_eq!(created.get(&table), Some(&1), "{table}: {created:?}");
             }
+        }
+    }
+    // The tenant's delete takes the row with it (cascade), counted under the partitioned table.
+    for r in 0..4 {
+        for _ in 0..3 {
+            let table = format!("{s}.by_tenant_{r}");
+            let ctx = context();
+            let tracker = ResourceTracker::new(LaneInfo::of(&ctx));
+            let before = counts(&db, &schemas).await;
+            let row = create(
+                &db,
+                &ctx,
+                &tracker,
+                &table,
+                json!({}),
+                CallOptions::default(),
+            )
+            .await
+            .unwrap_or_else(|e| panic!("create {table}: {e:?}"));
+            let created = diff(&before, &counts(&db, &schemas).await);
+            assert_eq!(created.get(&table), Some(&1), "{table}: {created:?}");
+            assert_eq!(row["tenant_id"], row["tenant"]["id"], "{row}");
+            let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
+                .await
+                .unwrap();
+            assert_eq!(
+                report.verified,
+                Some(true),
+                "{table}: {:?}",
+                report.failures
+            );
+            assert_eq!(counts(&db, &schemas).await, before, "{table}: nothing left");
         }
     }
     // A child whose parent is created in a hash partition in the same statement refers to the

@@ -180,11 +180,26 @@ fn name_relations<'a>(
 
 /// A row bound for a hash partition whose key column it lacks: the hash-partitioned table, the
 /// key column, and the partition's bound.
-struct HashBound {
-    parent: TableId,
-    column: String,
-    modulus: u32,
-    remainder: u32,
+#[derive(Debug, Clone)]
+pub(super) struct HashBound {
+    pub(super) parent: TableId,
+    pub(super) column: String,
+    pub(super) modulus: u32,
+    pub(super) remainder: u32,
+}
+
+/// What a child being built asks of the next row of its parent's table.
+#[derive(Debug)]
+pub(super) struct ParentRequest {
+    /// The parent table.
+    pub(super) table: TableId,
+    /// Columns the row must set, nullable or not: the child's foreign key refers to them, and
+    /// one left null would leave the child's key half null (which `MATCH FULL` refuses, and a
+    /// `NOT NULL` key column cannot take).
+    pub(super) columns: Vec<String>,
+    /// The child goes to a hash partition whose key is its foreign key: the parent's key
+    /// column (`column` here) must hash there.
+    pub(super) hash: Option<HashBound>,
 }
 
 /// The values a partition bound routes by: a range's lower bound, a list's first value.
@@ -563,15 +578,22 @@ impl Planner<'_> {
                     .is_some_and(|col| col.not_null && col.default.is_none()))
         });
 
-        // Columns a child being built refers to.
-        let referenced: HashSet<String> =
-            match self.referenced.iter().rposition(|(t, _)| *t == table_id) {
-                Some(i) => self.referenced.remove(i).1.into_iter().collect(),
-                None => HashSet::new(),
-            };
+        // What a child being built asks of this row.
+        let request = self
+            .requests
+            .iter()
+            .rposition(|r| r.table == table_id)
+            .map(|i| self.requests.remove(i));
+        let (referenced, requested_hash): (HashSet<String>, _) = match request {
+            Some(r) => (r.columns.into_iter().collect(), r.hash),
+            None => (HashSet::new(), None),
+        };
 
         // 1. The partition the row goes to.
         let (path, hash_route) = self.partition_path(table_id, values);
+        if let Some(frame) = self.frames.last_mut() {
+            frame.hash = hash_route.clone();
+        }
 
         // 2. Parents.
         let mut fks: Vec<&ForeignKeyFacts> = Vec::new();
@@ -605,8 +627,12 @@ impl Planner<'_> {
         let fk_columns: HashSet<&String> =
             rels.iter().flat_map(|r| r.fk.child_cols.iter()).collect();
         self.fill_columns(table_id, &path, values, &fk_columns, &referenced)?;
-        // A key that is also a foreign key takes its parent's value, wherever that hashes.
+        // A key that is also a foreign key takes its parent's value: a parent built here was
+        // given a key that hashes to the partition (`requested_hash` of that parent's row).
         if let Some(route) = hash_route.filter(|r| !fk_columns.contains(&r.column)) {
+            self.route_to_hash_partition(table_id, route, values);
+        }
+        if let Some(route) = requested_hash {
             self.route_to_hash_partition(table_id, route, values);
         }
         Ok(extras)
@@ -656,12 +682,21 @@ impl Planner<'_> {
                 RouteSource::Candidates(offer)
             }
             Some(_) => return,
-            None if col.identity == Identity::ByDefault => RouteSource::Identity,
-            None => match col
-                .default
-                .clone()
-                .or_else(|| facts.table(parent).column(&column)?.default.clone())
-            {
+            // An `always` identity too: the row is then inserted `overriding system value`.
+            // The sequence belongs to the partitioned table when the row's table is a partition.
+            None if col.identity != Identity::None => {
+                RouteSource::Identity(if facts.table(table_id).partition_parent.is_some() {
+                    parent
+                } else {
+                    table_id
+                })
+            }
+            // A partition's own default, else its partitioned table's.
+            None => match col.default.clone().or_else(|| {
+                let entry = facts.table(table_id);
+                entry.partition_parent?;
+                facts.table(parent).column(&column)?.default.clone()
+            }) {
                 Some(expr) => RouteSource::Default(expr),
                 None => return,
             },
@@ -886,10 +921,27 @@ impl Planner<'_> {
         }
         let parent_factory = self.factory_for_table(fk.parent);
         self.sync_frame(values);
-        let pending = self.referenced.len();
-        self.referenced.push((fk.parent, fk.parent_cols.clone()));
+        // The row goes to a hash partition keyed by this foreign key: the parent's key must
+        // hash there.
+        let hash = self
+            .frames
+            .last()
+            .and_then(|f| f.hash.clone())
+            .and_then(|h| {
+                let at = fk.child_cols.iter().position(|c| *c == h.column)?;
+                Some(HashBound {
+                    column: fk.parent_cols.get(at)?.clone(),
+                    ..h
+                })
+            });
+        let pending = self.requests.len();
+        self.requests.push(ParentRequest {
+            table: fk.parent,
+            columns: fk.parent_cols.clone(),
+            hash,
+        });
         let shape = self.instantiate(&parent_factory, attrs, &[]);
-        self.referenced.truncate(pending);
+        self.requests.truncate(pending);
         let shape = shape?;
         self.read_frame(values);
         let row = shape.row().ok_or_else(|| {

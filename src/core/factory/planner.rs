@@ -8,7 +8,7 @@
 //! definition only says what differs from what the catalog implies.
 
 use super::definition::{FactoryDef, FactoryRegistry, StepDef};
-use super::infer::Fill;
+use super::infer::{Fill, HashBound, ParentRequest};
 use super::template::{bcrypt_hash, now_rfc3339, parse_template, random_token, token_length, Part};
 use super::{CallOptions, FactoryCall};
 use crate::core::db::table_facts::{Identity, TableFacts};
@@ -70,8 +70,8 @@ pub(super) enum RouteSource {
     /// The column's default, evaluated again for each value (a sequence, `gen_random_uuid()`):
     /// the expression as the catalog prints it.
     Default(String),
-    /// The next values of the column's identity sequence.
-    Identity,
+    /// The next values of the column's identity sequence, of this table's column.
+    Identity(TableId),
 }
 
 impl Val {
@@ -176,10 +176,8 @@ pub(super) struct Planner<'a> {
     pub(super) frames: Vec<Frame>,
     /// The definition that builds a table's rows when the table is named or is a parent.
     pub(super) table_factories: HashMap<TableId, String>,
-    /// Columns the next row of a table must set, nullable or not: a child's foreign key refers
-    /// to them, and one left null would leave the child's key half null (which `MATCH FULL`
-    /// refuses, and a `NOT NULL` key column cannot take).
-    pub(super) referenced: Vec<(TableId, Vec<String>)>,
+    /// What a child being built asks of the next row of a parent table: see [`ParentRequest`].
+    pub(super) requests: Vec<ParentRequest>,
 }
 
 /// A row being built: its table, the values it has so far, and its index once planned.
@@ -188,6 +186,9 @@ pub(super) struct Frame {
     pub(super) table: TableId,
     pub(super) values: BTreeMap<String, Val>,
     pub(super) row: Option<usize>,
+    /// The hash partition the row goes to and the key column it lacks, when it does: a parent
+    /// built for a foreign key on that column is given a key that hashes there.
+    pub(super) hash: Option<HashBound>,
 }
 
 /// Names visible to templates: parameters, and rows by name (`self`, associations, steps).
@@ -320,6 +321,7 @@ impl<'a> Planner<'a> {
             table: table_id,
             values: BTreeMap::new(),
             row: None,
+            hash: None,
         });
         let result = self.instantiate_row_in_frame(name, def, attrs, env, table_id);
         self.frames.pop();
@@ -955,7 +957,7 @@ impl Plan {
             fill: options.fill,
             frames: Vec::new(),
             table_factories: table_factories(registry, graph),
-            referenced: Vec::new(),
+            requests: Vec::new(),
         };
         let mut traits = call.traits.clone();
         let mut attrs = BTreeMap::new();

@@ -86,7 +86,7 @@ impl Plan {
                         Val::Routed(route) => match route.source {
                             RouteSource::Candidates(_) => 4,
                             RouteSource::Default(_) => 3,
-                            RouteSource::Identity => 5,
+                            RouteSource::Identity(_) => 5,
                         },
                         _ => 1,
                     })
@@ -491,9 +491,9 @@ fn routed_key(
         // The catalog's own text of the column's default (`nextval('t_id_seq'::regclass)`):
         // schema, not a value, evaluated once per value offered.
         RouteSource::Default(expr) => generated(expr.clone()),
-        RouteSource::Identity => generated(format!(
+        RouteSource::Identity(table) => generated(format!(
             "pg_catalog.nextval(pg_catalog.pg_get_serial_sequence({}, {}))",
-            params.push(graph.tables[route.parent].sql_name()),
+            params.push(graph.tables[*table].sql_name()),
             params.push(column.to_string()),
         )),
     }
