@@ -645,20 +645,16 @@ impl Planner<'_> {
     fn route_to_hash_partition(
         &self,
         table_id: TableId,
-        HashBound {
-            parent,
-            column,
-            modulus,
-            remainder,
-        }: HashBound,
+        bound: HashBound,
         values: &mut BTreeMap<String, Val>,
     ) {
         let facts = self.facts;
-        let Some(col) = facts.table(table_id).column(&column) else {
+        let (parent, column) = (bound.parent, bound.column.as_str());
+        let Some(col) = facts.table(table_id).column(column) else {
             return;
         };
-        let offered = HashRoute::offered(modulus);
-        let source = match values.get(&column) {
+        let offered = HashRoute::offered(bound.modulus);
+        let source = match values.get(column) {
             Some(first @ (Val::Text(_) | Val::Json(_))) => {
                 let table = &self.graph.tables[table_id];
                 let display = table.display_name();
@@ -675,7 +671,7 @@ impl Planner<'_> {
                         n: (1 << 40) + k * offered as u64 + i,
                         now: self.now_secs,
                     };
-                    if let Some(c) = first_candidate(&seed, &column, &shape, true) {
+                    if let Some(c) = first_candidate(&seed, column, &shape, true) {
                         offer.push(c.val);
                     }
                 }
@@ -695,20 +691,15 @@ impl Planner<'_> {
             None => match col.default.clone().or_else(|| {
                 let entry = facts.table(table_id);
                 entry.partition_parent?;
-                facts.table(parent).column(&column)?.default.clone()
+                facts.table(parent).column(column)?.default.clone()
             }) {
                 Some(expr) => RouteSource::Default(expr),
                 None => return,
             },
         };
         values.insert(
-            column,
-            Val::Routed(Box::new(HashRoute {
-                parent,
-                modulus,
-                remainder,
-                source,
-            })),
+            bound.column.clone(),
+            Val::Routed(Box::new(HashRoute { bound, source })),
         );
     }
 

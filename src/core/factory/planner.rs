@@ -46,10 +46,8 @@ pub(super) enum Val {
 /// offers enough values that one of them fits.
 #[derive(Debug, Clone)]
 pub(super) struct HashRoute {
-    /// The hash-partitioned table.
-    pub(super) parent: TableId,
-    pub(super) modulus: u32,
-    pub(super) remainder: u32,
+    /// The hash-partitioned table, the key column and the partition's bound.
+    pub(super) bound: HashBound,
     pub(super) source: RouteSource,
 }
 

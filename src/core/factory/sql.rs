@@ -169,7 +169,7 @@ impl Plan {
                         params.push(format!("{seconds} seconds"))
                     ),
                     Val::Routed(route) => {
-                        routed_key(route, graph, column, ty, &mut params)
+                        routed_key(route, graph, ty, &mut params)
                     }
                     v => format!("{}::{ty}", params.push(param_text(v, ty))),
                 });
@@ -458,19 +458,14 @@ impl Plan {
 /// The expression of a key the statement picks for a row bound for a hash partition: the first
 /// value offered that `satisfies_hash_partition` (null when none does, which Postgres then
 /// refuses by the column's `NOT NULL` or routes elsewhere).
-fn routed_key(
-    route: &HashRoute,
-    graph: &SchemaGraph,
-    column: &str,
-    ty: &str,
-    params: &mut Values,
-) -> String {
-    let offered = HashRoute::offered(route.modulus);
+fn routed_key(route: &HashRoute, graph: &SchemaGraph, ty: &str, params: &mut Values) -> String {
+    let bound = &route.bound;
+    let offered = HashRoute::offered(bound.modulus);
     let fits = format!(
         "pg_catalog.satisfies_hash_partition({}::regclass, {}::int4, {}::int4, pglane_k.v)",
-        params.push(graph.tables[route.parent].sql_name()),
-        params.push(route.modulus.to_string()),
-        params.push(route.remainder.to_string()),
+        params.push(graph.tables[bound.parent].sql_name()),
+        params.push(bound.modulus.to_string()),
+        params.push(bound.remainder.to_string()),
     );
     let generated = |expr: String| {
         format!(
@@ -494,7 +489,7 @@ fn routed_key(
         RouteSource::Identity(table) => generated(format!(
             "pg_catalog.nextval(pg_catalog.pg_get_serial_sequence({}, {}))",
             params.push(graph.tables[*table].sql_name()),
-            params.push(column.to_string()),
+            params.push(bound.column.clone()),
         )),
     }
 }
