@@ -1,7 +1,7 @@
 //! Reading the schema graph from `pg_catalog` (one query, one JSON document) and keeping it per
 //! [`Db`]: [`Db::graph_for`] is the one place the catalog is read again.
 
-use super::errors::{catalog_moved, CATALOG_ATTEMPTS};
+use super::errors::read_catalog;
 use super::Db;
 use crate::core::error::{Error, Result};
 use crate::core::schema::{Column, ForeignKey, OnDelete, SchemaGraph, Table};
@@ -148,7 +148,7 @@ impl Db {
     }
 
     /// The schema graph, as current as `freshness` asks, and the round trips that cost (0 or
-    /// 1; more when DDL of another session ran beside it, see [`catalog_moved`]). The only
+    /// 1; more when DDL of another session ran beside it, see [`read_catalog`]). The only
     /// place pglane reads the catalog.
     pub async fn graph_for(&self, freshness: Freshness<'_>) -> Result<(Arc<SchemaGraph>, u64)> {
         if let Some(g) = self.cached_graph() {
@@ -159,14 +159,8 @@ impl Db {
             }
         }
         let conn = self.conn().await?;
-        let mut attempt = 1;
-        let rows = loop {
-            match conn.query(CATALOG_SQL, &[]).await {
-                Err(e) if catalog_moved(&e) && attempt < CATALOG_ATTEMPTS => attempt += 1,
-                outcome => break outcome,
-            }
-        }
-        .map_err(|e| e.context("reading the schema from pg_catalog"))?;
+        let (rows, attempts) = read_catalog(|| conn.query(CATALOG_SQL, &[])).await;
+        let rows = rows.map_err(|e| e.context("reading the schema from pg_catalog"))?;
         let json: String = rows
             .first()
             .map(|r| r.get(0))
@@ -175,7 +169,7 @@ impl Db {
         *self.inner.graph.write().unwrap_or_else(|p| p.into_inner()) = Some(graph.clone());
         // The schema may have changed: statements prepared for the old one go.
         self.inner.pool.manager().statement_caches.clear();
-        Ok((graph, attempt as u64))
+        Ok((graph, attempts))
     }
 
     /// [`Db::graph_for`] from a thread outside the runtime (a synchronous JS call).

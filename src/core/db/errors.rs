@@ -117,7 +117,23 @@ pub fn catalog_moved(err: &Error) -> bool {
 }
 
 /// How often a catalog read is tried when [`catalog_moved`] says DDL ran beside it.
-pub const CATALOG_ATTEMPTS: usize = 5;
+const CATALOG_ATTEMPTS: u64 = 5;
+
+/// Runs the catalog query `read`, again while [`catalog_moved`] says another session's DDL
+/// made it fail: its outcome, and how many times it ran (round trips).
+pub async fn read_catalog<T, F, Fut>(mut read: F) -> (crate::core::error::Result<T>, u64)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = crate::core::error::Result<T>>,
+{
+    let mut attempts = 1;
+    loop {
+        match read().await {
+            Err(e) if catalog_moved(&e) && attempts < CATALOG_ATTEMPTS => attempts += 1,
+            outcome => return (outcome, attempts),
+        }
+    }
+}
 
 /// Maps a failure to get a connection from the pool.
 pub fn pool_error(cfg: &DbConfig, e: PoolError) -> Error {

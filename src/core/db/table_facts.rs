@@ -5,7 +5,7 @@
 //! own, the first time a factory needs them ([`Db::table_facts`]), and kept beside the graph
 //! they were read for.
 
-use super::errors::{catalog_moved, CATALOG_ATTEMPTS};
+use super::errors::read_catalog;
 use super::Db;
 use crate::core::error::{Error, Result};
 use crate::core::schema::{SchemaGraph, TableId, TableName};
@@ -570,22 +570,21 @@ impl Db {
     /// The column facts of `graph`'s tables: read in one round trip the first time they are
     /// asked for with this graph (again after the graph was read again), then kept. Returns
     /// the facts and the round trips that cost (0 or 1; more when DDL of another session
-    /// dropped a table while the query ran, see [`catalog_moved`]).
+    /// dropped a table while the query ran, see [`read_catalog`]).
     pub async fn table_facts(&self, graph: &Arc<SchemaGraph>) -> Result<(Arc<TableFacts>, u64)> {
         if let Some(facts) = self.cached_table_facts(graph) {
             return Ok((facts, 0));
         }
         let conn = self.conn().await?;
-        let mut attempt = 1;
         // A large catalog makes the planner cost this query high enough to JIT-compile it,
         // which takes longer than running it.
-        let rows = loop {
-            match conn.query_guarded(FACTS_SQL, &[], graph.jit, false).await? {
-                Err(e) if catalog_moved(&e) && attempt < CATALOG_ATTEMPTS => attempt += 1,
-                outcome => break outcome,
-            }
-        }
-        .map_err(|e| e.context("reading column facts from pg_catalog"))?;
+        let (rows, attempts) = read_catalog(|| async {
+            conn.query_guarded(FACTS_SQL, &[], graph.jit, false)
+                .await
+                .and_then(|outcome| outcome)
+        })
+        .await;
+        let rows = rows.map_err(|e| e.context("reading column facts from pg_catalog"))?;
         let json: String = rows
             .first()
             .map(|r| r.get(0))
@@ -596,7 +595,7 @@ impl Db {
             .table_facts
             .write()
             .unwrap_or_else(|p| p.into_inner()) = Some((graph.clone(), facts.clone()));
-        Ok((facts, attempt as u64))
+        Ok((facts, attempts))
     }
 
     /// [`Db::table_facts`] from a thread outside the runtime (a synchronous JS call).
