@@ -129,6 +129,31 @@ async fn create_and_clean(
     (row, created)
 }
 
+/// Creates one row of `table` (a partition) with no attributes: checks it went into `table`
+/// itself, that cleanup verified and left nothing (the rows under it may be counted under the
+/// partitioned table), and returns it.
+async fn create_one_and_clean(db: &Db, schemas: &[&str], table: &str) -> Value {
+    let ctx = context();
+    let tracker = ResourceTracker::new(LaneInfo::of(&ctx));
+    let before = counts(db, schemas).await;
+    let row = create(db, &ctx, &tracker, table, json!({}), CallOptions::default())
+        .await
+        .unwrap_or_else(|e| panic!("create {table}: {e:?}"));
+    let created = diff(&before, &counts(db, schemas).await);
+    assert_eq!(created.get(table), Some(&1), "{table}: {created:?}");
+    let report = cleanup_tracked(db, &tracker, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        report.verified,
+        Some(true),
+        "{table}: {:?}",
+        report.failures
+    );
+    assert_eq!(counts(db, schemas).await, before, "{table}: nothing left");
+    row
+}
+
 #[tokio::test]
 async fn every_table_of_the_hostile_schema_is_created_with_its_parents_and_cleaned_exactly() {
     let db = db();
@@ -624,36 +649,12 @@ create table {s}.sites_rest partition of {s}.sites default;
     ];
     for (partition, column, key) in cases {
         let table = format!("{s}.{partition}");
-        let ctx = context();
-        let tracker = ResourceTracker::new(LaneInfo::of(&ctx));
-        let before = counts(&db, &schemas).await;
-        let row = create(
-            &db,
-            &ctx,
-            &tracker,
-            &table,
-            json!({}),
-            CallOptions::default(),
-        )
-        .await
-        .unwrap_or_else(|e| panic!("create {table}: {e:?}"));
+        let row = create_one_and_clean(&db, &schemas, &table).await;
         assert_eq!(
             row[column].to_string().trim_matches('"'),
             key,
             "{table}: {row}"
         );
-        let created = diff(&before, &counts(&db, &schemas).await);
-        assert_eq!(created.get(&table), Some(&1), "{table}: {created:?}");
-        let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
-            .await
-            .unwrap();
-        assert_eq!(
-            report.verified,
-            Some(true),
-            "{table}: {:?}",
-            report.failures
-        );
-        assert_eq!(counts(&db, &schemas).await, before, "{table}: nothing left");
     }
 }
 
@@ -964,32 +965,8 @@ create table {s}.by_tenant (tenant_id int not null references {s}.tenants (id) o
     for r in 0..4 {
         for _ in 0..3 {
             let table = format!("{s}.by_tenant_{r}");
-            let ctx = context();
-            let tracker = ResourceTracker::new(LaneInfo::of(&ctx));
-            let before = counts(&db, &schemas).await;
-            let row = create(
-                &db,
-                &ctx,
-                &tracker,
-                &table,
-                json!({}),
-                CallOptions::default(),
-            )
-            .await
-            .unwrap_or_else(|e| panic!("create {table}: {e:?}"));
-            let created = diff(&before, &counts(&db, &schemas).await);
-            assert_eq!(created.get(&table), Some(&1), "{table}: {created:?}");
+            let row = create_one_and_clean(&db, &schemas, &table).await;
             assert_eq!(row["tenant_id"], row["tenant"]["id"], "{row}");
-            let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
-                .await
-                .unwrap();
-            assert_eq!(
-                report.verified,
-                Some(true),
-                "{table}: {:?}",
-                report.failures
-            );
-            assert_eq!(counts(&db, &schemas).await, before, "{table}: nothing left");
         }
     }
     // A child whose parent is created in a hash partition in the same statement refers to the
