@@ -5,6 +5,7 @@
 use crate::support::{db, SchemaGuard};
 use pglane::core::cleanup::{cleanup_pattern, cleanup_tracked, find_leaks, CleanupOptions};
 use pglane::core::db::catalog::Freshness;
+use pglane::core::db::config::PrepareMode;
 use pglane::core::db::Db;
 use pglane::core::lane::naming::NameFormat;
 use pglane::core::lane::tracker::{LaneInfo, ResourceTracker};
@@ -498,4 +499,155 @@ async fn pattern_cleanup_reads_the_catalog_again_when_a_table_created_since_hold
         count(&db, &format!("select count(*) from {s}.orgs")).await,
         0
     );
+}
+
+/// users <- orgs(owner, no index) <- projects(org, indexed), with `n` lane users each owning
+/// an org with a project (names `lanerun7-w1-{i}-...`), and one user of another run.
+async fn unindexed_owner_schema(db: &Db, s: &str, n: i32) {
+    db.execute_script(&format!(
+        r#"create schema {s};
+create table {s}.users (id int primary key, email text not null);
+create table {s}.orgs (id int primary key, owner int not null references {s}.users(id), name text not null);
+create table {s}.projects (id int primary key, org int not null references {s}.orgs(id), name text not null);
+create index on {s}.projects (org);
+insert into {s}.users select i, 'lanerun7-w1-' || i || '-user@x.test' from generate_series(1, {n}) i;
+insert into {s}.orgs select i, i, 'lanerun7-w1-' || i || '-Org' from generate_series(1, {n}) i;
+insert into {s}.projects select i, i, 'lanerun7-w1-' || i || '-Project' from generate_series(1, {n}) i;
+insert into {s}.users values (0, 'otherrun-w1-0-user@x.test');
+insert into {s}.orgs values (0, 0, 'otherrun-w1-0-Org');"#
+    ))
+    .await
+    .unwrap();
+}
+
+/// The lane columns of that schema only: other tests' tables stay out of the sweep.
+fn owner_schema_columns(s: &str) -> Vec<(String, Vec<String>)> {
+    vec![
+        (format!("{s}.users"), vec!["email".to_string()]),
+        (format!("{s}.orgs"), vec!["name".to_string()]),
+        (format!("{s}.projects"), vec!["name".to_string()]),
+    ]
+}
+
+#[tokio::test]
+async fn a_sweep_of_many_rows_goes_in_stages_children_first_in_one_round_trip() {
+    for prepare in [PrepareMode::Auto, PrepareMode::Off] {
+        let mut cfg = crate::support::config();
+        cfg.prepare = prepare;
+        let db = Db::new(cfg).unwrap();
+        let s = format!("staged_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+        let _guard = SchemaGuard::new(&[&s]);
+        unindexed_owner_schema(&db, &s, 150).await;
+        let report = cleanup_pattern(
+            &db,
+            &lane("lanerun7-w1-%"),
+            Some(&owner_schema_columns(&s)),
+            CleanupOptions::default(),
+            true,
+        )
+        .await
+        .unwrap();
+        assert!(report.failures.is_empty(), "{:?}", report.failures);
+        assert!(!report.fallback);
+        assert_eq!(report.verified, Some(true), "{prepare:?}");
+        assert_eq!(report.total_deleted, 450, "{:?}", report.deleted);
+        // orgs.owner has no index: orgs and projects go first, users in a second statement,
+        // both sent at once.
+        assert_eq!(report.statements, 2, "{prepare:?}");
+        assert_eq!(report.round_trips, 1, "{prepare:?}");
+        assert_eq!(
+            count(&db, &format!("select count(*) from {s}.users")).await,
+            1,
+            "the other run's user stays"
+        );
+        assert_eq!(
+            count(&db, &format!("select count(*) from {s}.orgs")).await,
+            1
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_failing_stage_keeps_what_the_stages_before_it_deleted_and_the_fallback_names_it() {
+    let db = db();
+    let s = format!("staged_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let _guard = SchemaGuard::new(&[&s]);
+    unindexed_owner_schema(&db, &s, 120).await;
+    // The app refuses to lose user 7: the users' stage fails, after orgs and projects went.
+    db.execute_script(&format!(
+        r#"create function {s}.keep_seven() returns trigger language plpgsql as $$
+begin
+  if old.id = 7 then raise exception 'user 7 stays'; end if;
+  return old;
+end $$;
+create trigger keep_seven before delete on {s}.users for each row execute function {s}.keep_seven();"#
+    ))
+    .await
+    .unwrap();
+    let report = cleanup_pattern(
+        &db,
+        &lane("lanerun7-w1-%"),
+        Some(&owner_schema_columns(&s)),
+        CleanupOptions::default(),
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(report.fallback);
+    assert_eq!(report.verified, Some(false));
+    let failed: Vec<&String> = report.failures.iter().flat_map(|f| &f.tables).collect();
+    assert_eq!(failed, vec![&format!("{s}.users")], "{:?}", report.failures);
+    assert!(report.failures[0].message.contains("user 7 stays"));
+    assert_eq!(
+        report.remaining.iter().map(|c| c.rows).sum::<u64>(),
+        120,
+        "the users' group failed whole: {:?}",
+        report.remaining
+    );
+    assert_eq!(
+        count(&db, &format!("select count(*) from {s}.orgs")).await,
+        1,
+        "the first stage's orgs are gone, committed; the other run's stays"
+    );
+    assert_eq!(
+        count(&db, &format!("select count(*) from {s}.projects")).await,
+        0
+    );
+    assert_eq!(
+        report.total_deleted, 240,
+        "orgs and projects counted once: {:?}",
+        report.deleted
+    );
+}
+
+#[tokio::test]
+async fn the_catalog_knows_which_foreign_keys_an_index_leads_with() {
+    let db = db();
+    let s = format!("fkidx_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let _guard = SchemaGuard::new(&[&s]);
+    db.execute_script(&format!(
+        r#"create schema {s};
+create table {s}.p (a int, b int, primary key (a, b));
+create table {s}.leading_any_order (x int, a int, b int, foreign key (a, b) references {s}.p);
+create index on {s}.leading_any_order (b, a, x);
+create table {s}.first_column_only (a int, b int, foreign key (a, b) references {s}.p);
+create index on {s}.first_column_only (a);
+create table {s}.not_leading (x int, a int, b int, foreign key (a, b) references {s}.p);
+create index on {s}.not_leading (x, a, b);
+create table {s}.partial (a int, b int, foreign key (a, b) references {s}.p);
+create index on {s}.partial (a, b) where a > 0;
+create table {s}.by_primary_key (a int, b int, primary key (a, b), foreign key (a, b) references {s}.p);"#
+    ))
+    .await
+    .unwrap();
+    let (graph, _) = db.graph_for(Freshness::Fresh).await.unwrap();
+    let indexed = |table: &str| {
+        let t = graph.resolve(&format!("{s}.{table}")).unwrap();
+        graph.fks.iter().find(|fk| fk.child == t).unwrap().indexed
+    };
+    assert!(indexed("leading_any_order"));
+    assert!(indexed("by_primary_key"));
+    assert!(!indexed("first_column_only"));
+    assert!(!indexed("not_leading"));
+    assert!(!indexed("partial"));
 }

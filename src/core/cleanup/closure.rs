@@ -148,6 +148,36 @@ impl Closure {
         self.groups.is_empty()
     }
 
+    /// The stage of each group, for a cleanup of many rows that deletes stage by stage, each
+    /// stage its own transaction, stage 0 first. A group's stage is at least that of every
+    /// group whose rows reference it, and one more where that foreign key has no index:
+    /// Postgres then reads the child table once for every parent row deleted, and rows the
+    /// same transaction deleted stay in the way of each read, where rows an earlier
+    /// transaction deleted are pruned by the first one.
+    pub fn stages(&self, graph: &SchemaGraph) -> Vec<usize> {
+        let mut group_of = vec![usize::MAX; graph.tables.len()];
+        for (gi, group) in self.groups.iter().enumerate() {
+            for &t in group {
+                group_of[t] = gi;
+            }
+        }
+        let mut stage = vec![0usize; self.groups.len()];
+        // Groups come parents first: backwards, every child group's stage is known.
+        for gi in (0..self.groups.len()).rev() {
+            for &t in &self.groups[gi] {
+                for fk in graph.referenced_by(t) {
+                    let child = group_of[fk.child];
+                    if child == usize::MAX || child == gi {
+                        continue;
+                    }
+                    debug_assert!(child > gi, "groups are parents first");
+                    stage[gi] = stage[gi].max(stage[child] + usize::from(!fk.indexed));
+                }
+            }
+        }
+        stage
+    }
+
     /// The foreign keys of [`Closure::edges`] whose child is `table`, with their indexes.
     pub fn edges_into<'g>(
         &'g self,
@@ -277,6 +307,51 @@ mod tests {
         assert!(c.groups.contains(&vec![5]), "{:?}", c.groups);
         assert!(c.in_cycle[3] && c.in_cycle[4] && c.in_cycle[5]);
         assert!(!c.in_cycle[0]);
+    }
+
+    #[test]
+    fn a_parent_goes_in_a_later_stage_than_children_whose_key_has_no_index() {
+        use crate::core::schema::tests::{fk, table};
+        use crate::core::schema::{OnDelete, SchemaGraph};
+        // users <- orgs(owner, no index) <- projects(org) <- tasks(project, no index);
+        // users <- tasks(assignee, indexed).
+        let tables = vec![
+            table("public", "users", &[("id", "uuid")]),
+            table("public", "orgs", &[("id", "uuid"), ("owner", "uuid")]),
+            table("public", "projects", &[("id", "uuid"), ("org", "uuid")]),
+            table(
+                "public",
+                "tasks",
+                &[("id", "uuid"), ("project", "uuid"), ("assignee", "uuid")],
+            ),
+        ];
+        let unindexed = |mut k: ForeignKey| {
+            k.indexed = false;
+            k
+        };
+        let g = SchemaGraph::from_parts(
+            tables,
+            vec![
+                unindexed(fk(1, 0, "owner", OnDelete::NoAction)),
+                fk(2, 1, "org", OnDelete::NoAction),
+                unindexed(fk(3, 2, "project", OnDelete::NoAction)),
+                fk(3, 0, "assignee", OnDelete::NoAction),
+            ],
+        );
+        let c = Closure::of(&g, &[0], Dependents::DeleteAll, LaneRows::Ignore);
+        let stages = c.stages(&g);
+        let stage_of = |t: TableId| stages[c.groups.iter().position(|gr| gr.contains(&t)).unwrap()];
+        assert_eq!(stage_of(3), 0, "tasks first");
+        assert_eq!(
+            stage_of(2),
+            1,
+            "projects after tasks (no index on tasks.project)"
+        );
+        assert_eq!(stage_of(1), 1, "orgs with projects (indexed)");
+        assert_eq!(stage_of(0), 2, "users after orgs (no index on orgs.owner)");
+        // With every key indexed, one stage.
+        let all_indexed = Closure::of(&sample(), &[0], Dependents::DeleteAll, LaneRows::Ignore);
+        assert!(all_indexed.stages(&sample()).iter().all(|&s| s == 0));
     }
 
     #[test]

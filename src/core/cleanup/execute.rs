@@ -1,5 +1,6 @@
 //! Runs cleanup plans: the happy path is one statement that deletes the whole closure and
-//! checks, in its own snapshot, that every tracked row was among the deleted (one round trip);
+//! checks, in its own snapshot, that every tracked row was among the deleted (one round trip;
+//! a cleanup of many rows may go in stages, one statement each, sent together);
 //! only when some were not does a second statement count what is left. When that statement
 //! fails, a fallback deletes group by group, children first, inside one transaction with a
 //! savepoint per group, so one failing group is reported and the rest still goes.
@@ -92,32 +93,43 @@ async fn run_delete(
     options: PlanOptions,
     lane: Option<&LanePattern>,
 ) -> Result<()> {
-    // The statement's own error is data here (it sends the fallback); a broken connection or
-    // a timeout is not.
-    let outcome = conn
-        .query_guarded(
-            &plan.sql,
-            &plan.params.typed(),
-            graph.jit,
-            seeds.many_rows(),
-        )
+    // A statement's own error is data here (it sends the fallback); a broken connection or a
+    // timeout is not.
+    let sqls: Vec<&str> = plan.stages.iter().map(|s| s.sql.as_str()).collect();
+    let outcomes = conn
+        .query_guarded_all(&sqls, &plan.params.typed(), graph.jit, seeds.many_rows())
         .await
         .map_err(|e| e.context("cleanup"))?;
-    report.statements = 1;
-    let rows = match outcome {
-        Ok(rows) => rows,
-        Err(_) => {
-            report.fallback = true;
-            let include = options.dependents != super::closure::Dependents::Skip;
-            let fallback = SelectPlan::build(graph, seeds, include, options.scale, lane)?;
-            return run_fallback(conn, report, graph, &fallback, seeds).await;
-        }
-    };
-    let row = rows
-        .first()
-        .ok_or_else(|| Error::internal("cleanup statement returned no row"))?;
-    let counts = array_column(row, 0)?;
-    record_deleted(report, graph, &plan.tables, &counts);
+    report.statements = sqls.len() as u64;
+    // Per stage: its deleted counts and its check array.
+    let mut results: Vec<(Vec<u64>, Vec<u64>)> = Vec::new();
+    let mut failed = false;
+    for (stage, outcome) in plan.stages.iter().zip(outcomes) {
+        let Ok(rows) = outcome else {
+            failed = true;
+            results.push(Default::default());
+            continue;
+        };
+        let row = rows
+            .first()
+            .ok_or_else(|| Error::internal("cleanup statement returned no row"))?;
+        let counts = array_column(row, 0)?;
+        record_deleted(report, graph, &stage.tables, &counts);
+        let checks = if options.verify {
+            array_column(row, 1)?
+        } else {
+            Vec::new()
+        };
+        results.push((counts, checks));
+    }
+    if failed {
+        // What the stages before a failing one deleted is committed and counted; the fallback
+        // finds what is left.
+        report.fallback = true;
+        let include = options.dependents != super::closure::Dependents::Skip;
+        let fallback = SelectPlan::build(graph, seeds, include, options.scale, lane)?;
+        return run_fallback(conn, report, graph, &fallback, seeds).await;
+    }
     report.cascaded = plan
         .cascaded
         .iter()
@@ -126,13 +138,13 @@ async fn run_delete(
     if !options.verify {
         return Ok(());
     }
-    let checks = array_column(row, 1)?;
     let mut short = false;
     let left: Vec<u64> = plan
         .checks
         .iter()
-        .map(|check| {
-            let (done, expected) = match *check {
+        .map(|&(stage, check)| {
+            let (counts, checks) = &results[stage];
+            let (done, expected) = match check {
                 SeedCheck::Deleted { table, expected } => (counts[table], expected),
                 SeedCheck::TrackedDeleted { check, expected } => (checks[check], expected),
                 SeedCheck::LaneLeft { check } => return checks[check],

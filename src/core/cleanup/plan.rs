@@ -5,7 +5,7 @@
 
 use super::closure::{Closure, Dependents, LaneRows};
 use super::seeds::{Seed, Seeds};
-use super::sql::{self, Chain, ChainMode, ChainSpec, LaneParams, Params, Scale};
+use super::sql::{self, Chain, ChainMode, ChainSpec, LaneParams, Params, Scale, StageTables};
 use crate::core::error::Result;
 use crate::core::lane::LanePattern;
 use crate::core::schema::{SchemaGraph, TableId};
@@ -61,22 +61,31 @@ impl CountPlan {
     }
 }
 
-/// The happy path: one statement deletes the closure and counts what it deleted.
+/// The happy path: one statement deletes the closure and counts what it deleted. A cleanup of
+/// many rows whose closure has a foreign key without an index deletes in stages instead (see
+/// [`Closure::stages`]): one statement per stage, each its own transaction, all sent at once.
 #[derive(Debug, Clone)]
 pub struct DeletePlan {
-    /// Walked tables, parents first: the statement's deleted counts follow this order.
-    pub tables: Vec<TableId>,
+    /// The statements, in the order they run; one unless the cleanup goes in stages.
+    pub stages: Vec<DeleteStage>,
     /// Tables whose rows go through `ON DELETE CASCADE` only (not counted).
     pub cascaded: Vec<TableId>,
-    /// Per seeded table (in [`CountPlan::seeded`] order): how the statement shows its rows
-    /// went. Empty without verification.
-    pub checks: Vec<SeedCheck>,
-    /// Parameters of the statement and of [`DeletePlan::count`].
+    /// Per seeded table (in [`CountPlan::seeded`] order): the stage whose statement shows its
+    /// rows went, and how. Empty without verification.
+    pub checks: Vec<(usize, SeedCheck)>,
+    /// Parameters of every statement and of [`DeletePlan::count`].
     pub params: Params,
-    /// The statement.
-    pub sql: String,
     /// What is left, counted by a second statement when the checks fall short.
     pub count: CountPlan,
+}
+
+/// One statement of a [`DeletePlan`].
+#[derive(Debug, Clone)]
+pub struct DeleteStage {
+    /// The tables it deletes, parents first: its deleted counts follow this order.
+    pub tables: Vec<TableId>,
+    /// The statement.
+    pub sql: String,
 }
 
 /// What every plan starts from: the closure of the seeds, and the parameters of its statements.
@@ -132,75 +141,121 @@ impl DeletePlan {
             seed_conds,
             lane_param,
         } = basis(graph, seeds, options.dependents, lane)?;
-        let tables = closure.tables();
         let lane_seeded: Vec<TableId> = seed_conds
             .keys()
             .copied()
             .filter(|&t| seeds.distinct_keys(t).is_none())
             .collect();
         let count = CountPlan::of(graph, &seed_conds);
+        let mut plan = DeletePlan {
+            stages: Vec::new(),
+            cascaded: closure.cascaded.clone(),
+            checks: Vec::new(),
+            params,
+            count,
+        };
         if closure.is_empty() {
-            return Ok(DeletePlan {
-                tables,
-                cascaded: closure.cascaded,
-                checks: Vec::new(),
-                params,
-                sql: String::new(),
-                count,
+            return Ok(plan);
+        }
+        // A test's few rows go in one statement; staging pays off only where many parent rows
+        // each make Postgres read an unindexed child table.
+        let stage_of_group = if seeds.many_rows() {
+            closure.stages(graph)
+        } else {
+            vec![0; closure.groups.len()]
+        };
+        let stages = stage_of_group.iter().max().map_or(1, |&last| last + 1);
+        let mut checks: BTreeMap<TableId, (usize, SeedCheck)> = BTreeMap::new();
+        for stage in 0..stages {
+            let deletes: Vec<TableId> = closure
+                .groups
+                .iter()
+                .zip(&stage_of_group)
+                .filter(|(_, &s)| s == stage)
+                .flat_map(|(g, _)| g.iter().copied())
+                .collect();
+            let selects = if stages > 1 {
+                ancestors(graph, &closure, &deletes)
+            } else {
+                Vec::new()
+            };
+            let chain = sql::chain(
+                graph,
+                &closure,
+                &ChainSpec {
+                    seed_conds: &seed_conds,
+                    with_ctid: if options.verify { &lane_seeded } else { &[] },
+                    scale: options.scale,
+                    mode: ChainMode::Delete,
+                    lane_param: lane_param.as_ref(),
+                    stage: (stages > 1).then_some(StageTables {
+                        deletes: &deletes,
+                        selects: &selects,
+                    }),
+                },
+            )?;
+            let check_sql = if options.verify {
+                let (stage_checks, check_sql) =
+                    seed_checks(graph, &closure, &chain, seeds, &seed_conds, &deletes);
+                for (t, check) in stage_checks {
+                    checks.insert(t, (stage, check));
+                }
+                Some(check_sql)
+            } else {
+                None
+            };
+            let sql = sql::delete_statement(&chain, &deletes, check_sql.as_deref());
+            plan.stages.push(DeleteStage {
+                tables: deletes,
+                sql,
             });
         }
-        let chain = sql::chain(
-            graph,
-            &closure,
-            &ChainSpec {
-                seed_conds: &seed_conds,
-                with_ctid: if options.verify { &lane_seeded } else { &[] },
-                scale: options.scale,
-                mode: ChainMode::Delete,
-                lane_param: lane_param.as_ref(),
-            },
-        )?;
-        let (checks, check_sql) = if options.verify {
-            seed_checks(graph, &closure, &chain, seeds, &seed_conds)
-        } else {
-            (Vec::new(), Vec::new())
-        };
-        let sql = sql::delete_statement(&chain, &tables, options.verify.then_some(&check_sql[..]));
-        Ok(DeletePlan {
-            tables,
-            cascaded: closure.cascaded,
-            checks,
-            params,
-            sql,
-            count,
-        })
+        plan.checks = checks.into_values().collect();
+        Ok(plan)
     }
 
     /// Is there nothing to delete?
     pub fn is_empty(&self) -> bool {
-        self.tables.is_empty()
+        self.stages.is_empty()
     }
 }
 
-/// The checks of each seeded table, and the SQL of those that need an element of the check
-/// array. A table whose delete takes tracked keys only needs none: every row it deletes is a
-/// seeded one, so its deleted count tells.
+/// The tables through which rows of `tables` are found (their parents over the closure's
+/// edges, and theirs), `tables` left out.
+fn ancestors(graph: &SchemaGraph, closure: &Closure, tables: &[TableId]) -> Vec<TableId> {
+    let mut found: Vec<TableId> = Vec::new();
+    let mut queue: Vec<TableId> = tables.to_vec();
+    while let Some(t) = queue.pop() {
+        for (_, fk) in closure.edges_into(graph, t) {
+            if !tables.contains(&fk.parent) && !found.contains(&fk.parent) {
+                found.push(fk.parent);
+                queue.push(fk.parent);
+            }
+        }
+    }
+    found
+}
+
+/// The checks of each seeded table among `tables` (the tables the chain deletes), and the SQL
+/// of those that need an element of the check array. A table whose delete takes tracked keys
+/// only needs none: every row it deletes is a seeded one, so its deleted count tells.
 fn seed_checks(
     graph: &SchemaGraph,
     closure: &Closure,
     chain: &Chain,
     seeds: &Seeds,
     seed_conds: &BTreeMap<TableId, Vec<String>>,
-) -> (Vec<SeedCheck>, Vec<String>) {
-    let tables = closure.tables();
+    tables: &[TableId],
+) -> (Vec<(TableId, SeedCheck)>, Vec<String>) {
     let mut check_sql = Vec::new();
     let checks = seed_conds
         .iter()
+        .filter(|(t, _)| tables.contains(t))
         .map(|(&t, conds)| {
             let cond = sql::or_join(conds);
             let by_keys_only =
                 !closure.in_cycle[t] && closure.edges_into(graph, t).next().is_none();
-            match seeds.distinct_keys(t) {
+            let check = match seeds.distinct_keys(t) {
                 Some(expected) if by_keys_only => SeedCheck::Deleted {
                     table: tables.iter().position(|&x| x == t).expect("walked"),
                     expected,
@@ -222,7 +277,8 @@ fn seed_checks(
                         check: check_sql.len() - 1,
                     }
                 }
-            }
+            };
+            (t, check)
         })
         .collect();
     (checks, check_sql)
@@ -271,6 +327,7 @@ impl SelectPlan {
                 scale,
                 mode: ChainMode::Select,
                 lane_param: lane_param.as_ref(),
+                stage: None,
             },
         )?;
         Ok(SelectPlan {
@@ -337,6 +394,7 @@ impl PreviewPlan {
                 scale: Scale::Lane,
                 mode: ChainMode::Select,
                 lane_param: lane_param.as_ref(),
+                stage: None,
             },
         )?;
         let sql = sql::count_chain_statement(&chain, &tables);
@@ -434,13 +492,17 @@ mod tests {
         let g = sample();
         let plan =
             DeletePlan::build(&g, &keys(0, &[ID]), options(Dependents::DeleteAll), None).unwrap();
-        assert_eq!(plan.tables[0], 0, "parents first");
+        assert_eq!(plan.stages.len(), 1);
+        assert_eq!(plan.stages[0].tables[0], 0, "parents first");
         assert_eq!(
             plan.checks,
-            vec![SeedCheck::Deleted {
-                table: 0,
-                expected: 1
-            }]
+            vec![(
+                0,
+                SeedCheck::Deleted {
+                    table: 0,
+                    expected: 1
+                }
+            )]
         );
         assert_eq!(plan.params.0.len(), 1);
         assert_eq!(plan.count.seeded, vec![0]);
@@ -453,10 +515,77 @@ mod tests {
         let seeds =
             keys(0, &[ID]).with_keys([(2, vec![vec![ID.to_string()]])].into_iter().collect());
         let plan = DeletePlan::build(&g, &seeds, options(Dependents::LeaveCascades), None).unwrap();
-        assert!(plan.checks.contains(&SeedCheck::TrackedDeleted {
-            check: 0,
-            expected: 1
-        }));
+        assert!(plan.checks.contains(&(
+            0,
+            SeedCheck::TrackedDeleted {
+                check: 0,
+                expected: 1
+            }
+        )));
+    }
+
+    /// users <- orgs(owner, no index) <- members(org): a sweep of many rows.
+    fn unindexed_owner() -> SchemaGraph {
+        use crate::core::schema::tests::{fk, table};
+        use crate::core::schema::OnDelete;
+        let mut owner = fk(1, 0, "owner", OnDelete::NoAction);
+        owner.indexed = false;
+        SchemaGraph::from_parts(
+            vec![
+                table("public", "users", &[("id", "uuid"), ("email", "text")]),
+                table("public", "orgs", &[("id", "uuid"), ("owner", "uuid")]),
+                table("public", "members", &[("id", "uuid"), ("org", "uuid")]),
+            ],
+            vec![owner, fk(2, 1, "org", OnDelete::Cascade)],
+        )
+    }
+
+    #[test]
+    fn many_rows_behind_a_foreign_key_without_an_index_go_in_stages() {
+        let g = unindexed_owner();
+        let many: Vec<String> = (0..150)
+            .map(|i| format!("{i:08}-0000-4000-8000-000000000000"))
+            .collect();
+        let many: Vec<&str> = many.iter().map(String::as_str).collect();
+        let plan =
+            DeletePlan::build(&g, &keys(0, &many), options(Dependents::DeleteAll), None).unwrap();
+        let tables: Vec<&[TableId]> = plan.stages.iter().map(|s| &s.tables[..]).collect();
+        assert_eq!(
+            tables,
+            vec![&[1, 2][..], &[0][..]],
+            "orgs and members, then users"
+        );
+        // The first stage finds orgs through the users it only selects; the second deletes them.
+        let first = &plan.stages[0].sql;
+        assert!(first.contains("s0 as (select t.ctid"), "{first}");
+        assert!(
+            !first.contains("delete from \"public\".\"users\""),
+            "{first}"
+        );
+        let second = &plan.stages[1].sql;
+        assert!(
+            second.contains("delete from \"public\".\"users\""),
+            "{second}"
+        );
+        assert!(
+            !second.contains("\"orgs\""),
+            "orgs went in the first stage: {second}"
+        );
+        assert_eq!(
+            plan.checks,
+            vec![(
+                1,
+                SeedCheck::Deleted {
+                    table: 0,
+                    expected: 150
+                }
+            )]
+        );
+        // A test's few rows: one statement.
+        let few =
+            DeletePlan::build(&g, &keys(0, &[ID]), options(Dependents::DeleteAll), None).unwrap();
+        assert_eq!(few.stages.len(), 1);
+        assert_eq!(few.stages[0].tables, vec![0, 1, 2]);
     }
 
     #[test]

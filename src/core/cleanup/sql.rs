@@ -248,6 +248,18 @@ pub struct ChainSpec<'a> {
     /// The parameters of the lane's pattern, for children reached through a lane edge (`None`
     /// when the closure has none).
     pub lane_param: Option<&'a LaneParams>,
+    /// One stage of a cleanup that deletes in stages; `None`: the whole closure.
+    pub stage: Option<StageTables<'a>>,
+}
+
+/// The tables of one stage's chain: those it deletes, and those it only selects (their rows go
+/// in a later stage, and this stage's rows are found through them). The rest it leaves out.
+#[derive(Debug, Clone, Copy)]
+pub struct StageTables<'a> {
+    /// Deleted by this stage.
+    pub deletes: &'a [TableId],
+    /// Selected by this stage.
+    pub selects: &'a [TableId],
 }
 
 /// Columns each table's CTE exposes: its primary key and every column a walked child
@@ -287,6 +299,12 @@ pub fn chain(graph: &SchemaGraph, closure: &Closure, spec: &ChainSpec<'_>) -> Re
         cte: HashMap::new(),
     };
     for (gi, group) in closure.groups.iter().enumerate() {
+        if let Some(stage) = &spec.stage {
+            let t = group[0];
+            if !stage.deletes.contains(&t) && !stage.selects.contains(&t) {
+                continue;
+            }
+        }
         if closure.in_cycle[group[0]] {
             b.cycle(gi, group)?;
         } else {
@@ -342,7 +360,11 @@ impl ChainBuilder<'_> {
     fn table_cte(&mut self, t: TableId, rows: &str) {
         let table = &self.graph.tables[t];
         let cols = &self.exposed[&t];
-        let sql = match self.spec.mode {
+        let mode = match self.spec.stage {
+            Some(stage) if !stage.deletes.contains(&t) => ChainMode::Select,
+            _ => self.spec.mode,
+        };
+        let sql = match mode {
             ChainMode::Delete => {
                 let mut items: Vec<String> = Vec::new();
                 if self.spec.with_ctid.contains(&t) {
@@ -370,7 +392,7 @@ impl ChainBuilder<'_> {
             }
         };
         self.parts.push(sql);
-        let prefix = match self.spec.mode {
+        let prefix = match mode {
             ChainMode::Delete => "d",
             ChainMode::Select => "s",
         };
@@ -498,10 +520,11 @@ pub fn deleted_matching(cte: &str, cond: &str) -> String {
 }
 
 /// A check counting rows of `table` matching `cond` that the delete CTE did not return
-/// (lane rows left).
+/// (lane rows left). An anti-join: thousands of rows are not each compared with every
+/// deleted row's `ctid`.
 pub fn left_matching(table_sql: &str, cte: &str, cond: &str) -> String {
     format!(
-        "(select count(*) from {table_sql} t where {cond} and t.ctid <> all(array(select ctid from {cte})))"
+        "(select count(*) from {table_sql} t where {cond} and not exists (select from {cte} d where d.ctid = t.ctid))"
     )
 }
 

@@ -22,7 +22,9 @@ pub enum Freshness<'a> {
 
 /// The catalog query: one round trip, one JSON document. Partitions are tables of their own
 /// (a foreign key may be declared on one partition only), marked with their root; foreign keys
-/// are those declared, not the copies Postgres makes on each partition.
+/// are those declared, not the copies Postgres makes on each partition. A foreign key is
+/// `indexed` when an index leads with its referencing columns (in any order): Postgres' check of
+/// it, for each parent row deleted, then looks the child rows up instead of reading the table.
 const CATALOG_SQL: &str = r#"
 with tables as (
   select c.oid, n.nspname as schema, c.relname as name,
@@ -61,7 +63,15 @@ select json_build_object(
                     join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum),
       'parentCols', (select json_agg(a.attname order by k.ord) from unnest(c.confkey) with ordinality k(attnum, ord)
                     join pg_catalog.pg_attribute a on a.attrelid = c.confrelid and a.attnum = k.attnum),
-      'onDelete', c.confdeltype)), '[]')
+      'onDelete', c.confdeltype,
+      'indexed', exists (
+        select 1 from pg_catalog.pg_index i
+        where i.indrelid = c.conrelid and i.indisvalid and i.indpred is null
+          and i.indnkeyatts >= cardinality(c.conkey)
+          and (select array_agg(x) from unnest(i.indkey::int2[]) with ordinality u(x, o)
+               where u.o <= cardinality(c.conkey)) @> c.conkey
+          and (select array_agg(x) from unnest(i.indkey::int2[]) with ordinality u(x, o)
+               where u.o <= cardinality(c.conkey)) <@ c.conkey))), '[]')
     from pg_catalog.pg_constraint c
     where c.contype = 'f' and c.conparentid = 0
       and c.conrelid in (select oid from tables) and c.confrelid in (select oid from tables))
@@ -95,6 +105,7 @@ struct RawFk {
     child_cols: Vec<String>,
     parent_cols: Vec<String>,
     on_delete: String,
+    indexed: bool,
 }
 
 /// Builds the graph from the catalog query's JSON.
@@ -129,6 +140,7 @@ pub fn graph_from_catalog_json(json: &str) -> Result<SchemaGraph> {
                 child_cols: fk.child_cols,
                 parent_cols: fk.parent_cols,
                 on_delete: OnDelete::from_catalog(&fk.on_delete),
+                indexed: fk.indexed,
             })
         })
         .collect();

@@ -348,20 +348,31 @@ impl Conn {
         jit_possible: bool,
         many_rows: bool,
     ) -> Result<Result<Vec<Row>>> {
+        let mut outcomes = self
+            .query_guarded_all(&[sql], params, jit_possible, many_rows)
+            .await?;
+        Ok(outcomes.pop().expect("one statement, one outcome"))
+    }
+
+    /// [`Conn::query_guarded`] for several statements taking the same parameters, all sent at
+    /// once (one round trip) and run in order, each in a transaction of its own: a statement
+    /// sees what the ones before it committed, and one failing leaves theirs in place. The
+    /// outcome of each, in order.
+    pub async fn query_guarded_all(
+        &self,
+        sqls: &[&str],
+        params: &[Param<'_>],
+        jit_possible: bool,
+        many_rows: bool,
+    ) -> Result<Vec<Result<Vec<Row>>>> {
         let cfg = &self.db.inner.config;
         let c = &self.client;
-        let statement = if many_rows {
-            None
-        } else {
-            self.prepared(sql, params).await?
+        let statement = match sqls {
+            [sql] if !many_rows => self.prepared(sql, params).await?,
+            _ => None,
         };
         let values = values_of(params);
-        let run_statement = || async {
-            match &statement {
-                Some(named) => c.query(named, &values).await,
-                None => c.query_typed(sql, params).await,
-            }
-        };
+        let run_statement = |sql| run_one(c, statement.as_ref(), &values, sql, params);
         let mut settings = String::new();
         if jit_possible {
             settings.push_str("; set local jit = off");
@@ -369,29 +380,6 @@ impl Conn {
         if many_rows && cfg.named_statements() {
             settings.push_str("; set local plan_cache_mode = auto");
         }
-        if settings.is_empty() {
-            let outcome = self.run(1, async { Ok(run_statement().await) }).await?;
-            return match outcome {
-                Ok(rows) => Ok(Ok(rows)),
-                Err(e) => {
-                    let err = query_error(cfg, &e);
-                    match err.code() {
-                        ErrorCode::DbConnectionLost | ErrorCode::DbTimeout => Err(err),
-                        _ => Ok(Err(err)),
-                    }
-                }
-            };
-        }
-        let begin = format!("begin{settings}; set constraints all immediate");
-        let (begin, statement, commit) = self
-            .run(1, async {
-                Ok(tokio::join!(
-                    c.batch_execute(&begin),
-                    run_statement(),
-                    c.batch_execute("commit"),
-                ))
-            })
-            .await?;
         let fatal = |e: &tokio_postgres::Error| {
             let err = query_error(cfg, e);
             matches!(
@@ -400,20 +388,62 @@ impl Conn {
             )
             .then_some(err)
         };
-        for result in [
-            begin.as_ref().err(),
-            statement.as_ref().err(),
-            commit.as_ref().err(),
-        ] {
-            if let Some(err) = result.and_then(fatal) {
+        if settings.is_empty() {
+            // Each statement alone is a transaction of its own.
+            let outcomes = self
+                .run(1, async {
+                    Ok(
+                        futures_util::future::join_all(sqls.iter().map(|sql| run_statement(sql)))
+                            .await,
+                    )
+                })
+                .await?;
+            if let Some(err) = outcomes
+                .iter()
+                .filter_map(|o| o.as_ref().err())
+                .find_map(fatal)
+            {
                 return Err(err);
             }
+            return Ok(outcomes
+                .into_iter()
+                .map(|o| o.map_err(|e| query_error(cfg, &e)))
+                .collect());
         }
-        begin.map_err(|e| query_error(cfg, &e))?;
-        Ok(match (statement, commit) {
-            (Ok(rows), Ok(())) => Ok(rows),
-            (Err(e), _) | (Ok(_), Err(e)) => Err(query_error(cfg, &e)),
-        })
+        let begin = format!("begin{settings}; set constraints all immediate");
+        let outcomes = self
+            .run(1, async {
+                Ok(futures_util::future::join_all(sqls.iter().map(|sql| async {
+                    tokio::join!(
+                        c.batch_execute(&begin),
+                        run_statement(sql),
+                        c.batch_execute("commit"),
+                    )
+                }))
+                .await)
+            })
+            .await?;
+        for (begin, statement, commit) in &outcomes {
+            for result in [
+                begin.as_ref().err(),
+                statement.as_ref().err(),
+                commit.as_ref().err(),
+            ] {
+                if let Some(err) = result.and_then(fatal) {
+                    return Err(err);
+                }
+            }
+        }
+        outcomes
+            .into_iter()
+            .map(|(begin, statement, commit)| {
+                begin.map_err(|e| query_error(cfg, &e))?;
+                Ok(match (statement, commit) {
+                    (Ok(rows), Ok(())) => Ok(rows),
+                    (Err(e), _) | (Ok(_), Err(e)) => Err(query_error(cfg, &e)),
+                })
+            })
+            .collect()
     }
 
     /// Runs SQL text with the simple query protocol (several statements, no parameters): one
@@ -496,6 +526,20 @@ impl Conn {
 }
 
 /// The values of typed parameters, for a prepared statement (which knows their types).
+/// One statement: the named one when there is one, else `sql` unnamed.
+async fn run_one(
+    client: &tokio_postgres::Client,
+    named: Option<&tokio_postgres::Statement>,
+    values: &[&(dyn ToSql + Sync)],
+    sql: &str,
+    params: &[Param<'_>],
+) -> std::result::Result<Vec<Row>, tokio_postgres::Error> {
+    match named {
+        Some(named) => client.query(named, values).await,
+        None => client.query_typed(sql, params).await,
+    }
+}
+
 fn values_of<'a>(params: &[Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
     params.iter().map(|(v, _)| *v).collect()
 }

@@ -141,6 +141,9 @@ pub struct ForeignKey {
     pub parent_cols: Vec<String>,
     /// ON DELETE action.
     pub on_delete: OnDelete,
+    /// Does an index lead with the referencing columns? Without one, Postgres' check of this
+    /// key reads the whole child table for every parent row deleted.
+    pub indexed: bool,
 }
 
 /// Tables and foreign keys of the database, with lookups by name and by parent.
@@ -231,6 +234,7 @@ pub(crate) mod tests {
             child_cols: vec![col.into()],
             parent_cols: vec!["id".into()],
             on_delete,
+            indexed: true,
         }
     }
 
