@@ -150,11 +150,11 @@ impl Closure {
 
     /// The stage of each group, for a cleanup of many rows that deletes stage by stage, each
     /// stage its own transaction, stage 0 first. A group's stage is at least that of every
-    /// group whose rows reference it, and one more where that foreign key has no index:
-    /// Postgres then reads the child table once for every parent row deleted, and rows the
-    /// same transaction deleted stay in the way of each read, where rows an earlier
-    /// transaction deleted are pruned by the first one.
-    pub fn stages(&self, graph: &SchemaGraph) -> Vec<usize> {
+    /// group whose rows reference it, and one more where that foreign key has no index and
+    /// the parent may lose many rows (`many`, per table): Postgres then reads the child table
+    /// once for every parent row deleted, and rows the same transaction deleted stay in the
+    /// way of each read, where rows an earlier transaction deleted are pruned by the first one.
+    pub fn stages(&self, graph: &SchemaGraph, many: &[bool]) -> Vec<usize> {
         let mut group_of = vec![usize::MAX; graph.tables.len()];
         for (gi, group) in self.groups.iter().enumerate() {
             for &t in group {
@@ -171,7 +171,8 @@ impl Closure {
                         continue;
                     }
                     debug_assert!(child > gi, "groups are parents first");
-                    stage[gi] = stage[gi].max(stage[child] + usize::from(!fk.indexed));
+                    let step = usize::from(!fk.indexed && many[t]);
+                    stage[gi] = stage[gi].max(stage[child] + step);
                 }
             }
         }
@@ -339,7 +340,7 @@ mod tests {
             ],
         );
         let c = Closure::of(&g, &[0], Dependents::DeleteAll, LaneRows::Ignore);
-        let stages = c.stages(&g);
+        let stages = c.stages(&g, &[true; 4]);
         let stage_of = |t: TableId| stages[c.groups.iter().position(|gr| gr.contains(&t)).unwrap()];
         assert_eq!(stage_of(3), 0, "tasks first");
         assert_eq!(
@@ -349,9 +350,15 @@ mod tests {
         );
         assert_eq!(stage_of(1), 1, "orgs with projects (indexed)");
         assert_eq!(stage_of(0), 2, "users after orgs (no index on orgs.owner)");
+        // A parent with few rows: one check each, nothing to gain from a stage.
+        let few_users = c.stages(&g, &[false, true, true, true]);
+        assert_eq!(few_users.iter().max(), Some(&1), "{few_users:?}");
         // With every key indexed, one stage.
         let all_indexed = Closure::of(&sample(), &[0], Dependents::DeleteAll, LaneRows::Ignore);
-        assert!(all_indexed.stages(&sample()).iter().all(|&s| s == 0));
+        assert!(all_indexed
+            .stages(&sample(), &[true; 7])
+            .iter()
+            .all(|&s| s == 0));
     }
 
     #[test]

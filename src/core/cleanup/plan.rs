@@ -4,7 +4,7 @@
 //! leak checks).
 
 use super::closure::{Closure, Dependents, LaneRows};
-use super::seeds::{Seed, Seeds};
+use super::seeds::{Seed, Seeds, TEST_SIZED};
 use super::sql::{self, Chain, ChainMode, ChainSpec, LaneParams, Params, Scale, StageTables};
 use crate::core::error::Result;
 use crate::core::lane::LanePattern;
@@ -160,7 +160,7 @@ impl DeletePlan {
         // A test's few rows go in one statement; staging pays off only where many parent rows
         // each make Postgres read an unindexed child table.
         let stage_of_group = if seeds.many_rows() {
-            closure.stages(graph)
+            closure.stages(graph, &may_lose_many(graph, &closure, seeds))
         } else {
             vec![0; closure.groups.len()]
         };
@@ -218,6 +218,23 @@ impl DeletePlan {
     pub fn is_empty(&self) -> bool {
         self.stages.is_empty()
     }
+}
+
+/// Per table: may the cleanup delete many of its rows? Yes for a table matched by name or by
+/// more than a test's number of tracked keys, and for a table found through such a table.
+fn may_lose_many(graph: &SchemaGraph, closure: &Closure, seeds: &Seeds) -> Vec<bool> {
+    let mut many = vec![false; graph.tables.len()];
+    // Groups come parents first: each parent is decided before its children.
+    for group in &closure.groups {
+        let m = group.iter().any(|&t| {
+            seeds.distinct_keys(t).is_none_or(|n| n > TEST_SIZED as u64)
+                || closure.edges_into(graph, t).any(|(_, fk)| many[fk.parent])
+        });
+        for &t in group {
+            many[t] = m;
+        }
+    }
+    many
 }
 
 /// The tables through which rows of `tables` are found (their parents over the closure's
@@ -586,6 +603,12 @@ mod tests {
             DeletePlan::build(&g, &keys(0, &[ID]), options(Dependents::DeleteAll), None).unwrap();
         assert_eq!(few.stages.len(), 1);
         assert_eq!(few.stages[0].tables, vec![0, 1, 2]);
+        // Many orgs of one user: the check of orgs.owner runs once, for that one user, so one
+        // statement too.
+        let orgs = many.iter().map(|k| vec![k.to_string()]).collect();
+        let one_user = keys(0, &[ID]).with_keys([(1, orgs)].into_iter().collect());
+        let plan = DeletePlan::build(&g, &one_user, options(Dependents::DeleteAll), None).unwrap();
+        assert_eq!(plan.stages.len(), 1, "{:?}", plan.stages);
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub enum Seed {
 /// `(schema.table, [columns])`: where lane names are stored.
 pub type LaneColumns = [(String, Vec<String>)];
 
+/// Up to this many tracked keys is a test's cleanup; more, or rows matched by name, are many.
+pub const TEST_SIZED: usize = 100;
+
 /// The seeds of one cleanup, in table order.
 #[derive(Debug, Clone, Default)]
 pub struct Seeds(Vec<(TableId, Seed)>);
@@ -130,7 +133,6 @@ impl Seeds {
     /// Could the rows these seeds reach be many: a lane's rows by name, or more tracked keys
     /// than a test makes? Such a cleanup gets a plan made for its own parameters.
     pub fn many_rows(&self) -> bool {
-        const TEST_SIZED: usize = 100;
         let mut keys = 0;
         for (_, seed) in &self.0 {
             match seed {
