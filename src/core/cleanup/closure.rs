@@ -8,7 +8,7 @@ use crate::core::schema::{ForeignKey, OnDelete, SchemaGraph, TableId};
 use std::collections::VecDeque;
 
 /// Which rows besides the seeded ones a cleanup deletes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Dependents {
     /// The seeded rows only.
     Skip,

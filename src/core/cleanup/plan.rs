@@ -9,10 +9,11 @@ use super::sql::{self, Chain, ChainMode, ChainSpec, LaneParams, Params, Scale, S
 use crate::core::error::Result;
 use crate::core::lane::LanePattern;
 use crate::core::schema::{SchemaGraph, TableId};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// How a delete plan is shaped.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct PlanOptions {
     /// Which rows besides the seeded ones go.
     pub dependents: Dependents,
@@ -25,7 +26,7 @@ pub struct PlanOptions {
 /// How the one-statement cleanup shows, in its own snapshot, what became of a seeded table's
 /// rows. `expected` is the number of distinct tracked keys: when that many were deleted,
 /// nothing tracked remains once the statement commits.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SeedCheck {
     /// The table's delete takes tracked keys only, so its deleted count (at `table`, an index
     /// into [`DeletePlan::tables`]) is the number of tracked rows deleted.
@@ -66,8 +67,9 @@ impl CountPlan {
 /// [`Closure::stages`]): one statement per stage, each its own transaction, all sent at once.
 #[derive(Debug, Clone)]
 pub struct DeletePlan {
-    /// The statements, in the order they run; one unless the cleanup goes in stages.
-    pub stages: Vec<DeleteStage>,
+    /// The statements, in the order they run; one unless the cleanup goes in stages. Shared by
+    /// every plan of the same shape on the same graph.
+    pub stages: Arc<Vec<DeleteStage>>,
     /// Tables whose rows go through `ON DELETE CASCADE` only (not counted).
     pub cascaded: Vec<TableId>,
     /// Per seeded table (in [`CountPlan::seeded`] order): the stage whose statement shows its
@@ -141,32 +143,100 @@ impl DeletePlan {
             seed_conds,
             lane_param,
         } = basis(graph, seeds, options.dependents, lane)?;
+        let shape = PlanShape::of(graph, seeds, options, lane);
+        let shared = match shape.as_ref().and_then(|k| plan_cache().get(k)) {
+            Some(shared) => shared,
+            None => {
+                let built = Arc::new(Shared::build(
+                    graph,
+                    seeds,
+                    options,
+                    &closure,
+                    &seed_conds,
+                    lane_param.as_ref(),
+                )?);
+                if let Some(k) = shape {
+                    plan_cache().put(k, built.clone());
+                }
+                built
+            }
+        };
+        // The numbers of tracked keys are this call's own.
+        let checks = shared
+            .checks
+            .iter()
+            .map(|&(t, stage, check)| {
+                let expected = seeds.distinct_keys(t).unwrap_or(0);
+                let check = match check {
+                    SeedCheck::Deleted { table, .. } => SeedCheck::Deleted { table, expected },
+                    SeedCheck::TrackedDeleted { check, .. } => {
+                        SeedCheck::TrackedDeleted { check, expected }
+                    }
+                    left @ SeedCheck::LaneLeft { .. } => left,
+                };
+                (stage, check)
+            })
+            .collect();
+        Ok(DeletePlan {
+            stages: shared.stages.clone(),
+            cascaded: closure.cascaded,
+            checks,
+            params,
+            count: shared.count.clone(),
+        })
+    }
+
+    /// Is there nothing to delete?
+    pub fn is_empty(&self) -> bool {
+        self.stages.is_empty()
+    }
+}
+
+/// What a delete plan's statements are made of, the same for every cleanup of the same shape
+/// on the same graph: they depend on which tables are seeded and how, never on the keys
+/// (array parameters) or the lane's name (text parameters).
+#[derive(Debug)]
+struct Shared {
+    stages: Arc<Vec<DeleteStage>>,
+    /// Per seeded table, in [`CountPlan::seeded`] order: the table, its stage and its check
+    /// (the expected numbers are the first call's; each call puts in its own).
+    checks: Vec<(TableId, usize, SeedCheck)>,
+    count: CountPlan,
+}
+
+impl Shared {
+    fn build(
+        graph: &SchemaGraph,
+        seeds: &Seeds,
+        options: PlanOptions,
+        closure: &Closure,
+        seed_conds: &BTreeMap<TableId, Vec<String>>,
+        lane_param: Option<&LaneParams>,
+    ) -> Result<Shared> {
+        let mut shared = Shared {
+            stages: Arc::new(Vec::new()),
+            checks: Vec::new(),
+            count: CountPlan::of(graph, seed_conds),
+        };
+        if closure.is_empty() {
+            return Ok(shared);
+        }
         let lane_seeded: Vec<TableId> = seed_conds
             .keys()
             .copied()
             .filter(|&t| seeds.distinct_keys(t).is_none())
             .collect();
-        let count = CountPlan::of(graph, &seed_conds);
-        let mut plan = DeletePlan {
-            stages: Vec::new(),
-            cascaded: closure.cascaded.clone(),
-            checks: Vec::new(),
-            params,
-            count,
-        };
-        if closure.is_empty() {
-            return Ok(plan);
-        }
         // A test's few rows go in one statement; staging pays off only where many parent rows
         // each make Postgres read an unindexed child table.
         let stage_of_group = if seeds.many_rows() {
-            closure.stages(graph, &may_lose_many(graph, &closure, seeds))
+            closure.stages(graph, &may_lose_many(graph, closure, seeds))
         } else {
             vec![0; closure.groups.len()]
         };
-        let stages = stage_of_group.iter().max().map_or(1, |&last| last + 1);
+        let count = stage_of_group.iter().max().map_or(1, |&last| last + 1);
         let mut checks: BTreeMap<TableId, (usize, SeedCheck)> = BTreeMap::new();
-        for stage in 0..stages {
+        let mut stages = Vec::with_capacity(count);
+        for stage in 0..count {
             let deletes: Vec<TableId> = closure
                 .groups
                 .iter()
@@ -174,21 +244,21 @@ impl DeletePlan {
                 .filter(|(_, &s)| s == stage)
                 .flat_map(|(g, _)| g.iter().copied())
                 .collect();
-            let selects = if stages > 1 {
-                ancestors(graph, &closure, &deletes)
+            let selects = if count > 1 {
+                ancestors(graph, closure, &deletes)
             } else {
                 Vec::new()
             };
             let chain = sql::chain(
                 graph,
-                &closure,
+                closure,
                 &ChainSpec {
-                    seed_conds: &seed_conds,
+                    seed_conds,
                     with_ctid: if options.verify { &lane_seeded } else { &[] },
                     scale: options.scale,
                     mode: ChainMode::Delete,
-                    lane_param: lane_param.as_ref(),
-                    stage: (stages > 1).then_some(StageTables {
+                    lane_param,
+                    stage: (count > 1).then_some(StageTables {
                         deletes: &deletes,
                         selects: &selects,
                     }),
@@ -196,7 +266,7 @@ impl DeletePlan {
             )?;
             let check_sql = if options.verify {
                 let (stage_checks, check_sql) =
-                    seed_checks(graph, &closure, &chain, seeds, &seed_conds, &deletes);
+                    seed_checks(graph, closure, &chain, seeds, seed_conds, &deletes);
                 for (t, check) in stage_checks {
                     checks.insert(t, (stage, check));
                 }
@@ -205,19 +275,97 @@ impl DeletePlan {
                 None
             };
             let sql = sql::delete_statement(&chain, &deletes, check_sql.as_deref());
-            plan.stages.push(DeleteStage {
+            stages.push(DeleteStage {
                 tables: deletes,
                 sql,
             });
         }
-        plan.checks = checks.into_values().collect();
-        Ok(plan)
+        shared.stages = Arc::new(stages);
+        shared.checks = checks
+            .into_iter()
+            .map(|(t, (stage, check))| (t, stage, check))
+            .collect();
+        Ok(shared)
+    }
+}
+
+/// What the statements of a delete plan depend on: the graph, how each table is seeded, the
+/// options and the lane pattern's kind.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct PlanShape {
+    graph: u64,
+    seeds: Vec<(TableId, SeedShape)>,
+    options: PlanOptions,
+    /// With a lane: whether its pattern has a shape (a second parameter).
+    lane: Option<bool>,
+    many_rows: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum SeedShape {
+    /// By keys; more than a test's number of them?
+    Keys { many: bool },
+    /// By name, in these columns; does the pattern have a shape?
+    Like { columns: Vec<String>, shape: bool },
+}
+
+impl PlanShape {
+    /// The shape, or `None` for a graph that is not from the catalog (generation 0).
+    fn of(
+        graph: &SchemaGraph,
+        seeds: &Seeds,
+        options: PlanOptions,
+        lane: Option<&LanePattern>,
+    ) -> Option<PlanShape> {
+        (graph.generation != 0).then(|| PlanShape {
+            graph: graph.generation,
+            seeds: seeds
+                .iter()
+                .map(|(t, seed)| {
+                    let shape = match seed {
+                        Seed::Keys(keys) => SeedShape::Keys {
+                            many: keys.len() > TEST_SIZED,
+                        },
+                        Seed::Like { columns, pattern } => SeedShape::Like {
+                            columns: columns.clone(),
+                            shape: pattern.shape().is_some(),
+                        },
+                    };
+                    (t, shape)
+                })
+                .collect(),
+            options,
+            lane: lane.map(|p| p.shape().is_some()),
+            many_rows: seeds.many_rows(),
+        })
+    }
+}
+
+/// Delete plans by shape, for the process. Graphs are read again after DDL; the plans of an
+/// older graph are dropped when the cache is full.
+struct PlanCache(Mutex<HashMap<PlanShape, Arc<Shared>>>);
+
+impl PlanCache {
+    /// At most this many shapes; then the cache starts again.
+    const LIMIT: usize = 256;
+
+    fn get(&self, shape: &PlanShape) -> Option<Arc<Shared>> {
+        self.0.lock().ok()?.get(shape).cloned()
     }
 
-    /// Is there nothing to delete?
-    pub fn is_empty(&self) -> bool {
-        self.stages.is_empty()
+    fn put(&self, shape: PlanShape, shared: Arc<Shared>) {
+        if let Ok(mut map) = self.0.lock() {
+            if map.len() >= Self::LIMIT {
+                map.clear();
+            }
+            map.insert(shape, shared);
+        }
     }
+}
+
+fn plan_cache() -> &'static PlanCache {
+    static CACHE: OnceLock<PlanCache> = OnceLock::new();
+    CACHE.get_or_init(|| PlanCache(Mutex::new(HashMap::new())))
 }
 
 /// Per table: may the cleanup delete many of its rows? Yes for a table matched by name or by
@@ -609,6 +757,49 @@ mod tests {
         let one_user = keys(0, &[ID]).with_keys([(1, orgs)].into_iter().collect());
         let plan = DeletePlan::build(&g, &one_user, options(Dependents::DeleteAll), None).unwrap();
         assert_eq!(plan.stages.len(), 1, "{:?}", plan.stages);
+    }
+
+    #[test]
+    fn cleanups_of_the_same_shape_share_their_statements_and_keep_their_own_keys() {
+        let g = sample();
+        let one =
+            DeletePlan::build(&g, &keys(0, &[ID]), options(Dependents::DeleteAll), None).unwrap();
+        let other_id = "0195f1c2-7b3a-7cde-8f00-0123456789ac";
+        let two = DeletePlan::build(
+            &g,
+            &keys(0, &[ID, other_id]),
+            options(Dependents::DeleteAll),
+            None,
+        )
+        .unwrap();
+        assert!(
+            Arc::ptr_eq(&one.stages, &two.stages),
+            "one SQL text for both"
+        );
+        assert_eq!(
+            two.checks,
+            vec![(
+                0,
+                SeedCheck::Deleted {
+                    table: 0,
+                    expected: 2
+                }
+            )],
+            "the second call's own number of keys"
+        );
+        assert_ne!(one.params.0, two.params.0);
+        // Another shape (no verification), or another graph: statements of their own.
+        let unverified = PlanOptions {
+            verify: false,
+            ..options(Dependents::DeleteAll)
+        };
+        let three = DeletePlan::build(&g, &keys(0, &[ID]), unverified, None).unwrap();
+        assert!(!Arc::ptr_eq(&one.stages, &three.stages));
+        let g2 = sample();
+        let four =
+            DeletePlan::build(&g2, &keys(0, &[ID]), options(Dependents::DeleteAll), None).unwrap();
+        assert!(!Arc::ptr_eq(&one.stages, &four.stages));
+        assert_eq!(one.stages[0].sql, four.stages[0].sql);
     }
 
     #[test]

@@ -64,7 +64,7 @@ impl Params {
 }
 
 /// How many rows a cleanup expects, which decides how a child is joined to its parent's rows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scale {
     /// A test's few rows: `= any(array(...))` lets Postgres use the foreign key's index.
     Test,

@@ -155,6 +155,9 @@ pub struct SchemaGraph {
     pub fks: Vec<ForeignKey>,
     /// Could the server JIT-compile a statement (`jit` on, and its JIT provider installed)?
     pub jit: bool,
+    /// Unique to this graph in the process (0 for a default graph): what is derived from it,
+    /// such as cleanup statements, can be kept under this number.
+    pub generation: u64,
     by_name: HashMap<(String, String), TableId>,
     referenced_by: Vec<Vec<usize>>,
 }
@@ -171,10 +174,12 @@ impl SchemaGraph {
         for (i, fk) in fks.iter().enumerate() {
             referenced_by[fk.parent].push(i);
         }
+        static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         SchemaGraph {
             tables,
             fks,
             jit: false,
+            generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             by_name,
             referenced_by,
         }
