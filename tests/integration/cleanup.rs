@@ -520,13 +520,23 @@ insert into {s}.orgs values (0, 0, 'otherrun-w1-0-Org');"#
     .unwrap();
 }
 
-/// The lane columns of that schema only: other tests' tables stay out of the sweep.
-fn owner_schema_columns(s: &str) -> Vec<(String, Vec<String>)> {
-    vec![
+/// Sweeps worker 1 of run `lanerun7` from that schema, by its lane columns only: other
+/// tests' tables stay out of the sweep.
+async fn sweep_lanerun7(db: &Db, s: &str) -> pglane::core::cleanup::CleanupReport {
+    let columns = vec![
         (format!("{s}.users"), vec!["email".to_string()]),
         (format!("{s}.orgs"), vec!["name".to_string()]),
         (format!("{s}.projects"), vec!["name".to_string()]),
-    ]
+    ];
+    cleanup_pattern(
+        db,
+        &lane("lanerun7-w1-%"),
+        Some(&columns),
+        CleanupOptions::default(),
+        true,
+    )
+    .await
+    .unwrap()
 }
 
 #[tokio::test]
@@ -538,15 +548,7 @@ async fn a_sweep_of_many_rows_goes_in_stages_children_first_in_one_round_trip() 
         let s = format!("staged_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
         let _guard = SchemaGuard::new(&[&s]);
         unindexed_owner_schema(&db, &s, 150).await;
-        let report = cleanup_pattern(
-            &db,
-            &lane("lanerun7-w1-%"),
-            Some(&owner_schema_columns(&s)),
-            CleanupOptions::default(),
-            true,
-        )
-        .await
-        .unwrap();
+        let report = sweep_lanerun7(&db, &s).await;
         assert!(report.failures.is_empty(), "{:?}", report.failures);
         assert!(!report.fallback);
         assert_eq!(report.verified, Some(true), "{prepare:?}");
@@ -584,15 +586,7 @@ create trigger keep_seven before delete on {s}.users for each row execute functi
     ))
     .await
     .unwrap();
-    let report = cleanup_pattern(
-        &db,
-        &lane("lanerun7-w1-%"),
-        Some(&owner_schema_columns(&s)),
-        CleanupOptions::default(),
-        true,
-    )
-    .await
-    .unwrap();
+    let report = sweep_lanerun7(&db, &s).await;
     assert!(report.fallback);
     assert_eq!(report.verified, Some(false));
     let failed: Vec<&String> = report.failures.iter().flat_map(|f| &f.tables).collect();
