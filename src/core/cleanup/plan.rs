@@ -303,7 +303,7 @@ struct PlanShape {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum SeedShape {
-    /// By keys; more than a test's number of them?
+    /// By keys; more than a test's number of distinct ones (as [`may_lose_many`] counts)?
     Keys { many: bool },
     /// By name, in these columns; does the pattern have a shape?
     Like { columns: Vec<String>, shape: bool },
@@ -323,8 +323,10 @@ impl PlanShape {
                 .iter()
                 .map(|(t, seed)| {
                     let shape = match seed {
-                        Seed::Keys(keys) => SeedShape::Keys {
-                            many: keys.len() > TEST_SIZED,
+                        Seed::Keys(_) => SeedShape::Keys {
+                            many: seeds
+                                .distinct_keys(t)
+                                .is_some_and(|n| n > TEST_SIZED as u64),
                         },
                         Seed::Like { columns, pattern } => SeedShape::Like {
                             columns: columns.clone(),
