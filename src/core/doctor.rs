@@ -61,32 +61,6 @@ pub struct Diagnosis {
     pub test_database: bool,
 }
 
-/// Foreign keys of user schemas with no index whose leading columns are exactly the
-/// referencing columns (in any order).
-const UNINDEXED_FKS_SQL: &str = r#"
-select format('%I.%I(%s) → %I.%I', cn.nspname, ct.relname,
-              string_agg(quote_ident(a.attname), ', ' order by k.o), pn.nspname, pt.relname)
-from pg_constraint c
-join pg_class ct on ct.oid = c.conrelid
-join pg_namespace cn on cn.oid = ct.relnamespace
-join pg_class pt on pt.oid = c.confrelid
-join pg_namespace pn on pn.oid = pt.relnamespace
-cross join lateral unnest(c.conkey) with ordinality k(attnum, o)
-join pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum
-where c.contype = 'f'
-  and cn.nspname not in ('pg_catalog', 'information_schema', 'pglane')
-  and cn.nspname not like 'pg\_%'
-  and not exists (
-    select 1 from pg_index i
-    where i.indrelid = c.conrelid
-      and i.indnkeyatts >= cardinality(c.conkey)
-      and (select array_agg(x) from unnest(i.indkey) with ordinality u(x, o) where u.o <= cardinality(c.conkey))::int2[] @> c.conkey
-      and (select array_agg(x) from unnest(i.indkey) with ordinality u(x, o) where u.o <= cardinality(c.conkey))::int2[] <@ c.conkey
-  )
-group by c.oid, cn.nspname, ct.relname, pn.nspname, pt.relname
-order by 1
-"#;
-
 /// What the role may do, and the test-database mark (`to_regclass` keeps the statement valid
 /// where pglane's schema does not exist).
 const PERMISSIONS_SQL: &str = r#"
@@ -115,12 +89,6 @@ pub async fn diagnose(db: &Db) -> Result<Diagnosis> {
         pglane_usage: row.get(2),
         no_delete: row.get(3),
     };
-    let unindexed: Vec<String> = conn
-        .query(UNINDEXED_FKS_SQL, &[])
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
     drop(conn);
     let (graph, _) = db.graph_for(Freshness::Fresh).await?;
     let test_database = is_test_database(db).await?;
@@ -130,10 +98,30 @@ pub async fn diagnose(db: &Db) -> Result<Diagnosis> {
         transaction_pooler,
         permissions,
         graph: summary(&graph),
-        unindexed_foreign_keys: unindexed,
+        unindexed_foreign_keys: unindexed_foreign_keys(&graph),
         lane_columns: text_columns(&graph),
         test_database,
     })
+}
+
+/// `schema.child(columns) → schema.parent` of every foreign key of the user schemas (pglane's
+/// own left out) with no index leading with its referencing columns (the catalog's `indexed`).
+fn unindexed_foreign_keys(graph: &SchemaGraph) -> Vec<String> {
+    let mut unindexed: Vec<String> = graph
+        .fks
+        .iter()
+        .filter(|fk| !fk.indexed && graph.tables[fk.child].schema != "pglane")
+        .map(|fk| {
+            format!(
+                "{}({}) → {}",
+                graph.tables[fk.child].display_name(),
+                fk.child_cols.join(", "),
+                graph.tables[fk.parent].display_name()
+            )
+        })
+        .collect();
+    unindexed.sort();
+    unindexed
 }
 
 /// The summary of a schema graph.
@@ -188,5 +176,31 @@ mod tests {
                 vec!["public.m".to_string()]
             ]
         );
+    }
+
+    #[test]
+    fn unindexed_foreign_keys_come_from_the_graph_sorted_without_pglanes_own() {
+        let mut g = sample();
+        assert!(unindexed_foreign_keys(&g).is_empty(), "every key indexed");
+        for fk in &mut g.fks {
+            fk.indexed = false;
+        }
+        let listed = unindexed_foreign_keys(&g);
+        assert_eq!(listed.len(), g.fks.len());
+        let mut sorted = listed.clone();
+        sorted.sort();
+        assert_eq!(listed, sorted);
+        let fk = &g.fks[0];
+        let line = format!(
+            "{}({}) → {}",
+            g.tables[fk.child].display_name(),
+            fk.child_cols[0],
+            g.tables[fk.parent].display_name()
+        );
+        assert!(listed.contains(&line), "{listed:?}");
+        let child = fk.child;
+        let own = g.fks.iter().filter(|k| k.child == child).count();
+        g.tables[child].schema = "pglane".into();
+        assert_eq!(unindexed_foreign_keys(&g).len(), listed.len() - own);
     }
 }

@@ -90,13 +90,16 @@ fn diff(before: &BTreeMap<String, i64>, after: &BTreeMap<String, i64>) -> BTreeM
         .collect()
 }
 
-/// Creates `table` with no attributes and cleans up: the rows created per table, checked to be
-/// exactly what cleanup deleted, and nothing left.
-async fn create_and_clean(
-    db: &Db,
-    schemas: &[&str],
-    table: &str,
-) -> (Value, BTreeMap<String, u64>) {
+/// A row created with no attributes, its tracker, and the row counts per table around it.
+struct Created {
+    tracker: ResourceTracker,
+    before: BTreeMap<String, i64>,
+    row: Value,
+    created: BTreeMap<String, u64>,
+}
+
+/// Creates a row of `table` with no attributes, counting the rows of `schemas` before and after.
+async fn create_counted(db: &Db, schemas: &[&str], table: &str) -> Created {
     let ctx = context();
     let tracker = ResourceTracker::new(LaneInfo::of(&ctx));
     let before = counts(db, schemas).await;
@@ -104,9 +107,25 @@ async fn create_and_clean(
         .await
         .unwrap_or_else(|e| panic!("create {table}: {e:?}"));
     let created = diff(&before, &counts(db, schemas).await);
+    Created {
+        tracker,
+        before,
+        row,
+        created,
+    }
+}
+
+/// Creates `table` with no attributes and cleans up: the rows created per table, checked to be
+/// exactly what cleanup deleted, and nothing left.
+async fn create_and_clean(
+    db: &Db,
+    schemas: &[&str],
+    table: &str,
+) -> (Value, BTreeMap<String, u64>) {
+    let made = create_counted(db, schemas, table).await;
     let report = cleanup_tracked(
         db,
-        &tracker,
+        &made.tracker,
         CleanupOptions {
             count_dependents: true,
             ..Default::default()
@@ -122,26 +141,25 @@ async fn create_and_clean(
         .map(|c| (c.table.clone(), c.rows))
         .collect();
     assert_eq!(
-        deleted, created,
+        deleted, made.created,
         "{table}: cleanup deleted exactly what create made"
     );
-    assert_eq!(counts(db, schemas).await, before, "{table}: nothing left");
-    (row, created)
+    assert_eq!(
+        counts(db, schemas).await,
+        made.before,
+        "{table}: nothing left"
+    );
+    (made.row, made.created)
 }
 
 /// Creates one row of `table` (a partition) with no attributes: checks it went into `table`
 /// itself, that cleanup verified and left nothing (the rows under it may be counted under the
 /// partitioned table), and returns it.
 async fn create_one_and_clean(db: &Db, schemas: &[&str], table: &str) -> Value {
-    let ctx = context();
-    let tracker = ResourceTracker::new(LaneInfo::of(&ctx));
-    let before = counts(db, schemas).await;
-    let row = create(db, &ctx, &tracker, table, json!({}), CallOptions::default())
-        .await
-        .unwrap_or_else(|e| panic!("create {table}: {e:?}"));
-    let created = diff(&before, &counts(db, schemas).await);
+    let made = create_counted(db, schemas, table).await;
+    let created = &made.created;
     assert_eq!(created.get(table), Some(&1), "{table}: {created:?}");
-    let report = cleanup_tracked(db, &tracker, CleanupOptions::default())
+    let report = cleanup_tracked(db, &made.tracker, CleanupOptions::default())
         .await
         .unwrap();
     assert_eq!(
@@ -150,8 +168,12 @@ async fn create_one_and_clean(db: &Db, schemas: &[&str], table: &str) -> Value {
         "{table}: {:?}",
         report.failures
     );
-    assert_eq!(counts(db, schemas).await, before, "{table}: nothing left");
-    row
+    assert_eq!(
+        counts(db, schemas).await,
+        made.before,
+        "{table}: nothing left"
+    );
+    made.row
 }
 
 #[tokio::test]

@@ -143,7 +143,13 @@ impl DeletePlan {
             seed_conds,
             lane_param,
         } = basis(graph, seeds, options.dependents, lane)?;
-        let shape = PlanShape::of(graph, seeds, options, lane);
+        // Distinct tracked keys per seeded table (`None`: matched by name), counted once.
+        let distinct: BTreeMap<TableId, Option<u64>> = seeds
+            .tables()
+            .into_iter()
+            .map(|t| (t, seeds.distinct_keys(t)))
+            .collect();
+        let shape = PlanShape::of(graph, seeds, &distinct, options, lane);
         let shared = match shape.as_ref().and_then(|k| plan_cache().get(k)) {
             Some(shared) => shared,
             None => {
@@ -166,7 +172,7 @@ impl DeletePlan {
             .checks
             .iter()
             .map(|&(t, stage, check)| {
-                let expected = seeds.distinct_keys(t).unwrap_or(0);
+                let expected = distinct.get(&t).copied().flatten().unwrap_or(0);
                 let check = match check {
                     SeedCheck::Deleted { table, .. } => SeedCheck::Deleted { table, expected },
                     SeedCheck::TrackedDeleted { check, .. } => {
@@ -314,6 +320,7 @@ impl PlanShape {
     fn of(
         graph: &SchemaGraph,
         seeds: &Seeds,
+        distinct: &BTreeMap<TableId, Option<u64>>,
         options: PlanOptions,
         lane: Option<&LanePattern>,
     ) -> Option<PlanShape> {
@@ -324,9 +331,7 @@ impl PlanShape {
                 .map(|(t, seed)| {
                     let shape = match seed {
                         Seed::Keys(_) => SeedShape::Keys {
-                            many: seeds
-                                .distinct_keys(t)
-                                .is_some_and(|n| n > TEST_SIZED as u64),
+                            many: distinct[&t].is_some_and(|n| n > TEST_SIZED as u64),
                         },
                         Seed::Like { columns, pattern } => SeedShape::Like {
                             columns: columns.clone(),
