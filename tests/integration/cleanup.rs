@@ -650,3 +650,88 @@ create table {s}.by_primary_key (a int, b int, primary key (a, b), foreign key (
     assert!(!indexed("not_leading"));
     assert!(!indexed("partial"));
 }
+
+#[tokio::test]
+async fn keys_with_quotes_backslashes_commas_braces_and_unicode_are_matched_exactly() {
+    let db = db();
+    let (s, _) = names();
+    let _schema = SchemaGuard::new(&[&s]);
+    db.execute_script(&format!(
+        r#"create schema "{s}";
+           create table "{s}".words (id text primary key);
+           create table "{s}".pairs (a text, b int, primary key (a, b));"#
+    ))
+    .await
+    .unwrap();
+    let hostile = [
+        r#"say "hi""#,
+        r"back\slash",
+        "a,b",
+        "{braces}",
+        "NULL",
+        "",
+        " spaced ",
+        "ünïcödé ✓",
+        "%_",
+    ];
+    let conn = db.conn().await.unwrap();
+    for (i, word) in hostile.iter().enumerate() {
+        let word = word.to_string();
+        let n = i as i32;
+        conn.query(
+            &format!(r#"insert into "{s}".words values ($1), ($1 || '-kept')"#),
+            &[(&word, Type::TEXT)],
+        )
+        .await
+        .unwrap();
+        conn.query(
+            &format!(r#"insert into "{s}".pairs values ($1, $2), ($1, $2 + 100)"#),
+            &[(&word, Type::TEXT), (&n, Type::INT4)],
+        )
+        .await
+        .unwrap();
+    }
+    drop(conn);
+    let tracker = ResourceTracker::new(LaneInfo::default());
+    let (graph, _) = db.graph_for(Freshness::Fresh).await.unwrap();
+    for (i, word) in hostile.iter().enumerate() {
+        tracker
+            .track(&graph, &format!("{s}.words"), &json!(word))
+            .unwrap();
+        tracker
+            .track(&graph, &format!("{s}.pairs"), &json!({"a": word, "b": i}))
+            .unwrap();
+    }
+    let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(report.verified, Some(true), "{report:?}");
+    assert!(report.failures.is_empty(), "{report:?}");
+    assert_eq!(report.round_trips, 1);
+    assert_eq!(tracker.count(), 0);
+    // Exactly the tracked rows went: the neighbours differ by a suffix or a number.
+    assert_eq!(
+        count(&db, &format!(r#"select count(*) from "{s}".words"#)).await,
+        hostile.len() as i64
+    );
+    assert_eq!(
+        count(
+            &db,
+            &format!(r#"select count(*) from "{s}".words where id not like '%-kept'"#)
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(
+            &db,
+            &format!(r#"select count(*) from "{s}".pairs where b < 100"#)
+        )
+        .await,
+        0
+    );
+    assert_eq!(
+        count(&db, &format!(r#"select count(*) from "{s}".pairs"#)).await,
+        hostile.len() as i64
+    );
+}

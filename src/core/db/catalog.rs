@@ -42,7 +42,9 @@ select json_build_object(
       'insertTriggers', exists(select 1 from pg_catalog.pg_trigger tg
                                where tg.tgrelid = t.oid and not tg.tgisinternal and tg.tgtype & 4 <> 0),
       'pk', (select coalesce(json_agg(json_build_object('name', a.attname,
-                 'type', format_type(a.atttypid, a.atttypmod), 'notNull', a.attnotnull) order by k.ord), '[]')
+                 'type', format_type(a.atttypid, a.atttypmod), 'notNull', a.attnotnull,
+                 'delim', (select ty.typdelim from pg_catalog.pg_type ty where ty.oid = a.atttypid))
+                 order by k.ord), '[]')
              from (select i.indkey, i.indnkeyatts from pg_catalog.pg_index i
                    where i.indrelid = t.oid and i.indisunique and i.indisvalid and i.indpred is null
                      and i.indexprs is null

@@ -44,8 +44,8 @@ pub struct QueryOutcome {
 }
 
 /// A parameter sent as text with an unspecified type: the server infers it.
-#[derive(Debug)]
-struct TextParam(Option<String>);
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextParam(pub(crate) Option<String>);
 
 impl ToSql for TextParam {
     fn to_sql(
@@ -74,7 +74,7 @@ impl ToSql for TextParam {
 }
 
 /// Type OID 0: "let the server decide", as libpq sends a parameter without a type.
-fn unspecified() -> Type {
+pub(crate) fn unspecified() -> Type {
     Type::new(
         "unspecified".to_string(),
         0,

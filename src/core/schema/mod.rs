@@ -30,6 +30,14 @@ pub struct Column {
     pub type_sql: String,
     /// `NOT NULL`?
     pub not_null: bool,
+    /// What separates the elements of the type's array literals (`typdelim`: `,` for all but
+    /// a few types such as `box`). Read for key columns only.
+    #[serde(default = "comma")]
+    pub delim: char,
+}
+
+fn comma() -> char {
+    ','
 }
 
 impl Column {
@@ -212,6 +220,7 @@ pub(crate) mod tests {
             name: name.into(),
             type_sql: ty.into(),
             not_null,
+            delim: ',',
         }
     }
 
