@@ -174,7 +174,7 @@ pub async fn cleanup_tracked(
     if rows.is_empty() {
         return Ok(CleanupReport::default());
     }
-    let knows_all = |g: &SchemaGraph| rows.iter().all(|r| g.find(&r.table).is_some());
+    let knows_all = |g: &SchemaGraph| seeds::table_ids(g, &rows).iter().all(Option::is_some);
     let (graph, reads) = db.graph_for(Freshness::Knowing(&knows_all)).await?;
     // The test's own names: rows it made that outlive their parents by SET NULL go by them,
     // and so do its rows of tables without a primary key.
@@ -195,13 +195,17 @@ pub async fn cleanup_tracked(
         .map(|c| (c.table.as_str(), c.rows))
         .collect();
     let failed: Vec<&String> = report.failures.iter().flat_map(|f| &f.tables).collect();
+    let mut table_gone: HashMap<TableId, bool> = HashMap::new();
     let gone: Vec<TrackedRow> = rows
         .into_iter()
         .zip(tables)
         .filter(|(_, t)| {
             t.is_some_and(|t| {
-                let name = graph.tables[t].display_name();
-                remaining.get(name.as_str()).copied().unwrap_or(0) == 0 && !failed.contains(&&name)
+                *table_gone.entry(t).or_insert_with(|| {
+                    let name = graph.tables[t].display_name();
+                    remaining.get(name.as_str()).copied().unwrap_or(0) == 0
+                        && !failed.contains(&&name)
+                })
             })
         })
         .map(|(r, _)| r)

@@ -3,7 +3,7 @@
 use crate::core::error::{Error, ErrorCode, Result};
 use crate::core::lane::tracker::TrackedRow;
 use crate::core::lane::LanePattern;
-use crate::core::schema::{SchemaGraph, TableId};
+use crate::core::schema::{SchemaGraph, TableId, TableName};
 use std::collections::BTreeMap;
 
 /// Where cleanup starts in a table.
@@ -40,7 +40,7 @@ impl Seeds {
         rows: &[TrackedRow],
         lane: Option<&LanePattern>,
     ) -> (Seeds, Vec<Option<TableId>>) {
-        let tables: Vec<Option<TableId>> = rows.iter().map(|r| graph.find(&r.table)).collect();
+        let tables = table_ids(graph, rows);
         let mut by_table: BTreeMap<TableId, Vec<Vec<String>>> = BTreeMap::new();
         let mut by_name = Vec::new();
         for (row, t) in rows.iter().zip(&tables) {
@@ -303,4 +303,20 @@ mod tests {
         ];
         assert_eq!(lane_columns_present(&g, &cols), vec![cols[0].clone()]);
     }
+}
+
+/// The table of each row (`None`: not in the graph). Rows come in runs of one table: each run's
+/// table is looked up once.
+pub fn table_ids(graph: &SchemaGraph, rows: &[TrackedRow]) -> Vec<Option<TableId>> {
+    let mut last: Option<(&TableName, Option<TableId>)> = None;
+    rows.iter()
+        .map(|r| match last {
+            Some((name, t)) if *name == r.table => t,
+            _ => {
+                let t = graph.find(&r.table);
+                last = Some((&r.table, t));
+                t
+            }
+        })
+        .collect()
 }

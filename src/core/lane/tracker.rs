@@ -240,9 +240,15 @@ impl ResourceTracker {
 
     /// Forgets rows (after they were deleted).
     pub fn remove(&self, rows: &[TrackedRow]) {
-        let gone: HashSet<&TrackedRow> = rows.iter().collect();
         let mut guard = self.lock();
         let (list, set) = &mut *guard;
+        if list.as_slice() == rows {
+            // Everything listed went (the usual end of a cleanup): no hashing.
+            list.clear();
+            set.clear();
+            return;
+        }
+        let gone: HashSet<&TrackedRow> = rows.iter().collect();
         list.retain(|r| !gone.contains(r));
         set.retain(|r| !gone.contains(r));
     }
@@ -401,6 +407,27 @@ mod tests {
     use super::*;
     use crate::core::schema::tests::sample;
     use serde_json::json;
+
+    #[test]
+    fn removing_what_was_listed_forgets_it_and_keeps_rows_tracked_since() {
+        let g = sample();
+        let t = ResourceTracker::default();
+        for n in 1..=3 {
+            t.track(&g, "a", &json!(n)).unwrap();
+        }
+        let listed = t.list();
+        t.remove(&listed);
+        assert_eq!(t.count(), 0);
+        // Forgotten for good: tracking again counts anew.
+        assert!(t.track(&g, "a", &json!(1)).is_ok());
+        assert_eq!(t.count(), 1);
+        // A row tracked after the list was taken stays.
+        let listed = t.list();
+        t.track(&g, "a", &json!(9)).unwrap();
+        t.remove(&listed);
+        assert_eq!(t.list().len(), 1);
+        assert_eq!(t.list()[0].key, vec!["9".to_string()]);
+    }
 
     #[test]
     fn tracks_checked_keys_once_and_round_trips_through_json() {
