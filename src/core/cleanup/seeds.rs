@@ -232,6 +232,22 @@ pub fn check_keys(graph: &SchemaGraph, table: TableId, keys: &[Vec<String>]) -> 
     Ok(())
 }
 
+/// The table of each row (`None`: not in the graph). Rows come in runs of one table: each run's
+/// table is looked up once.
+pub fn table_ids(graph: &SchemaGraph, rows: &[TrackedRow]) -> Vec<Option<TableId>> {
+    let mut last: Option<(&TableName, Option<TableId>)> = None;
+    rows.iter()
+        .map(|r| match last {
+            Some((name, t)) if *name == r.table => t,
+            _ => {
+                let t = graph.find(&r.table);
+                last = Some((&r.table, t));
+                t
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,20 +319,4 @@ mod tests {
         ];
         assert_eq!(lane_columns_present(&g, &cols), vec![cols[0].clone()]);
     }
-}
-
-/// The table of each row (`None`: not in the graph). Rows come in runs of one table: each run's
-/// table is looked up once.
-pub fn table_ids(graph: &SchemaGraph, rows: &[TrackedRow]) -> Vec<Option<TableId>> {
-    let mut last: Option<(&TableName, Option<TableId>)> = None;
-    rows.iter()
-        .map(|r| match last {
-            Some((name, t)) if *name == r.table => t,
-            _ => {
-                let t = graph.find(&r.table);
-                last = Some((&r.table, t));
-                t
-            }
-        })
-        .collect()
 }
