@@ -3,6 +3,7 @@
 // included), coded errors, one round trip each, and no named statement, so they also work
 // through a transaction-mode pgbouncer.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { after, before, describe, test } from 'node:test';
 import { databaseUrl, pgClient, pglane, rejection, stopDatabase } from './helpers.mjs';
 import { startPgbouncer } from './servers.mjs';
@@ -136,5 +137,33 @@ describe('Db.query', () => {
     } finally {
       await bouncer.stop();
     }
+  });
+
+  test('a pending call keeps Node running until it settles, and a closed handle lets it exit', () => {
+    // Calls start on the JS thread and settle from pglane's own thread: the promise alone must
+    // hold the event loop open (a script awaiting it at top level would otherwise end with
+    // "unsettled top-level await", exit code 13), and nothing may hold it once the handle is
+    // closed (the process would hang until the timeout below).
+    const script = `
+      import { createRequire } from 'node:module';
+      const require = createRequire(${JSON.stringify(new URL('../package.json', import.meta.url).pathname)});
+      const { Db, WorkerContext, ResourceTracker, CleanupManager } = require('pglane');
+      const db = Db.connect(process.env.PGLANE_TEST_URL);
+      const [row] = await db.query("select pg_sleep(0.3)::text as slept, 7 as n");
+      const ctx = WorkerContext.create({ workerIndex: 0, testId: 'keepalive' }, { runId: 'keepalive' });
+      const report = await new CleanupManager(db, ResourceTracker.forTest({}, ctx, db)).cleanup();
+      console.log(JSON.stringify({ n: row.n, deleted: report.totalDeleted }));
+      db.close();
+    `;
+    const started = Date.now();
+    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      env: { ...process.env, PGLANE_TEST_URL: url },
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(child.error, undefined, `the script did not exit: ${child.error}`);
+    assert.equal(child.status, 0, child.stderr);
+    assert.deepEqual(JSON.parse(child.stdout.trim()), { n: 7, deleted: 0 });
+    assert.ok(Date.now() - started >= 300, 'it waited for the query');
   });
 });
