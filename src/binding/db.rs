@@ -1,11 +1,10 @@
 //! `Db`: a handle on one database (settings, a small pool, counters).
 
 use super::args::{Arg, JsInput};
-use super::error::{caught, guard, spawn, Outcome};
+use super::error::{caught, guard, Outcome};
 use crate::core::db::query::{Expect, QueryOutcome};
 use crate::core::db::{self as core_db, config::DbOverrides};
 use crate::core::doctor;
-use napi::bindgen_prelude::{PromiseRaw, ToNapiValue};
 use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;
@@ -165,25 +164,21 @@ pub struct Db {
 }
 
 impl Db {
-    /// `query`, `one`, `many` and `execute`: the statement, and what the caller gets of it.
-    fn run<'env, T: ToNapiValue + Send + 'static>(
+    async fn run(
         &self,
-        env: &'env Env,
         sql: Arg<String>,
         params: Option<JsInput>,
         expect: Expect,
-        give: fn(QueryOutcome) -> T,
-    ) -> napi::Result<PromiseRaw<'env, Outcome<T>>> {
-        let db = self.inner.clone();
-        spawn(env, async move {
-            let params = match params {
-                Some(p) => p.get().optional_json_array("params")?,
-                None => None,
-            };
-            db.query_json(&sql, params.as_deref().unwrap_or(&[]), expect)
-                .await
-                .map(give)
-        })
+    ) -> crate::core::Result<QueryOutcome> {
+        let params = match params {
+            Some(p) => p.get().optional_json_array("params")?,
+            None => None,
+        };
+        caught(
+            self.inner
+                .query_json(&sql, params.as_deref().unwrap_or(&[]), expect),
+        )
+        .await
     }
 }
 
@@ -261,13 +256,11 @@ impl Db {
         ts_return_type = "Promise<T[]>",
         catch_unwind
     )]
-    pub fn query<'env>(
-        &self,
-        env: &'env Env,
-        sql: Arg<String>,
-        params: Option<JsInput>,
-    ) -> napi::Result<PromiseRaw<'env, Outcome<Vec<Value>>>> {
-        self.run(env, sql, params, Expect::Any, |o| o.rows)
+    pub async fn query(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<Vec<Value>> {
+        self.run(sql, params, Expect::Any)
+            .await
+            .map(|o| o.rows)
+            .into()
     }
 
     /// `query` for exactly one row: resolves with it, or rejects with `PGLANE_ROW_COUNT`.
@@ -277,15 +270,11 @@ impl Db {
         ts_return_type = "Promise<T>",
         catch_unwind
     )]
-    pub fn one<'env>(
-        &self,
-        env: &'env Env,
-        sql: Arg<String>,
-        params: Option<JsInput>,
-    ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
-        self.run(env, sql, params, Expect::One, |o| {
-            o.rows.into_iter().next().unwrap_or(Value::Null)
-        })
+    pub async fn one(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<Value> {
+        self.run(sql, params, Expect::One)
+            .await
+            .map(|o| o.rows.into_iter().next().unwrap_or(Value::Null))
+            .into()
     }
 
     /// `query` for at least one row: rejects with `PGLANE_ROW_COUNT` when there is none.
@@ -295,13 +284,11 @@ impl Db {
         ts_return_type = "Promise<T[]>",
         catch_unwind
     )]
-    pub fn many<'env>(
-        &self,
-        env: &'env Env,
-        sql: Arg<String>,
-        params: Option<JsInput>,
-    ) -> napi::Result<PromiseRaw<'env, Outcome<Vec<Value>>>> {
-        self.run(env, sql, params, Expect::Many, |o| o.rows)
+    pub async fn many(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<Vec<Value>> {
+        self.run(sql, params, Expect::Many)
+            .await
+            .map(|o| o.rows)
+            .into()
     }
 
     /// Runs one statement with parameters and resolves with the number of rows it returned or
@@ -311,13 +298,11 @@ impl Db {
         ts_return_type = "Promise<number>",
         catch_unwind
     )]
-    pub fn execute<'env>(
-        &self,
-        env: &'env Env,
-        sql: Arg<String>,
-        params: Option<JsInput>,
-    ) -> napi::Result<PromiseRaw<'env, Outcome<f64>>> {
-        self.run(env, sql, params, Expect::Any, |o| o.row_count as f64)
+    pub async fn execute(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<f64> {
+        self.run(sql, params, Expect::Any)
+            .await
+            .map(|o| o.row_count as f64)
+            .into()
     }
 
     /// Round trips made through this handle so far (pipelined requests count once).
