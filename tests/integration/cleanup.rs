@@ -735,3 +735,55 @@ async fn keys_with_quotes_backslashes_commas_braces_and_unicode_are_matched_exac
         hostile.len() as i64
     );
 }
+
+#[tokio::test]
+async fn a_lane_row_a_trigger_quietly_keeps_is_left_and_an_app_row_that_starts_like_the_lane_is_not(
+) {
+    let db = db();
+    let s = format!("kept_{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let _guard = SchemaGuard::new(&[&s]);
+    unindexed_owner_schema(&db, &s, 20).await;
+    // Project 3 is kept without an error (its trigger returns null); an app's project starts
+    // with the lane's LIKE prefix `lanerun7-w1-` but is no lane's name, and is not the sweep's.
+    db.execute_script(&format!(
+        r#"insert into {s}.projects values (1000, 1, 'lanerun7-w1-x-weekly');
+update {s}.projects set org = 0 where id = 1000;
+create function {s}.keep_three() returns trigger language plpgsql as $$
+begin
+  if old.id = 3 then return null; end if;
+  return old;
+end $$;
+create trigger keep_three before delete on {s}.projects for each row execute function {s}.keep_three();"#
+    ))
+    .await
+    .unwrap();
+    let columns = vec![(format!("{s}.projects"), vec!["name".to_string()])];
+    let report = cleanup_pattern(
+        &db,
+        &lane("lanerun7-w1-%"),
+        Some(&columns),
+        CleanupOptions::default(),
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    assert!(!report.fallback);
+    assert_eq!(report.total_deleted, 19, "{:?}", report.deleted);
+    assert_eq!(report.verified, Some(false), "{report:?}");
+    let left: Vec<(String, u64)> = report
+        .remaining
+        .iter()
+        .map(|c| (c.table.clone(), c.rows))
+        .collect();
+    assert_eq!(
+        left,
+        vec![(format!("{s}.projects"), 1)],
+        "only the kept lane row"
+    );
+    assert_eq!(
+        count(&db, &format!("select count(*) from {s}.projects")).await,
+        2,
+        "the kept lane row and the app's row"
+    );
+}

@@ -5,7 +5,9 @@
 
 use super::closure::{Closure, Dependents, LaneRows};
 use super::seeds::{Seed, Seeds, TEST_SIZED};
-use super::sql::{self, Chain, ChainMode, ChainSpec, LaneParams, Params, Scale, StageTables};
+use super::sql::{
+    self, Chain, ChainMode, ChainSpec, LaneParams, Params, Scale, SeedConds, StageTables,
+};
 use crate::core::error::Result;
 use crate::core::lane::LanePattern;
 use crate::core::schema::{SchemaGraph, TableId};
@@ -54,7 +56,7 @@ impl CountPlan {
         Ok((CountPlan::of(graph, &conds), params))
     }
 
-    fn of(graph: &SchemaGraph, conds: &BTreeMap<TableId, Vec<String>>) -> CountPlan {
+    fn of(graph: &SchemaGraph, conds: &BTreeMap<TableId, SeedConds>) -> CountPlan {
         CountPlan {
             seeded: conds.keys().copied().collect(),
             sql: sql::count_statement(graph, conds),
@@ -95,7 +97,7 @@ struct Basis {
     closure: Closure,
     params: Params,
     /// Seed conditions per seeded table.
-    seed_conds: BTreeMap<TableId, Vec<String>>,
+    seed_conds: BTreeMap<TableId, SeedConds>,
     /// The parameters of the lane's pattern, when lane edges need them.
     lane_param: Option<LaneParams>,
 }
@@ -216,7 +218,7 @@ impl Shared {
         seeds: &Seeds,
         options: PlanOptions,
         closure: &Closure,
-        seed_conds: &BTreeMap<TableId, Vec<String>>,
+        seed_conds: &BTreeMap<TableId, SeedConds>,
         lane_param: Option<&LaneParams>,
     ) -> Result<Shared> {
         let mut shared = Shared {
@@ -416,7 +418,7 @@ fn seed_checks(
     closure: &Closure,
     chain: &Chain,
     seeds: &Seeds,
-    seed_conds: &BTreeMap<TableId, Vec<String>>,
+    seed_conds: &BTreeMap<TableId, SeedConds>,
     tables: &[TableId],
 ) -> (Vec<(TableId, SeedCheck)>, Vec<String>) {
     let mut check_sql = Vec::new();
@@ -424,7 +426,7 @@ fn seed_checks(
         .iter()
         .filter(|(t, _)| tables.contains(t))
         .map(|(&t, conds)| {
-            let cond = sql::or_join(conds);
+            let cond = sql::or_join(&conds.exact);
             let by_keys_only =
                 !closure.in_cycle[t] && closure.edges_into(graph, t).next().is_none();
             let check = match seeds.distinct_keys(t) {
@@ -444,6 +446,7 @@ fn seed_checks(
                         &graph.tables[t].sql_name(),
                         &chain.cte[&t],
                         &cond,
+                        &sql::or_join(&conds.loose),
                     ));
                     SeedCheck::LaneLeft {
                         check: check_sql.len() - 1,
