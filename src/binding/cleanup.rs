@@ -2,11 +2,13 @@
 
 use super::args::Arg;
 use super::db::Db;
-use super::error::{caught, Outcome};
+use super::error::{caught, spawn, Outcome};
 use super::tracker::ResourceTracker;
 use crate::core::cleanup::{self as core_cleanup, CleanupOptions, TableCount};
 use crate::core::db as core_db;
 use crate::core::lane::tracker::ResourceTracker as CoreTracker;
+use napi::bindgen_prelude::PromiseRaw;
+use napi::Env;
 use napi_derive::napi;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -168,15 +170,16 @@ impl CleanupManager {
     /// done (the database is unreachable or the connection broke), and then the tracker keeps
     /// its rows, so a retry works.
     #[napi(ts_return_type = "Promise<CleanupReport>", catch_unwind)]
-    pub async fn cleanup(&self) -> Outcome<CleanupReport> {
-        caught(core_cleanup::cleanup_tracked(
-            &self.db,
-            &self.tracker,
-            self.options,
-        ))
-        .await
-        .map(Into::into)
-        .into()
+    pub fn cleanup<'env>(
+        &self,
+        env: &'env Env,
+    ) -> napi::Result<PromiseRaw<'env, Outcome<CleanupReport>>> {
+        let (db, tracker, options) = (self.db.clone(), self.tracker.clone(), self.options);
+        spawn(env, async move {
+            core_cleanup::cleanup_tracked(&db, &tracker, options)
+                .await
+                .map(Into::into)
+        })
     }
 
     /// Deletes a whole lane by name: `"test"`, `"worker"` or `"run"` (this tracker's lane), or
@@ -185,32 +188,34 @@ impl CleanupManager {
     /// `PGLANE_INVALID_CONFIG` and deletes nothing; so does a database not marked as a test
     /// database (`PGLANE_NOT_TEST_DATABASE`) unless `allowUnmarked`.
     #[napi(ts_return_type = "Promise<CleanupReport>", catch_unwind)]
-    pub async fn cleanup_pattern(
+    pub fn cleanup_pattern<'env>(
         &self,
+        env: &'env Env,
         #[napi(ts_arg_type = "string")] scope_or_pattern: Arg<String>,
         #[napi(ts_arg_type = "LaneOptions | undefined | null")] options: Option<Arg<LaneOptions>>,
-    ) -> Outcome<CleanupReport> {
+    ) -> napi::Result<PromiseRaw<'env, Outcome<CleanupReport>>> {
         let options = options.map(|o| o.0).unwrap_or_default();
-        let run = async {
-            let pattern = self.tracker.lane().resolve_pattern(&scope_or_pattern)?;
+        let (db, tracker, defaults) = (self.db.clone(), self.tracker.clone(), self.options);
+        spawn(env, async move {
+            let pattern = tracker.lane().resolve_pattern(&scope_or_pattern)?;
             let columns = core_cleanup::given_lane_columns(options.lane_columns);
             let opts = CleanupOptions {
-                verify: self.options.verify,
+                verify: defaults.verify,
                 include_dependents: options.include_dependents.unwrap_or(true),
                 count_dependents: options
                     .count_dependents
-                    .unwrap_or(self.options.count_dependents),
+                    .unwrap_or(defaults.count_dependents),
             };
             core_cleanup::cleanup_pattern(
-                &self.db,
+                &db,
                 &pattern,
                 columns.as_deref(),
                 opts,
                 options.allow_unmarked.unwrap_or(false),
             )
             .await
-        };
-        caught(run).await.map(Into::into).into()
+            .map(Into::into)
+        })
     }
 
     /// Lists rows left in a lane (`"test"`, `"worker"`, `"run"` or a LIKE pattern), per table.

@@ -1,10 +1,11 @@
 //! `Db`: a handle on one database (settings, a small pool, counters).
 
 use super::args::{Arg, JsInput};
-use super::error::{caught, guard, Outcome};
+use super::error::{caught, guard, spawn, Outcome};
 use crate::core::db::query::{Expect, QueryOutcome};
 use crate::core::db::{self as core_db, config::DbOverrides};
 use crate::core::doctor;
+use napi::bindgen_prelude::{PromiseRaw, ToNapiValue};
 use napi::Env;
 use napi_derive::napi;
 use serde_json::Value;
@@ -164,21 +165,25 @@ pub struct Db {
 }
 
 impl Db {
-    async fn run(
+    /// `query`, `one`, `many` and `execute`: the statement, and what the caller gets of it.
+    fn run<'env, T: ToNapiValue + Send + 'static>(
         &self,
+        env: &'env Env,
         sql: Arg<String>,
         params: Option<JsInput>,
         expect: Expect,
-    ) -> crate::core::Result<QueryOutcome> {
-        let params = match params {
-            Some(p) => p.get().optional_json_array("params")?,
-            None => None,
-        };
-        caught(
-            self.inner
-                .query_json(&sql, params.as_deref().unwrap_or(&[]), expect),
-        )
-        .await
+        give: fn(QueryOutcome) -> T,
+    ) -> napi::Result<PromiseRaw<'env, Outcome<T>>> {
+        let db = self.inner.clone();
+        spawn(env, async move {
+            let params = match params {
+                Some(p) => p.get().optional_json_array("params")?,
+                None => None,
+            };
+            db.query_json(&sql, params.as_deref().unwrap_or(&[]), expect)
+                .await
+                .map(give)
+        })
     }
 }
 
@@ -256,11 +261,13 @@ impl Db {
         ts_return_type = "Promise<T[]>",
         catch_unwind
     )]
-    pub async fn query(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<Vec<Value>> {
-        self.run(sql, params, Expect::Any)
-            .await
-            .map(|o| o.rows)
-            .into()
+    pub fn query<'env>(
+        &self,
+        env: &'env Env,
+        sql: Arg<String>,
+        params: Option<JsInput>,
+    ) -> napi::Result<PromiseRaw<'env, Outcome<Vec<Value>>>> {
+        self.run(env, sql, params, Expect::Any, |o| o.rows)
     }
 
     /// `query` for exactly one row: resolves with it, or rejects with `PGLANE_ROW_COUNT`.
@@ -270,11 +277,15 @@ impl Db {
         ts_return_type = "Promise<T>",
         catch_unwind
     )]
-    pub async fn one(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<Value> {
-        self.run(sql, params, Expect::One)
-            .await
-            .map(|o| o.rows.into_iter().next().unwrap_or(Value::Null))
-            .into()
+    pub fn one<'env>(
+        &self,
+        env: &'env Env,
+        sql: Arg<String>,
+        params: Option<JsInput>,
+    ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+        self.run(env, sql, params, Expect::One, |o| {
+            o.rows.into_iter().next().unwrap_or(Value::Null)
+        })
     }
 
     /// `query` for at least one row: rejects with `PGLANE_ROW_COUNT` when there is none.
@@ -284,11 +295,13 @@ impl Db {
         ts_return_type = "Promise<T[]>",
         catch_unwind
     )]
-    pub async fn many(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<Vec<Value>> {
-        self.run(sql, params, Expect::Many)
-            .await
-            .map(|o| o.rows)
-            .into()
+    pub fn many<'env>(
+        &self,
+        env: &'env Env,
+        sql: Arg<String>,
+        params: Option<JsInput>,
+    ) -> napi::Result<PromiseRaw<'env, Outcome<Vec<Value>>>> {
+        self.run(env, sql, params, Expect::Many, |o| o.rows)
     }
 
     /// Runs one statement with parameters and resolves with the number of rows it returned or
@@ -298,11 +311,13 @@ impl Db {
         ts_return_type = "Promise<number>",
         catch_unwind
     )]
-    pub async fn execute(&self, sql: Arg<String>, params: Option<JsInput>) -> Outcome<f64> {
-        self.run(sql, params, Expect::Any)
-            .await
-            .map(|o| o.row_count as f64)
-            .into()
+    pub fn execute<'env>(
+        &self,
+        env: &'env Env,
+        sql: Arg<String>,
+        params: Option<JsInput>,
+    ) -> napi::Result<PromiseRaw<'env, Outcome<f64>>> {
+        self.run(env, sql, params, Expect::Any, |o| o.row_count as f64)
     }
 
     /// Round trips made through this handle so far (pipelined requests count once).

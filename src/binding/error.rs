@@ -122,8 +122,10 @@ impl<T: ToNapiValue> ToNapiValue for Outcome<T> {
     }
 }
 
-/// Runs a core future on the runtime and returns a JS promise that resolves with its value or
-/// rejects with a coded error. For methods that must copy their arguments before going async.
+/// Runs a core future and returns a JS promise that resolves with its value or rejects with a
+/// coded error. The future starts here, on the JS thread, and goes on on the runtime once it
+/// waits ([`crate::core::runtime::start`]: no thread wake-up before its statements are sent).
+/// The binding's async methods are written with it rather than as `async fn`.
 pub fn spawn<T, F>(
     env: &Env,
     fut: F,
@@ -132,5 +134,13 @@ where
     T: ToNapiValue + Send + 'static,
     F: std::future::Future<Output = Result<T, CoreError>> + Send + 'static,
 {
-    env.spawn_future(async move { Ok(Outcome(caught(fut).await)) })
+    let (deferred, promise) = env.create_deferred::<Outcome<T>, _>()?;
+    crate::core::runtime::start(async move {
+        let outcome = Outcome(caught(fut).await);
+        deferred.resolve(move |_| Ok(outcome));
+    });
+    Ok(napi::bindgen_prelude::PromiseRaw::new(
+        env.raw(),
+        napi::JsValue::raw(&promise),
+    ))
 }

@@ -29,6 +29,36 @@ use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::Row;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+/// Opens connections for the pool, each driven by [`crate::core::runtime::drive`]: a call
+/// started on the JS thread writes its statements to the socket there.
+struct DrivenConnect {
+    tls: MakeRustlsConnect,
+}
+
+impl deadpool_postgres::Connect for DrivenConnect {
+    fn connect(
+        &self,
+        pg_config: &tokio_postgres::Config,
+    ) -> futures_util::future::BoxFuture<
+        '_,
+        std::result::Result<
+            (tokio_postgres::Client, tokio::task::JoinHandle<()>),
+            tokio_postgres::Error,
+        >,
+    > {
+        let tls = self.tls.clone();
+        let pg_config = pg_config.clone();
+        Box::pin(async move {
+            let (client, connection) = pg_config.connect(tls).await?;
+            // A connection that fails ends; the pool sees its client closed.
+            let task = crate::core::runtime::drive(async move {
+                let _ = connection.await;
+            });
+            Ok((client, task))
+        })
+    }
+}
+
 /// A typed parameter: the value and the Postgres type it is sent as.
 pub type Param<'a> = (&'a (dyn ToSql + Sync), Type);
 
@@ -118,9 +148,9 @@ impl Db {
         if !options.is_empty() {
             pg.options(options.join(" "));
         }
-        let manager = Manager::from_config(
+        let manager = Manager::from_connect(
             pg,
-            tls.clone(),
+            DrivenConnect { tls: tls.clone() },
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
