@@ -119,7 +119,7 @@ where
     let waker = Waker::from(parked.clone());
     let mut cx = Context::from_waker(&waker);
     let mut task: Task = Box::pin(fut);
-    STARTING.with(|s| s.set(true));
+    let starting = Starting::begin();
     let mut done = false;
     for _ in 0..START_POLLS {
         done = task.as_mut().poll(&mut cx).is_ready();
@@ -128,9 +128,30 @@ where
             break;
         }
     }
-    STARTING.with(|s| s.set(false));
+    drop(starting);
     if !done {
         parked.hand_over(task);
+    }
+}
+
+/// This thread is starting a call while this lives. Dropped, also when the call's first poll
+/// panics, it hands the drivers still listed to their tasks: no wake-up is lost, and wake-ups
+/// on this thread afterwards go to the tasks again.
+struct Starting;
+
+impl Starting {
+    fn begin() -> Starting {
+        STARTING.with(|s| s.set(true));
+        Starting
+    }
+}
+
+impl Drop for Starting {
+    fn drop(&mut self) {
+        STARTING.with(|s| s.set(false));
+        for driver in WOKEN_DRIVERS.with(|w| std::mem::take(&mut *w.borrow_mut())) {
+            driver.task.wake();
+        }
     }
 }
 
@@ -369,6 +390,26 @@ mod tests {
         assert_eq!(taken.len(), 2);
         assert_eq!(taken[1].0, 8);
         assert_ne!(taken[1].1, here, "woken on the runtime, polled there");
+    }
+
+    #[test]
+    fn a_call_that_panics_while_starting_leaves_the_thread_as_it_was() {
+        let rt = runtime("rt-panic").unwrap();
+        let caught = std::panic::catch_unwind(|| {
+            start_on(rt.handle(), async {
+                panic!("in the first poll");
+            })
+        });
+        assert!(caught.is_err());
+        assert!(!STARTING.with(Cell::get), "no longer starting");
+        // A later call starts here again.
+        let here = thread::current().id();
+        let polled: Arc<Mutex<Option<ThreadId>>> = Arc::default();
+        let seen = polled.clone();
+        start_on(rt.handle(), async move {
+            *seen.lock().unwrap() = Some(thread::current().id());
+        });
+        assert_eq!(*polled.lock().unwrap(), Some(here));
     }
 
     #[test]
