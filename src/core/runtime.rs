@@ -121,16 +121,25 @@ where
     let mut task: Task = Box::pin(fut);
     let starting = Starting::begin();
     let mut done = false;
+    // Was the call woken since its last poll? A wake-up taken by `rewind` and not followed by
+    // a poll (the polls ran out) must go with the call to the runtime, or it is lost and the
+    // call waits forever: a cleanup's fallback, whose statements the runtime's thread answers
+    // one after another while this thread is still starting it, did exactly that.
+    let mut woken = false;
     for _ in 0..START_POLLS {
         done = task.as_mut().poll(&mut cx).is_ready();
         poll_woken_drivers();
-        if done || !parked.rewind() {
+        if done {
+            break;
+        }
+        woken = parked.rewind();
+        if !woken {
             break;
         }
     }
     drop(starting);
     if !done {
-        parked.hand_over(task);
+        parked.hand_over(task, woken);
     }
 }
 
@@ -194,10 +203,11 @@ impl Parked {
         false
     }
 
-    /// The call waits: the runtime takes it now if it was woken meanwhile, else at its wake-up.
-    fn hand_over(&self, task: Task) {
+    /// The call waits: the runtime takes it now if it was woken meanwhile (`woken`: a wake-up
+    /// [`Parked::rewind`] took that no poll followed), else at its wake-up.
+    fn hand_over(&self, task: Task, woken: bool) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if matches!(*state, State::Woken) {
+        if woken || matches!(*state, State::Woken) {
             *state = State::HandedOver;
             drop(state);
             self.handle.spawn(task);
@@ -354,6 +364,42 @@ mod tests {
             *seen.lock().unwrap() = Some(thread::current().id());
         });
         assert_eq!(*finished.lock().unwrap(), Some(here));
+    }
+
+    /// Pending `n` times, waking itself each time, then ready.
+    struct WakesItself(usize);
+
+    impl Future for WakesItself {
+        type Output = ();
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+            if self.0 == 0 {
+                return Poll::Ready(());
+            }
+            self.0 -= 1;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+
+    #[test]
+    fn a_call_still_woken_when_the_start_stops_polling_it_finishes_on_the_runtime() {
+        let rt = runtime("rt-woken").unwrap();
+        // Woken on every poll, more often than the start polls: the last wake-up goes with it.
+        for n in [
+            START_POLLS - 1,
+            START_POLLS,
+            START_POLLS + 1,
+            3 * START_POLLS,
+        ] {
+            let (done_tx, done_rx) = std::sync::mpsc::channel();
+            start_on(rt.handle(), async move {
+                WakesItself(n).await;
+                done_tx.send(()).unwrap();
+            });
+            done_rx
+                .recv_timeout(Duration::from_secs(5))
+                .unwrap_or_else(|_| panic!("a call woken {n} times never finished"));
+        }
     }
 
     #[test]
