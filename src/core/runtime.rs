@@ -121,25 +121,20 @@ where
     let mut task: Task = Box::pin(fut);
     let starting = Starting::begin();
     let mut done = false;
-    // Was the call woken since its last poll? A wake-up taken by `rewind` and not followed by
-    // a poll (the polls ran out) must go with the call to the runtime, or it is lost and the
-    // call waits forever: a cleanup's fallback, whose statements the runtime's thread answers
-    // one after another while this thread is still starting it, did exactly that.
-    let mut woken = false;
-    for _ in 0..START_POLLS {
+    for polls in 1..=START_POLLS {
         done = task.as_mut().poll(&mut cx).is_ready();
         poll_woken_drivers();
-        if done {
-            break;
-        }
-        woken = parked.rewind();
-        if !woken {
+        // A wake-up is taken (`rewind`) only for a poll that follows it. When the polls have
+        // run out it stays, and the hand-over passes it on: taken then, it was lost and the
+        // call waited forever (a cleanup's fallback, whose statements the runtime's thread
+        // answers one after another while this thread is still starting it, did that).
+        if done || polls == START_POLLS || !parked.rewind() {
             break;
         }
     }
     drop(starting);
     if !done {
-        parked.hand_over(task, woken);
+        parked.hand_over(task);
     }
 }
 
@@ -203,11 +198,10 @@ impl Parked {
         false
     }
 
-    /// The call waits: the runtime takes it now if it was woken meanwhile (`woken`: a wake-up
-    /// [`Parked::rewind`] took that no poll followed), else at its wake-up.
-    fn hand_over(&self, task: Task, woken: bool) {
+    /// The call waits: the runtime takes it now if it was woken meanwhile, else at its wake-up.
+    fn hand_over(&self, task: Task) {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        if woken || matches!(*state, State::Woken) {
+        if matches!(*state, State::Woken) {
             *state = State::HandedOver;
             drop(state);
             self.handle.spawn(task);

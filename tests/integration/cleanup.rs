@@ -82,6 +82,25 @@ async fn track_org_and_tag(db: &Db, s: &str, org: uuid::Uuid, tag: i32) -> Resou
     tracker
 }
 
+/// Sweeps lane `pattern` found by its names in one column of one table.
+async fn sweep_by_one_column(
+    db: &Db,
+    pattern: &str,
+    table: &str,
+    column: &str,
+) -> pglane::core::cleanup::CleanupReport {
+    let columns = vec![(table.to_string(), vec![column.to_string()])];
+    cleanup_pattern(
+        db,
+        &lane(pattern),
+        Some(&columns),
+        CleanupOptions::default(),
+        true,
+    )
+    .await
+    .unwrap()
+}
+
 async fn count(db: &Db, sql: &str) -> i64 {
     let conn = db.conn().await.unwrap();
     conn.query(sql, &[]).await.unwrap()[0].get(0)
@@ -476,16 +495,7 @@ async fn pattern_cleanup_reads_the_catalog_again_when_a_table_created_since_hold
         ))
         .await
         .unwrap();
-    let columns = vec![(format!("{s}.orgs"), vec!["name".to_string()])];
-    let report = cleanup_pattern(
-        &db,
-        &lane("lanerun9-w2-1-%"),
-        Some(&columns),
-        CleanupOptions::default(),
-        true,
-    )
-    .await
-    .unwrap();
+    let report = sweep_by_one_column(&db, "lanerun9-w2-1-%", &format!("{s}.orgs"), "name").await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert_eq!(report.verified, Some(true));
     assert!(
@@ -757,16 +767,7 @@ create trigger keep_three before delete on {s}.projects for each row execute fun
     ))
     .await
     .unwrap();
-    let columns = vec![(format!("{s}.projects"), vec!["name".to_string()])];
-    let report = cleanup_pattern(
-        &db,
-        &lane("lanerun7-w1-%"),
-        Some(&columns),
-        CleanupOptions::default(),
-        true,
-    )
-    .await
-    .unwrap();
+    let report = sweep_by_one_column(&db, "lanerun7-w1-%", &format!("{s}.projects"), "name").await;
     assert!(report.failures.is_empty(), "{:?}", report.failures);
     assert!(!report.fallback);
     assert_eq!(report.total_deleted, 19, "{:?}", report.deleted);

@@ -119,13 +119,6 @@ pub struct SeedConds {
     pub loose: Vec<String>,
 }
 
-impl SeedConds {
-    /// Is any condition looser than its exact form?
-    pub fn has_loose(&self) -> bool {
-        self.exact != self.loose
-    }
-}
-
 /// The seed conditions of each seeded table (alias `t`), and their parameters.
 pub fn seed_conditions(
     graph: &SchemaGraph,
@@ -408,11 +401,10 @@ impl ChainBuilder<'_> {
         for (i, fk) in self.closure.edges_into(self.graph, t) {
             if !group.contains(&fk.parent) {
                 let edge = edge_condition(fk, &self.cte[&fk.parent], self.spec.scale);
-                match self.spec.lane_param {
-                    Some(_) if self.closure.lane_edges.contains(&i) => {
-                        lane_edges.push(self.lane_only(i, t, edge))
-                    }
-                    _ => parents.push(edge),
+                if self.is_lane_edge(i) {
+                    lane_edges.push(self.lane_only(i, t, edge));
+                } else {
+                    parents.push(edge);
                 }
             }
         }
@@ -422,10 +414,15 @@ impl ChainBuilder<'_> {
         }
     }
 
+    /// Does foreign key `fk` reach its child's rows only where they carry the lane's names?
+    fn is_lane_edge(&self, fk: usize) -> bool {
+        self.spec.lane_param.is_some() && self.closure.lane_edges.contains(&fk)
+    }
+
     /// `cond`, restricted to lane-named rows when foreign key `fk` is a lane edge.
     fn lane_only(&self, fk: usize, child: TableId, cond: String) -> String {
         match self.spec.lane_param {
-            Some(p) if self.closure.lane_edges.contains(&fk) => {
+            Some(p) if self.is_lane_edge(fk) => {
                 format!("({cond} and {})", lane_named(self.graph, child, p))
             }
             _ => cond,
