@@ -96,42 +96,87 @@ fn answer_error(url: &str, status: u16, retry_after: Option<String>, body: &str)
     )
 }
 
-/// Signs `email` in with `password` through the password grant; the session as Supabase Auth
-/// returned it (what supabase-js stores).
-pub async fn sign_in(
-    settings: &AuthSettings,
-    api_key: &ApiKey,
-    email: &str,
-    password: &str,
-) -> Result<SignedSession> {
-    let url = token_url(settings);
-    let shown = format!("{}/auth/v1/token", settings.supabase_url);
-    let response = client()?
-        .post(&url)
-        .header("apikey", &api_key.0)
-        .header("content-type", "application/json")
-        .header(
-            "x-client-info",
-            concat!("pglane/", env!("CARGO_PKG_VERSION")),
+/// Whether a request failed because the server closed its connection before answering it: what
+/// a server does when it times out a kept-alive connection just as a request arrives on it (Node's
+/// `http` server closes one idle for 5 s; a client still holding it sends on it). The server has
+/// not read such a request, so it is sent again once, on a new connection.
+fn closed_before_answer(e: &reqwest::Error) -> bool {
+    use std::io::ErrorKind::{BrokenPipe, ConnectionAborted, ConnectionReset, UnexpectedEof};
+    if e.is_timeout() || e.is_connect() || e.is_builder() || e.is_redirect() {
+        return false;
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<hyper::Error>()
+            .is_some_and(hyper::Error::is_incomplete_message)
+            || s.downcast_ref::<std::io::Error>().is_some_and(|io| {
+                matches!(
+                    io.kind(),
+                    ConnectionReset | ConnectionAborted | BrokenPipe | UnexpectedEof
+                )
+            })
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// The innermost cause of a failed request (e.g. `Connection reset by peer`): it names no URL,
+/// header or body.
+fn innermost_cause(e: &reqwest::Error) -> Option<String> {
+    let mut last = None;
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        last = Some(s.to_string());
+        source = s.source();
+    }
+    last
+}
+
+/// Posts `body` (JSON) to the token endpoint `url` with `api_key`: the answer's status,
+/// `Retry-After` and body. A request the server closed its connection on before answering is sent
+/// once more. `shown` is the URL errors name.
+async fn post(
+    url: &str,
+    shown: &str,
+    api_key: &str,
+    body: String,
+) -> Result<(u16, Option<String>, String)> {
+    let send = || {
+        client().map(|c| {
+            c.post(url)
+                .header("apikey", api_key)
+                .header("content-type", "application/json")
+                .header(
+                    "x-client-info",
+                    concat!("pglane/", env!("CARGO_PKG_VERSION")),
+                )
+                .body(body.clone())
+                .send()
+        })
+    };
+    let response = match send()?.await {
+        Err(e) if closed_before_answer(&e) => send()?.await,
+        answered => answered,
+    }
+    .map_err(|e| {
+        let why = if e.is_timeout() {
+            "no answer in time".to_string()
+        } else if e.is_connect() {
+            "cannot connect".to_string()
+        } else {
+            match innermost_cause(&e) {
+                Some(cause) => format!("the request failed ({cause})"),
+                None => "the request failed".to_string(),
+            }
+        };
+        Error::new(
+            ErrorCode::AuthApi,
+            format!("cannot sign in through Supabase Auth at {shown}: {why} (check SUPABASE_URL)"),
         )
-        .body(json!({ "email": email, "password": password }).to_string())
-        .send()
-        .await
-        .map_err(|e| {
-            let why = if e.is_timeout() {
-                "no answer in time".to_string()
-            } else if e.is_connect() {
-                "cannot connect".to_string()
-            } else {
-                "the request failed".to_string()
-            };
-            Error::new(
-                ErrorCode::AuthApi,
-                format!(
-                    "cannot sign in through Supabase Auth at {shown}: {why} (check SUPABASE_URL)"
-                ),
-            )
-        })?;
+    })?;
     let status = response.status().as_u16();
     let retry_after = response
         .headers()
@@ -144,6 +189,21 @@ pub async fn sign_in(
             format!("Supabase Auth at {shown} broke off its answer"),
         )
     })?;
+    Ok((status, retry_after, body))
+}
+
+/// Signs `email` in with `password` through the password grant; the session as Supabase Auth
+/// returned it (what supabase-js stores).
+pub async fn sign_in(
+    settings: &AuthSettings,
+    api_key: &ApiKey,
+    email: &str,
+    password: &str,
+) -> Result<SignedSession> {
+    let url = token_url(settings);
+    let shown = format!("{}/auth/v1/token", settings.supabase_url);
+    let body = json!({ "email": email, "password": password }).to_string();
+    let (status, retry_after, body) = post(&url, &shown, &api_key.0, body).await?;
     if !(200..300).contains(&status) {
         return Err(answer_error(&shown, status, retry_after, &body));
     }
@@ -376,6 +436,103 @@ pub async fn sign_in_with_password(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A loopback HTTP/1.1 server: `answers(connection, request)` says whether the n-th request
+    /// on the n-th connection (both from 0) gets a 200 kept-alive answer or has its connection
+    /// closed unanswered. Returns its address and the (connection, request) pairs it was sent.
+    async fn http_server(
+        answers: fn(usize, usize) -> bool,
+    ) -> (String, Arc<std::sync::Mutex<Vec<(usize, usize)>>>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        tokio::spawn(async move {
+            for connection in 0.. {
+                let (mut socket, _) = listener.accept().await.unwrap();
+                let log = log.clone();
+                tokio::spawn(async move {
+                    let mut buffer = Vec::new();
+                    for request in 0.. {
+                        // One request: its head, then content-length bytes of body.
+                        let complete = |b: &[u8]| {
+                            let end = b.windows(4).position(|w| w == b"\r\n\r\n")? + 4;
+                            let head = String::from_utf8_lossy(&b[..end]).to_lowercase();
+                            let length = head
+                                .lines()
+                                .find_map(|l| l.strip_prefix("content-length:"))
+                                .map_or(0, |v| v.trim().parse::<usize>().unwrap());
+                            (b.len() >= end + length).then_some(end + length)
+                        };
+                        let used = loop {
+                            if let Some(n) = complete(&buffer) {
+                                break n;
+                            }
+                            let mut chunk = [0u8; 4096];
+                            match socket.read(&mut chunk).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buffer.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        buffer.drain(..used);
+                        log.lock().unwrap().push((connection, request));
+                        if !answers(connection, request) {
+                            return; // closed, unanswered
+                        }
+                        let body = r#"{"ok":true}"#;
+                        let answer = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: keep-alive\r\n\r\n{body}",
+                            body.len()
+                        );
+                        if socket.write_all(answer.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (
+            format!("http://{addr}/auth/v1/token?grant_type=password"),
+            seen,
+        )
+    }
+
+    #[tokio::test]
+    async fn a_request_the_server_closes_its_kept_alive_connection_on_is_sent_again_on_a_new_one() {
+        // The first connection answers its first request, then closes on the second: a server
+        // timing out an idle kept-alive connection as the next request arrives on it.
+        let (url, seen) = http_server(|connection, request| connection > 0 || request == 0).await;
+        for _ in 0..2 {
+            let (status, _, body) = post(&url, "u", "key", "{}".into()).await.unwrap();
+            assert_eq!((status, body.as_str()), (200, r#"{"ok":true}"#));
+        }
+        // The second request went out on the kept-alive connection, then again on a new one.
+        assert_eq!(*seen.lock().unwrap(), vec![(0, 0), (0, 1), (1, 0)]);
+    }
+
+    #[tokio::test]
+    async fn a_server_that_closes_every_request_unanswered_is_an_error_after_one_retry_naming_the_cause(
+    ) {
+        let (url, seen) = http_server(|_, _| false).await;
+        let secret = r#"{"password":"p%_'✓ secret"}"#;
+        let e = post(
+            &url,
+            "http://127.0.0.1/auth/v1/token",
+            "api-key-secret",
+            secret.into(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::AuthApi);
+        assert!(
+            e.message().starts_with("cannot sign in through Supabase Auth at http://127.0.0.1/auth/v1/token: the request failed ("),
+            "{}",
+            e.message()
+        );
+        assert!(!e.message().contains("secret"), "{}", e.message());
+        assert_eq!(*seen.lock().unwrap(), vec![(0, 0), (1, 0)]);
+    }
 
     #[test]
     fn a_429_is_rate_limited_and_other_refusals_say_what_to_check() {
