@@ -400,6 +400,7 @@ create table {s}.things (
   id bigserial primary key,
   qty int not null check (qty between 10 and 12),
   kind text not null check (kind in ('a', 'b')),
+  grade text not null check (grade in ('x', 'y')) check (grade <> 'x'),
   code varchar(6) not null unique check (length(code) = 6),
   website text not null check (website like 'https://%'),
   handle text not null check (handle ~ '^[a-z0-9-]+$'),
@@ -441,6 +442,8 @@ create table {s}.typed (id serial primary key, n int, t text, u uuid, m {s}.mood
         .unwrap();
         assert!((10..=12).contains(&t["qty"].as_i64().unwrap()), "{t}");
         assert!(["a", "b"].contains(&t["kind"].as_str().unwrap()));
+        // The value a check names first breaks another check: the others are tried.
+        assert_eq!(t["grade"], "y", "{t}");
         let code = t["code"].as_str().unwrap().to_string();
         assert_eq!(code.len(), 6);
         assert!(codes.insert(code), "unique codes");

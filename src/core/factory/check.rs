@@ -82,33 +82,43 @@ pub struct Check {
     pub expr: Arc<Expr>,
     /// Did the whole text parse?
     pub readable: bool,
+    /// The columns the expression reads.
+    columns: Arc<BTreeSet<String>>,
 }
+
+/// A check's text, parsed: the expression, whether all of it was read, the columns it reads.
+type Parsed = (Arc<Expr>, bool, Arc<BTreeSet<String>>);
 
 impl Check {
     /// Reads `CHECK (...)` text; `value_column` replaces `VALUE` (a domain's checks). Each text
     /// is parsed once per process: factories read the same checks for every row.
     pub fn parse(name: &str, text: &str, value_column: Option<&str>) -> Check {
-        type Cache = Mutex<HashMap<(String, Option<String>), (Arc<Expr>, bool)>>;
-        static PARSED: OnceLock<Cache> = OnceLock::new();
-        let key = (text.to_string(), value_column.map(str::to_string));
+        // Keyed by the text, after `value_column` and a NUL for a domain's checks: a table's
+        // checks are looked up without building a key.
+        static PARSED: OnceLock<Mutex<HashMap<String, Parsed>>> = OnceLock::new();
+        let domain_key = value_column.map(|v| format!("{v}\u{0}{text}"));
+        let key = domain_key.as_deref().unwrap_or(text);
         let cache = PARSED.get_or_init(Default::default);
         let found = cache
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
+            .get(key)
             .cloned();
-        let (expr, readable) = found.unwrap_or_else(|| {
+        let (expr, readable, columns) = found.unwrap_or_else(|| {
             let parsed = parse_check(text, value_column);
             let readable = parsed
                 .as_ref()
                 .map(|e| !contains_unknown(e))
                 .unwrap_or(false);
-            let entry = (Arc::new(parsed.unwrap_or(Expr::Unknown)), readable);
+            let expr = parsed.unwrap_or(Expr::Unknown);
+            let mut columns = BTreeSet::new();
+            collect_columns(&expr, &mut columns);
+            let entry = (Arc::new(expr), readable, Arc::new(columns));
             let mut map = cache.lock().unwrap_or_else(|p| p.into_inner());
             if map.len() > 10_000 {
                 map.clear();
             }
-            map.insert(key, entry.clone());
+            map.insert(key.to_string(), entry.clone());
             entry
         });
         Check {
@@ -116,14 +126,13 @@ impl Check {
             text: text.to_string(),
             readable,
             expr,
+            columns,
         }
     }
 
     /// The columns the check reads.
-    pub fn columns(&self) -> BTreeSet<String> {
-        let mut out = BTreeSet::new();
-        collect_columns(&self.expr, &mut out);
-        out
+    pub fn columns(&self) -> &BTreeSet<String> {
+        &self.columns
     }
 
     /// Does the check hold for the values `env` gives (NULL and unknown hold: only a definite

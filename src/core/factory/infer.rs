@@ -22,7 +22,9 @@
 
 use super::check::{parse_partition_bound, Check, Hint, PartitionBound, V};
 use super::planner::{Attr, HashRoute, Planner, RouteSource, Shape, Val};
-use super::values::{candidates, first_candidate, shape_of, Candidate, Seed, Shape as TypeShape};
+use super::values::{
+    candidates, first_candidate, named_first, shape_of, Candidate, Seed, Shape as TypeShape,
+};
 use crate::core::db::table_facts::{ForeignKeyFacts, Identity, TableFacts, TableFactsEntry};
 use crate::core::error::{Error, ErrorCode, Result};
 use crate::core::schema::{SchemaGraph, Table, TableId};
@@ -1441,11 +1443,7 @@ impl Solver<'_> {
             return;
         }
         slot.built = true;
-        let hints: Vec<Hint> = self
-            .checks
-            .iter()
-            .flat_map(|c| c.hints(&slot.column))
-            .collect();
+        let hints = self.hints(&slot.column);
         let made = candidates(&self.seed, &slot.column, &slot.shape, slot.unique, &hints);
         match slot.state {
             State::Generate => slot.options = made.into_iter().map(Some).collect(),
@@ -1460,10 +1458,15 @@ impl Solver<'_> {
         }
     }
 
+    /// What the checks say about `column`.
+    fn hints(&self, column: &str) -> Vec<Hint> {
+        self.checks.iter().flat_map(|c| c.hints(column)).collect()
+    }
+
     /// The options of every column that needs a value; an error for one inference has none for.
     fn generated_options(&self, slots: &mut [Slot], table: &Table, display: &str) -> Result<()> {
         // Columns no relevant check reads need only their first candidate.
-        let read: HashSet<String> = self
+        let read: HashSet<&String> = self
             .relevant
             .iter()
             .flat_map(|&i| self.checks[i].columns())
@@ -1477,7 +1480,22 @@ impl Solver<'_> {
                     .collect();
             }
             if matches!(slot.state, State::Generate) {
-                self.build(slot);
+                // A value a check names comes first among the candidates: the others are made
+                // only if a check fails with it (`repair` builds them).
+                let named = (!slot.built)
+                    .then(|| {
+                        named_first(
+                            &self.seed,
+                            &slot.shape,
+                            slot.unique,
+                            &self.hints(&slot.column),
+                        )
+                    })
+                    .flatten();
+                match named {
+                    Some(first) => slot.options = vec![Some(first)],
+                    None => self.build(slot),
+                }
                 if slot.options.is_empty() {
                     let ty = table
                         .column(&slot.column)
@@ -1568,8 +1586,9 @@ impl Solver<'_> {
                 let check = &self.checks[ci];
                 let cols: Vec<String> = check
                     .columns()
-                    .into_iter()
-                    .filter(|c| self.index.get(c).is_some_and(|&i| slots[i].changeable()))
+                    .iter()
+                    .filter(|c| self.index.get(*c).is_some_and(|&i| slots[i].changeable()))
+                    .cloned()
                     .collect();
                 return Err(infer_error(format!(
                     "cannot satisfy {} of {display}: {}; pass {}",

@@ -359,7 +359,7 @@ impl Plan {
                 Some((table, ConstraintRef::Check(check))) => {
                     let columns: Vec<String> = Check::parse(&check.name, &check.definition, None)
                         .columns()
-                        .into_iter()
+                        .iter()
                         .map(|c| format!("{c:?}"))
                         .collect();
                     format!(

@@ -653,18 +653,7 @@ fn text_candidates(
     named: &[V],
     first_only: bool,
 ) -> Vec<Candidate> {
-    let mut out: Vec<Candidate> = rotated(
-        seed,
-        unique,
-        named
-            .iter()
-            .filter_map(|v| match v {
-                V::Text(t) => Some(Candidate::text(t.clone())),
-                V::Num(n) => Some(Candidate::text(format_number(&Shape::Float, *n))),
-                _ => None,
-            })
-            .collect(),
-    );
+    let mut out = named_texts(seed, unique, named);
     let mut base = texts(seed, column, max, first_only && hints.is_empty());
     let min_len = hints
         .iter()
@@ -719,9 +708,44 @@ fn text_candidates(
     }
     base = regex_matches_first(hints, base);
     out.extend(base.into_iter().map(Candidate::text));
-    let mut seen = std::collections::HashSet::new();
-    out.retain(|c| seen.insert(format!("{:?}", c.check)));
-    out
+    let mut kept: Vec<Candidate> = Vec::with_capacity(out.len());
+    for c in out {
+        if !kept.iter().any(|k| k.check == c.check) {
+            kept.push(c);
+        }
+    }
+    kept
+}
+
+/// The texts a check names for a column (`kind in ('a', 'b')`), first of its candidates.
+fn named_texts(seed: &Seed, unique: bool, named: &[V]) -> Vec<Candidate> {
+    rotated(
+        seed,
+        unique,
+        named
+            .iter()
+            .filter_map(|v| match v {
+                V::Text(t) => Some(Candidate::text(t.clone())),
+                V::Num(n) => Some(Candidate::text(format_number(&Shape::Float, *n))),
+                _ => None,
+            })
+            .collect(),
+    )
+}
+
+/// The first of [`candidates`] when it is known without making the others: for text, a value
+/// a check names (`kind in ('a', 'b')`). Such a column needs its other candidates only when
+/// that value breaks a check.
+pub(super) fn named_first(
+    seed: &Seed,
+    shape: &Shape,
+    unique: bool,
+    hints: &[Hint],
+) -> Option<Candidate> {
+    match shape {
+        Shape::Text { .. } => named_texts(seed, unique, &one_of(hints)).into_iter().next(),
+        _ => None,
+    }
 }
 
 /// Text a LIKE pattern accepts: its first `%` becomes `fill`, the others nothing, `_` an `x`.
