@@ -1439,12 +1439,19 @@ impl Solver<'_> {
 
     /// A slot's options, made once: its candidates, given what the checks hint about it.
     fn build(&self, slot: &mut Slot) {
+        if !slot.built {
+            let hints = self.hints(&slot.column);
+            self.build_with(slot, &hints);
+        }
+    }
+
+    /// [`Self::build`] with the checks' `hints` about the slot's column already at hand.
+    fn build_with(&self, slot: &mut Slot, hints: &[Hint]) {
         if slot.built {
             return;
         }
         slot.built = true;
-        let hints = self.hints(&slot.column);
-        let made = candidates(&self.seed, &slot.column, &slot.shape, slot.unique, &hints);
+        let made = candidates(&self.seed, &slot.column, &slot.shape, slot.unique, hints);
         match slot.state {
             State::Generate => slot.options = made.into_iter().map(Some).collect(),
             State::Default(_) => {
@@ -1472,40 +1479,33 @@ impl Solver<'_> {
             .flat_map(|&i| self.checks[i].columns())
             .collect();
         for slot in slots.iter_mut() {
-            if matches!(slot.state, State::Generate) && !read.contains(&slot.column) {
+            if !matches!(slot.state, State::Generate) {
+                continue;
+            }
+            if read.contains(&slot.column) {
+                // A value a check names comes first among the candidates: the others are made
+                // only if a check fails with it (`repair` builds them).
+                let hints = self.hints(&slot.column);
+                match named_first(&self.seed, &slot.shape, slot.unique, &hints) {
+                    Some(first) => slot.options = vec![Some(first)],
+                    None => self.build_with(slot, &hints),
+                }
+            } else {
                 slot.built = true;
                 slot.options = first_candidate(&self.seed, &slot.column, &slot.shape, slot.unique)
                     .into_iter()
                     .map(Some)
                     .collect();
             }
-            if matches!(slot.state, State::Generate) {
-                // A value a check names comes first among the candidates: the others are made
-                // only if a check fails with it (`repair` builds them).
-                let named = (!slot.built)
-                    .then(|| {
-                        named_first(
-                            &self.seed,
-                            &slot.shape,
-                            slot.unique,
-                            &self.hints(&slot.column),
-                        )
-                    })
-                    .flatten();
-                match named {
-                    Some(first) => slot.options = vec![Some(first)],
-                    None => self.build(slot),
-                }
-                if slot.options.is_empty() {
-                    let ty = table
-                        .column(&slot.column)
-                        .map(|c| c.type_sql.clone())
-                        .unwrap_or_default();
-                    return Err(infer_error(format!(
-                        "cannot infer a value for {display}.{} (type {ty}, NOT NULL, no default): pass one, e.g. {{ {}: ... }}",
-                        slot.column, slot.column
-                    )));
-                }
+            if slot.options.is_empty() {
+                let ty = table
+                    .column(&slot.column)
+                    .map(|c| c.type_sql.clone())
+                    .unwrap_or_default();
+                return Err(infer_error(format!(
+                    "cannot infer a value for {display}.{} (type {ty}, NOT NULL, no default): pass one, e.g. {{ {}: ... }}",
+                    slot.column, slot.column
+                )));
             }
         }
         Ok(())

@@ -1064,6 +1064,54 @@ mod tests {
     }
 
     #[test]
+    fn the_named_first_candidate_is_the_first_of_all_candidates() {
+        let l = lane();
+        let text = |t: &str| V::Text(t.into());
+        let hint_sets = [
+            vec![Hint::OneOf(vec![text("a"), text("b")])],
+            vec![
+                Hint::OneOf(vec![V::Num(3.0), text("x")]),
+                Hint::MaxLength(4),
+            ],
+            vec![
+                Hint::OneOf(vec![text("p"), text("q"), text("r")]),
+                Hint::Like("p%".into()),
+            ],
+            vec![Hint::NoneOf(vec![text("a")])],
+            vec![],
+        ];
+        for hints in &hint_sets {
+            for shape in [
+                Shape::Text { max: None },
+                Shape::Text { max: Some(3) },
+                Shape::Float,
+            ] {
+                for unique in [false, true] {
+                    for n in 1..=4 {
+                        let s = seed(&l, n);
+                        let first = named_first(&s, &shape, unique, hints);
+                        let all = candidates(&s, "kind", &shape, unique, hints);
+                        if let Some(first) = &first {
+                            assert_eq!(
+                                (&first.check, format!("{:?}", first.val)),
+                                (&all[0].check, format!("{:?}", all[0].val)),
+                                "{hints:?} {shape:?} unique {unique} row {n}"
+                            );
+                        }
+                        // Text with named values always has a first; other cases make them all.
+                        let named = hints.iter().any(|h| matches!(h, Hint::OneOf(_)));
+                        assert_eq!(
+                            first.is_some(),
+                            named && matches!(shape, Shape::Text { .. }),
+                            "{hints:?} {shape:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
     fn ranges_are_non_empty_differ_by_row_and_stay_near_now() {
         let l = lane();
         let first = |n: u64, sub: Shape| match &range_candidates(&seed(&l, n), "span", &sub)[0].val
