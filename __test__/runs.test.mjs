@@ -2,6 +2,7 @@
 // one left alone), and two runs at once on one database.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { createRequire } from 'node:module';
 import { databaseUrl, pgClient, pglane, stopDatabase } from './helpers.mjs';
@@ -75,6 +76,16 @@ describe('runs', () => {
     const stats = JSON.parse(Buffer.from(timedOut.results[0].attachments.find((a) => a.name === 'pglane-stats').body, 'base64'));
     assert.equal(stats.rowsCleaned, 10, 'the setup was cleaned after the timeout');
     assert.equal(stats.verified, true);
+    // A passing test's stats reach the reporter without a step of their own, and without the
+    // test's output directory made on disk (the fixture's cost per test).
+    const normal = tests.find((t) => t.title.startsWith('a normal test'));
+    assert.equal(normal.results[0].status, 'passed');
+    const normalStats = JSON.parse(Buffer.from(normal.results[0].attachments.find((a) => a.name === 'pglane-stats').body, 'base64'));
+    assert.equal(normalStats.rowsCleaned, normalStats.rowsCreated);
+    assert.ok(normalStats.rowsCreated >= 1, JSON.stringify(normalStats));
+    const steps = (list) => list.flatMap((s) => [s.title, ...steps(s.steps ?? [])]);
+    assert.deepEqual(steps(normal.results[0].steps ?? []).filter((t) => /pglane-stats/.test(t)), []);
+    assert.deepEqual(readdirSync('test-results/crash').filter((d) => d.includes('a-normal-test')), []);
     const partial = tests.find((t) => t.title.startsWith('a cleanup that partly fails'));
     const note = partial.annotations.find((a) => a.type === 'pglane-cleanup');
     assert.ok(note, JSON.stringify(partial.annotations));

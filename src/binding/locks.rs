@@ -2,12 +2,13 @@
 
 use super::args::{Arg, JsInput};
 use super::db::{db_or_default, Db};
-use super::error::{caught, guard, Outcome};
+use super::error::{caught, guard, spawn, Outcome};
 use crate::core::db as core_db;
 use crate::core::input::optional;
 use crate::core::locks::{
     check_namespace, lock_timeout, LockHolder, LockKey, DEFAULT_LOCK_TIMEOUT, DEFAULT_NAMESPACE,
 };
+use napi::bindgen_prelude::PromiseRaw;
 use napi::Env;
 use napi_derive::napi;
 use std::sync::Arc;
@@ -178,11 +179,17 @@ impl DbLocks {
     /// Releases every lock (the Playwright fixture calls this at the end of each test).
     /// Resolves with how many were held.
     #[napi(ts_return_type = "Promise<number>", catch_unwind)]
-    pub async fn release_all(&self) -> Outcome<u32> {
-        caught(self.holder.release_all())
-            .await
-            .map(|n| n as u32)
-            .into()
+    pub fn release_all<'env>(
+        &self,
+        env: &'env Env,
+    ) -> napi::Result<PromiseRaw<'env, Outcome<u32>>> {
+        // Started on the JS thread: a test that took no lock (most) is answered without waking
+        // the runtime's thread.
+        let holder = self.holder.clone();
+        spawn(
+            env,
+            async move { holder.release_all().await.map(|n| n as u32) },
+        )
     }
 
     /// Whether the database is reached through a transaction-mode pooler.
