@@ -3,6 +3,7 @@
 //! tables in two schemas, a quoted mixed-case table, ON DELETE RESTRICT, CASCADE and SET NULL.
 
 use crate::support::{db, SchemaGuard};
+use pglane::core::cleanup::sql::{LaneParams, Params};
 use pglane::core::cleanup::{cleanup_pattern, cleanup_tracked, find_leaks, CleanupOptions};
 use pglane::core::db::catalog::Freshness;
 use pglane::core::db::config::PrepareMode;
@@ -435,6 +436,76 @@ async fn a_run_sweep_by_name_takes_the_lane_shape_not_an_app_row_that_starts_lik
         1,
         "the app's row stays"
     );
+}
+
+#[tokio::test]
+async fn regexp_like_and_the_regex_operator_take_the_same_lane_names() {
+    // PostgreSQL 15+ matches lane shapes with `regexp_like` (planned without estimating the
+    // expression from statistics); older servers with `~`. Both must take the same names.
+    let (db, _s, _s2, _schemas) = setup().await;
+    let (graph, _) = db.graph_for(Freshness::Cached).await.unwrap();
+    let version: i32 = db.server_info().await.unwrap().server_version_num;
+    assert_eq!(graph.regexp_like, version >= 150_000, "server {version}");
+    let names: Vec<String> = [
+        "lanerun3-w1-3-acme",
+        "lanerun3-w10-0-",
+        "lanerun3-weekly report",
+        "lanerun3-w01-3-leading zero",
+        "lanerun3-w1-x-acme",
+        "xlanerun3-w1-3-acme",
+        "created lanerun3-w2-7-Org by a trigger",
+        "LANERUN3-W1-3-acme",
+        "lanerun3-w1-3-ünïcødé 100%_'\"",
+    ]
+    .iter()
+    .map(|n| n.to_string())
+    .collect();
+    let run = lane("lanerun3-w%");
+    let mut results = Vec::new();
+    for regexp_like in [false, true] {
+        if regexp_like && version < 150_000 {
+            continue;
+        }
+        let mut g = (*graph).clone();
+        g.regexp_like = regexp_like;
+        let mut params = Params::default();
+        let p = LaneParams::push(&g, &run, &mut params);
+        let names_p = format!("${}", params.0.len() + 1);
+        let sql = format!(
+            "select coalesce(array_agg(n) filter (where {}), '{{}}'), \
+                    coalesce(array_agg(n) filter (where {}), '{{}}') \
+             from unnest({names_p}::text[]) n",
+            p.matching("n"),
+            p.somewhere_in("n")
+        );
+        assert_eq!(sql.contains("regexp_like("), regexp_like, "{sql}");
+        let mut typed = params.typed();
+        typed.push((&names, Type::TEXT_ARRAY));
+        let rows = db.conn().await.unwrap().query(&sql, &typed).await.unwrap();
+        let (mut exact, mut anywhere): (Vec<String>, Vec<String>) =
+            (rows[0].get(0), rows[0].get(1));
+        exact.sort();
+        anywhere.sort();
+        results.push((exact, anywhere));
+    }
+    let (exact, anywhere) = &results[0];
+    assert_eq!(
+        exact,
+        &vec![
+            "lanerun3-w1-3-acme".to_string(),
+            "lanerun3-w1-3-ünïcødé 100%_'\"".to_string(),
+            "lanerun3-w10-0-".to_string(),
+        ]
+    );
+    // Anywhere in the text: also after other words (an audit trigger's), never another shape.
+    let mut expected = exact.clone();
+    expected.push("created lanerun3-w2-7-Org by a trigger".into());
+    expected.push("xlanerun3-w1-3-acme".into());
+    expected.sort();
+    assert_eq!(anywhere, &expected);
+    for other in &results[1..] {
+        assert_eq!(other, &results[0]);
+    }
 }
 
 #[tokio::test]

@@ -119,7 +119,7 @@ fn basis(
     let mut params = Params::default();
     let seed_conds = sql::seed_conditions(graph, seeds, &mut params)?;
     let lane_param = match lane {
-        Some(p) if !closure.lane_edges.is_empty() => Some(LaneParams::push(p, &mut params)),
+        Some(p) if !closure.lane_edges.is_empty() => Some(LaneParams::push(graph, p, &mut params)),
         _ => None,
     };
     Ok(Basis {

@@ -172,7 +172,7 @@ fn seed_condition(
             Ok((cond.clone(), cond))
         }
         Seed::Like { columns, pattern } => {
-            let lane = LaneParams::push(pattern, params);
+            let lane = LaneParams::push(graph, pattern, params);
             let exprs: Vec<String> = columns
                 .iter()
                 .map(|c| format!("t.{}::text", quote_ident(c)))
@@ -192,12 +192,15 @@ pub struct LaneParams {
     pub like: String,
     /// Placeholder of the shape's regular expression.
     pub shape: Option<String>,
+    /// Match the shape with `regexp_like` (the server has it) rather than `~`.
+    pub regexp_like: bool,
 }
 
 impl LaneParams {
     /// Adds the lane's parameters; returns their placeholders.
-    pub fn push(pattern: &LanePattern, params: &mut Params) -> LaneParams {
+    pub fn push(graph: &SchemaGraph, pattern: &LanePattern, params: &mut Params) -> LaneParams {
         LaneParams {
+            regexp_like: graph.regexp_like,
             like: params.push(SqlParam::Text(pattern.as_str().to_string())),
             shape: pattern
                 .shape()
@@ -209,8 +212,19 @@ impl LaneParams {
     /// index can serve) and the lane's shape.
     pub fn matching(&self, expr: &str) -> String {
         match &self.shape {
-            Some(re) => format!("({expr} like {} and {expr} ~ {re})", self.like),
+            Some(re) => format!("({expr} like {} and {})", self.like, self.regex(expr, re)),
             None => format!("{expr} like {}", self.like),
+        }
+    }
+
+    /// `expr` matches the regular expression `re`. Both forms run the same matcher; the
+    /// function's is not estimated from the column's statistics while planning (the LIKE
+    /// before it is, and says as much about how many rows pass).
+    fn regex(&self, expr: &str, re: &str) -> String {
+        if self.regexp_like {
+            format!("pg_catalog.regexp_like({expr}, {re})")
+        } else {
+            format!("{expr} ~ {re}")
         }
     }
 
@@ -227,8 +241,9 @@ impl LaneParams {
     pub fn somewhere_in(&self, expr: &str) -> String {
         match &self.shape {
             Some(re) => format!(
-                "({expr} like ('%' || {}) and {expr} ~ substr({re}, 2))",
-                self.like
+                "({expr} like ('%' || {}) and {})",
+                self.like,
+                self.regex(expr, &format!("substr({re}, 2)"))
             ),
             None => format!("{expr} like ('%' || {})", self.like),
         }

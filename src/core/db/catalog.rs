@@ -37,6 +37,7 @@ with tables as (
 )
 select json_build_object(
   'jit', current_setting('jit')::bool and pg_catalog.pg_jit_available(),
+  'regexpLike', current_setting('server_version_num')::int4 >= 150000,
   'tables', (select coalesce(json_agg(json_build_object(
       'oid', t.oid::int8, 'schema', t.schema, 'name', t.name, 'partitionOf', t.root::int8,
       'insertTriggers', exists(select 1 from pg_catalog.pg_trigger tg
@@ -83,6 +84,8 @@ select json_build_object(
 #[derive(Deserialize)]
 struct RawCatalog {
     jit: bool,
+    #[serde(rename = "regexpLike", default)]
+    regexp_like: bool,
     tables: Vec<RawTable>,
     fks: Vec<RawFk>,
 }
@@ -148,6 +151,7 @@ pub fn graph_from_catalog_json(json: &str) -> Result<SchemaGraph> {
         .collect();
     let mut graph = SchemaGraph::from_parts(tables, fks);
     graph.jit = raw.jit;
+    graph.regexp_like = raw.regexp_like;
     Ok(graph)
 }
 
