@@ -28,7 +28,9 @@ const { tool } = await import('./tools.mjs');
 
 let embedded;
 if (!process.env.DATABASE_URL) {
-  embedded = await startEmbeddedPostgres();
+  // Also on a Unix socket in its data directory (besides TCP), where the platform has them:
+  // the Rust tests connect through it as `host=/path` users do.
+  embedded = await startEmbeddedPostgres(process.platform === 'win32' ? {} : { postgresFlags: ['-c', 'unix_socket_directories=.'] });
   // Without the embedded URL's `pglane_pooler=none`, as a user's DATABASE_URL would be: the
   // API tests count the round trips of single calls on unnamed statements (the prepared path
   // has tests of its own); the Playwright suites run prepared, as users of the embedded server do.

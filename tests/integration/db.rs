@@ -296,29 +296,88 @@ async fn url_options_and_a_socket_directory_reach_the_server() {
     let conn = db.conn().await.unwrap();
     let rows = conn
         .query(
-            "select current_setting('search_path'), current_setting('work_mem'), current_setting('plan_cache_mode')",
+            "select current_setting('search_path'), current_setting('work_mem'), current_setting('plan_cache_mode'), current_setting('jit')",
             &[],
         )
         .await
         .unwrap();
-    let got: (String, String, String) = (rows[0].get(0), rows[0].get(1), rows[0].get(2));
+    let got: (String, String, String, String) = (
+        rows[0].get(0),
+        rows[0].get(1),
+        rows[0].get(2),
+        rows[0].get(3),
+    );
     assert_eq!(
         got,
         (
             "pglane_probe,public".to_string(),
             "5MB".to_string(),
-            "force_generic_plan".to_string()
+            "force_generic_plan".to_string(),
+            "off".to_string()
         )
     );
-    let dirs: String = conn
-        .query("select current_setting('unix_socket_directories')", &[])
+    // JIT is off on connections declared direct, so the catalog read finds it off and
+    // cleanups need no transaction to turn it off; the caller's `options` still win.
+    let direct = preparing(base.clone());
+    let (graph, _) = direct.graph_for(Freshness::Cached).await.unwrap();
+    assert!(!graph.jit);
+    direct.close();
+    let mut jit_on = base.clone();
+    jit_on.options = Some("-c jit=on".into());
+    let on = preparing(jit_on);
+    let jit: String = on
+        .conn()
+        .await
+        .unwrap()
+        .query("select current_setting('jit')", &[])
         .await
         .unwrap()[0]
         .get(0);
-    let Some(dir) = dirs.split(',').map(str::trim).find(|d| d.starts_with('/')) else {
+    assert_eq!(jit, "on");
+    on.close();
+    let mut undeclared = base.clone();
+    undeclared.prepare = pglane::core::db::config::PrepareMode::Off;
+    undeclared.pooler = pglane::core::db::config::PoolerMode::Auto;
+    let plain = Db::new(undeclared).unwrap();
+    let source: String = plain
+        .conn()
+        .await
+        .unwrap()
+        .query("select source from pg_settings where name = 'jit'", &[])
+        .await
+        .unwrap()[0]
+        .get(0);
+    assert_ne!(
+        source, "client",
+        "a connection that may be pooled keeps the server's setting"
+    );
+    plain.close();
+    // A relative directory is the data directory's (the test server's: `npm test` has it
+    // listen on `.` besides TCP); reading `data_directory` takes a superuser.
+    let row = &conn
+        .query(
+            "select current_setting('unix_socket_directories'), \
+                    case when pg_has_role('pg_read_all_settings', 'member') \
+                         then current_setting('data_directory') end",
+            &[],
+        )
+        .await
+        .unwrap()[0];
+    let (dirs, data_dir): (String, Option<String>) = (row.get(0), row.get(1));
+    let Some(dir) = dirs
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty() && !d.starts_with('@'))
+        .find_map(|d| match (d.starts_with('/'), &data_dir) {
+            (true, _) => Some(d.to_string()),
+            (false, Some(data)) => Some(format!("{data}/{d}")),
+            (false, None) => None,
+        })
+    else {
         eprintln!("skipped the socket half: the server listens on no Unix socket");
         return;
     };
+    let dir = dir.as_str();
     if !base.host.starts_with("127.") && base.host != "localhost" {
         eprintln!("skipped the socket half: the server is not on this machine");
         return;
@@ -335,9 +394,15 @@ async fn url_options_and_a_socket_directory_reach_the_server() {
             "postgres://{user}{password}@/{}?host={encoded_dir}&port={}&sslmode=disable",
             base.dbname, base.port
         ),
+        // `sslmode` as a URL or PGSSLMODE gives it: the default, and `require` (meant for a
+        // hosted database), which a socket ignores as libpq's do.
         format!(
-            "postgres://{user}{password}@{encoded_dir}:{}/{}?sslmode=disable",
+            "postgres://{user}{password}@{encoded_dir}:{}/{}",
             base.port, base.dbname
+        ),
+        format!(
+            "postgres://{user}{password}@/{}?host={encoded_dir}&port={}&sslmode=require",
+            base.dbname, base.port
         ),
     ];
     for url in urls {
