@@ -17,6 +17,7 @@
 import { spawn } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,9 +29,12 @@ const { tool } = await import('./tools.mjs');
 
 let embedded;
 if (!process.env.DATABASE_URL) {
-  // Also on a Unix socket in its data directory (besides TCP), where the platform has them:
-  // the Rust tests connect through it as `host=/path` users do.
-  embedded = await startEmbeddedPostgres(process.platform === 'win32' ? {} : { postgresFlags: ['-c', 'unix_socket_directories=.'] });
+  // Also on a Unix socket in its data directory (besides TCP): the Rust tests connect through
+  // it as `host=/path` users do. Only on Linux with a short temp directory: a socket path has
+  // at most 107 bytes (103 on macOS, whose temp directories are long), and a server that can
+  // make none of its sockets does not start.
+  const socket = process.platform === 'linux' && tmpdir().length <= 40;
+  embedded = await startEmbeddedPostgres(socket ? { postgresFlags: ['-c', 'unix_socket_directories=.'] } : {});
   // Without the embedded URL's `pglane_pooler=none`, as a user's DATABASE_URL would be: the
   // API tests count the round trips of single calls on unnamed statements (the prepared path
   // has tests of its own); the Playwright suites run prepared, as users of the embedded server do.
