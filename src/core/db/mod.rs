@@ -262,9 +262,10 @@ impl Db {
             }
         };
         Ok(Conn {
-            client,
+            client: std::mem::ManuallyDrop::new(client),
             db: self.clone(),
             round_trips: AtomicU64::new(0),
+            broken: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -341,9 +342,24 @@ impl Db {
 /// One pooled connection. Every query goes through [`Conn::query`] or [`Conn::run`], which
 /// count round trips, apply the statement timeout and map errors.
 pub struct Conn {
-    client: deadpool_postgres::Object,
+    /// Dropped by hand ([`Drop`]): back to the pool, or away when the connection is broken.
+    client: std::mem::ManuallyDrop<deadpool_postgres::Object>,
     db: Db,
     round_trips: AtomicU64,
+    /// Did a statement find the connection lost? It then never goes back to the pool: the
+    /// pool's check (is the client closed?) can run before the connection's own task has seen
+    /// the socket close, and the next caller would be handed a dead connection.
+    broken: std::sync::atomic::AtomicBool,
+}
+
+impl Drop for Conn {
+    fn drop(&mut self) {
+        // SAFETY: `client` is taken here once, and never used again.
+        let client = unsafe { std::mem::ManuallyDrop::take(&mut self.client) };
+        if self.broken.load(Ordering::Relaxed) {
+            let _ = deadpool_postgres::Object::take(client);
+        }
+    }
 }
 
 impl Conn {
@@ -444,6 +460,9 @@ impl Conn {
         }
         let fatal = |e: &tokio_postgres::Error| {
             let err = query_error(cfg, e);
+            if e.is_closed() || err.code() == ErrorCode::DbConnectionLost {
+                self.broken.store(true, Ordering::Relaxed);
+            }
             matches!(
                 err.code(),
                 ErrorCode::DbConnectionLost | ErrorCode::DbTimeout
@@ -539,7 +558,13 @@ impl Conn {
         self.count(round_trips);
         match tokio::time::timeout(limit, fut).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => Err(query_error(cfg, &e)),
+            Ok(Err(e)) => {
+                let err = query_error(cfg, &e);
+                if e.is_closed() || err.code() == ErrorCode::DbConnectionLost {
+                    self.broken.store(true, Ordering::Relaxed);
+                }
+                Err(err)
+            }
             Err(_) => {
                 let token = self.client.cancel_token();
                 let _ = if self.db.inner.without_tls {
@@ -584,7 +609,7 @@ impl Conn {
 
     /// Drops this connection instead of returning it to the pool (after a broken transaction).
     pub fn discard(self) {
-        let _ = deadpool_postgres::Object::take(self.client);
+        self.broken.store(true, Ordering::Relaxed);
     }
 }
 
