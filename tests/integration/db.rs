@@ -276,6 +276,23 @@ fn preparing(mut cfg: pglane::core::db::config::DbConfig) -> Db {
     Db::new(cfg).unwrap()
 }
 
+/// `jit` on a connection of `db` and where its value came from (`pg_settings.source`); closes
+/// `db`.
+async fn jit_setting(db: Db) -> (String, String) {
+    let rows = db
+        .conn()
+        .await
+        .unwrap()
+        .query(
+            "select setting, source from pg_settings where name = 'jit'",
+            &[],
+        )
+        .await
+        .unwrap();
+    db.close();
+    (rows[0].get(0), rows[0].get(1))
+}
+
 /// The distinct values the probe trigger recorded.
 async fn seen_modes(conn: &pglane::core::db::Conn, seen: &str) -> Vec<String> {
     let rows = conn
@@ -324,34 +341,15 @@ async fn url_options_and_a_socket_directory_reach_the_server() {
     direct.close();
     let mut jit_on = base.clone();
     jit_on.options = Some("-c jit=on".into());
-    let on = preparing(jit_on);
-    let jit: String = on
-        .conn()
-        .await
-        .unwrap()
-        .query("select current_setting('jit')", &[])
-        .await
-        .unwrap()[0]
-        .get(0);
-    assert_eq!(jit, "on");
-    on.close();
+    assert_eq!(jit_setting(preparing(jit_on)).await.0, "on");
     let mut undeclared = base.clone();
     undeclared.prepare = pglane::core::db::config::PrepareMode::Off;
     undeclared.pooler = pglane::core::db::config::PoolerMode::Auto;
-    let plain = Db::new(undeclared).unwrap();
-    let source: String = plain
-        .conn()
-        .await
-        .unwrap()
-        .query("select source from pg_settings where name = 'jit'", &[])
-        .await
-        .unwrap()[0]
-        .get(0);
+    let (_, source) = jit_setting(Db::new(undeclared).unwrap()).await;
     assert_ne!(
         source, "client",
         "a connection that may be pooled keeps the server's setting"
     );
-    plain.close();
     // A relative directory is the data directory's (the test server's: `npm test` has it
     // listen on `.` besides TCP); reading `data_directory` takes a superuser.
     let row = &conn

@@ -485,6 +485,12 @@ impl DbConfig {
         }
     }
 
+    /// Do connections use TLS at all? Not with `sslmode=disable`, and never on a Unix socket,
+    /// whatever `sslmode` says (libpq's rule: a PGSSLMODE meant for a hosted database, say).
+    pub fn uses_tls(&self) -> bool {
+        self.sslmode != SslMode::Disable && !self.is_unix_socket()
+    }
+
     /// Is `host` a Unix socket directory?
     pub fn is_unix_socket(&self) -> bool {
         self.host.starts_with('/')

@@ -32,7 +32,9 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 /// Opens connections for the pool, each driven by [`crate::core::runtime::drive`]: a call
 /// started on the JS thread writes its statements to the socket there.
 struct DrivenConnect {
-    tls: MakeRustlsConnect,
+    /// `None` where connections use no TLS ([`DbConfig::uses_tls`]): the connector would
+    /// reject a socket directory as a server name before a byte is sent.
+    tls: Option<MakeRustlsConnect>,
 }
 
 impl deadpool_postgres::Connect for DrivenConnect {
@@ -49,34 +51,29 @@ impl deadpool_postgres::Connect for DrivenConnect {
         let tls = self.tls.clone();
         let pg_config = pg_config.clone();
         Box::pin(async move {
-            // A connection that fails ends; the pool sees its client closed.
-            let (client, task) = if without_tls(&pg_config) {
-                let (client, connection) = pg_config.connect(tokio_postgres::NoTls).await?;
-                (
-                    client,
-                    crate::core::runtime::drive(async move {
-                        let _ = connection.await;
-                    }),
-                )
-            } else {
-                let (client, connection) = pg_config.connect(tls).await?;
-                (
-                    client,
-                    crate::core::runtime::drive(async move {
-                        let _ = connection.await;
-                    }),
-                )
-            };
-            Ok((client, task))
+            match tls {
+                Some(tls) => open(&pg_config, tls).await,
+                None => open(&pg_config, tokio_postgres::NoTls).await,
+            }
         })
     }
 }
 
-/// Does a connection with these settings never use TLS (`sslmode=disable`, and every Unix
-/// socket: [`Db::new`])? It then goes without the TLS connector, which would otherwise reject a
-/// socket directory as a server name before a byte is sent.
-fn without_tls(pg_config: &tokio_postgres::Config) -> bool {
-    pg_config.get_ssl_mode() == tokio_postgres::config::SslMode::Disable
+/// Opens one connection and drives it ([`crate::core::runtime::drive`]). A connection that
+/// fails ends; the pool sees its client closed.
+async fn open<T>(
+    pg_config: &tokio_postgres::Config,
+    tls: T,
+) -> std::result::Result<(tokio_postgres::Client, tokio::task::JoinHandle<()>), tokio_postgres::Error>
+where
+    T: tokio_postgres::tls::MakeTlsConnect<tokio_postgres::Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, connection) = pg_config.connect(tls).await?;
+    let task = crate::core::runtime::drive(async move {
+        let _ = connection.await;
+    });
+    Ok((client, task))
 }
 
 /// A typed parameter: the value and the Postgres type it is sent as.
@@ -92,9 +89,8 @@ pub struct Db {
 struct DbInner {
     config: DbConfig,
     pool: Pool,
-    tls: MakeRustlsConnect,
-    /// Do its connections go without TLS ([`without_tls`])? Query cancellation goes the same way.
-    without_tls: bool,
+    /// As [`DrivenConnect`]'s: query cancellation connects the same way.
+    tls: Option<MakeRustlsConnect>,
     round_trips: AtomicU64,
     graph: std::sync::RwLock<Option<Arc<SchemaGraph>>>,
     /// Column facts for factories, with the graph they were read for ([`table_facts`]).
@@ -129,6 +125,7 @@ impl Db {
     /// certificates) are read now so that a bad file fails at once.
     pub fn new(config: DbConfig) -> Result<Db> {
         let tls = make_connector(&config)?;
+        let tls = config.uses_tls().then_some(tls);
         let mut pg = tokio_postgres::Config::new();
         if config.is_unix_socket() {
             // Unix sockets exist only on Unix; elsewhere the path is an error of the settings.
@@ -148,11 +145,8 @@ impl Db {
             .application_name(&config.application_name)
             .connect_timeout(config.connect_timeout)
             .keepalives(true)
-            // libpq never uses TLS on a Unix socket, whatever `sslmode` says (a PGSSLMODE meant
-            // for a hosted database, say); neither does pglane.
             .ssl_mode(match config.sslmode {
-                _ if config.is_unix_socket() => tokio_postgres::config::SslMode::Disable,
-                SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+                _ if !config.uses_tls() => tokio_postgres::config::SslMode::Disable,
                 SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
                 _ => tokio_postgres::config::SslMode::Require,
             });
@@ -178,7 +172,6 @@ impl Db {
         if !options.is_empty() {
             pg.options(options.join(" "));
         }
-        let plain = without_tls(&pg);
         let manager = Manager::from_connect(
             pg,
             DrivenConnect { tls: tls.clone() },
@@ -198,7 +191,6 @@ impl Db {
                 config,
                 pool,
                 tls,
-                without_tls: plain,
                 round_trips: AtomicU64::new(0),
                 graph: std::sync::RwLock::new(None),
                 table_facts: std::sync::RwLock::new(None),
@@ -459,10 +451,7 @@ impl Conn {
             settings.push_str("; set local plan_cache_mode = auto");
         }
         let fatal = |e: &tokio_postgres::Error| {
-            let err = query_error(cfg, e);
-            if e.is_closed() || err.code() == ErrorCode::DbConnectionLost {
-                self.broken.store(true, Ordering::Relaxed);
-            }
+            let err = self.statement_error(e);
             matches!(
                 err.code(),
                 ErrorCode::DbConnectionLost | ErrorCode::DbTimeout
@@ -558,19 +547,12 @@ impl Conn {
         self.count(round_trips);
         match tokio::time::timeout(limit, fut).await {
             Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
-                let err = query_error(cfg, &e);
-                if e.is_closed() || err.code() == ErrorCode::DbConnectionLost {
-                    self.broken.store(true, Ordering::Relaxed);
-                }
-                Err(err)
-            }
+            Ok(Err(e)) => Err(self.statement_error(&e)),
             Err(_) => {
                 let token = self.client.cancel_token();
-                let _ = if self.db.inner.without_tls {
-                    token.cancel_query(tokio_postgres::NoTls).await
-                } else {
-                    token.cancel_query(self.db.inner.tls.clone()).await
+                let _ = match &self.db.inner.tls {
+                    Some(tls) => token.cancel_query(tls.clone()).await,
+                    None => token.cancel_query(tokio_postgres::NoTls).await,
                 };
                 Err(Error::new(
                     ErrorCode::DbTimeout,
@@ -582,6 +564,16 @@ impl Conn {
                 ))
             }
         }
+    }
+
+    /// A statement's error as pglane's; a connection it found lost is marked broken, so that
+    /// it never goes back to the pool.
+    fn statement_error(&self, e: &tokio_postgres::Error) -> Error {
+        let err = query_error(&self.db.inner.config, e);
+        if e.is_closed() || err.code() == ErrorCode::DbConnectionLost {
+            self.broken.store(true, Ordering::Relaxed);
+        }
+        err
     }
 
     fn count(&self, round_trips: u64) {
