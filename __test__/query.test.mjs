@@ -84,6 +84,28 @@ describe('Db.query', () => {
     await witness.query('delete from qtest.projects where id = $1', [p.id]);
   });
 
+  test('integers beyond 2^53 arrive exact as bigint, the rest as numbers; a column named __proto__ is data', async () => {
+    // Results reach JS through JSON.parse unless JSON cannot say them exactly.
+    const [row] = await db.query(
+      `select 9007199254740993::int8 as big, -9007199254740993::int8 as neg, 9007199254740991::int8 as edge,
+              42::int8 as small, 1.25::float8 as f, 'x' as s, json_build_object('n', 9007199254740993::int8) as nested`,
+    );
+    assert.equal(row.big, 9007199254740993n);
+    assert.equal(row.neg, -9007199254740993n);
+    assert.equal(row.edge, 9007199254740991);
+    assert.equal(row.small, 42);
+    assert.equal(row.f, 1.25);
+    assert.deepEqual(row.nested, { n: 9007199254740993n });
+    const [plain] = await db.query(`select 7 as id, 1 as "__proto__", '{"a": [1, "two", null]}'::jsonb as doc`);
+    assert.equal(Object.getPrototypeOf(plain), Object.prototype);
+    assert.ok(Object.hasOwn(plain, '__proto__'), 'a column named __proto__ is an own property');
+    assert.equal(Object.getOwnPropertyDescriptor(plain, '__proto__').value, 1);
+    assert.deepEqual(Object.keys(plain), ['id', '__proto__', 'doc']);
+    assert.deepEqual(plain.doc, { a: [1, 'two', null] });
+    const one = await db.one('select $1::text as "naïve ✓", $2::int8 as n', ['quote " and \\ backslash', '9007199254740993']);
+    assert.deepEqual(one, { 'naïve ✓': 'quote " and \\ backslash', n: 9007199254740993n });
+  });
+
   test('one and many check the number of rows with PGLANE_ROW_COUNT', async () => {
     let err = await rejection(db.one('select 1 as n from qtest.projects where false'));
     assert.equal(err.code, 'PGLANE_ROW_COUNT');

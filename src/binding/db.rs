@@ -2,6 +2,7 @@
 
 use super::args::{Arg, JsInput};
 use super::error::{caught, guard, spawn, Outcome};
+use super::json::Json;
 use crate::core::db::query::{Expect, QueryOutcome};
 use crate::core::db::{self as core_db, config::DbOverrides};
 use crate::core::doctor;
@@ -266,8 +267,8 @@ impl Db {
         env: &'env Env,
         sql: Arg<String>,
         params: Option<JsInput>,
-    ) -> napi::Result<PromiseRaw<'env, Outcome<Vec<Value>>>> {
-        self.run(env, sql, params, Expect::Any, |o| o.rows)
+    ) -> napi::Result<PromiseRaw<'env, Outcome<Json<Vec<Value>>>>> {
+        self.run(env, sql, params, Expect::Any, |o| Json(o.rows))
     }
 
     /// `query` for exactly one row: resolves with it, or rejects with `PGLANE_ROW_COUNT`.
@@ -282,9 +283,9 @@ impl Db {
         env: &'env Env,
         sql: Arg<String>,
         params: Option<JsInput>,
-    ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+    ) -> napi::Result<PromiseRaw<'env, Outcome<Json<Value>>>> {
         self.run(env, sql, params, Expect::One, |o| {
-            o.rows.into_iter().next().unwrap_or(Value::Null)
+            Json(o.rows.into_iter().next().unwrap_or(Value::Null))
         })
     }
 
@@ -300,8 +301,8 @@ impl Db {
         env: &'env Env,
         sql: Arg<String>,
         params: Option<JsInput>,
-    ) -> napi::Result<PromiseRaw<'env, Outcome<Vec<Value>>>> {
-        self.run(env, sql, params, Expect::Many, |o| o.rows)
+    ) -> napi::Result<PromiseRaw<'env, Outcome<Json<Vec<Value>>>>> {
+        self.run(env, sql, params, Expect::Many, |o| Json(o.rows))
     }
 
     /// Runs one statement with parameters and resolves with the number of rows it returned or

@@ -3,6 +3,7 @@
 use super::args::{Arg, JsInput};
 use super::db::{db_or_default, Db};
 use super::error::{guard, spawn, Outcome};
+use super::json::Json;
 use super::tracker::ResourceTracker;
 use super::worker_context::WorkerContext;
 use crate::core::db as core_db;
@@ -304,10 +305,12 @@ fn spawn_create<'env>(
     ctx: CoreContext,
     tracker: Arc<crate::core::lane::tracker::ResourceTracker>,
     call: crate::core::Result<(FactoryCall, CallOptions)>,
-) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+) -> napi::Result<PromiseRaw<'env, Outcome<Json<Value>>>> {
     spawn(env, async move {
         let (call, options) = call?;
-        factory::create_with(&db, &registry, &ctx, &tracker, &call, &options).await
+        factory::create_with(&db, &registry, &ctx, &tracker, &call, &options)
+            .await
+            .map(Json)
     })
 }
 
@@ -428,7 +431,7 @@ impl Factories {
         ctx: &WorkerContext,
         tracker: &ResourceTracker,
         call: crate::core::Result<(FactoryCall, CallOptions)>,
-    ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+    ) -> napi::Result<PromiseRaw<'env, Outcome<Json<Value>>>> {
         spawn_create(
             env,
             self.registry.clone(),
@@ -457,7 +460,7 @@ impl Factories {
         tracker: Arg<&ResourceTracker>,
         attrs: Option<JsInput>,
         options: Option<Arg<FactoryOptions>>,
-    ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+    ) -> napi::Result<PromiseRaw<'env, Outcome<Json<Value>>>> {
         self.spawn(env, &ctx, &tracker, call(name.0, attrs, options, None))
     }
 
@@ -478,7 +481,7 @@ impl Factories {
         tracker: Arg<&ResourceTracker>,
         attrs: Option<JsInput>,
         options: Option<Arg<FactoryOptions>>,
-    ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+    ) -> napi::Result<PromiseRaw<'env, Outcome<Json<Value>>>> {
         self.spawn(
             env,
             &ctx,
@@ -501,14 +504,14 @@ impl Factories {
         attrs: Option<JsInput>,
         options: Option<Arg<FactoryOptions>>,
         db: Option<Arg<&Db>>,
-    ) -> napi::Result<Value> {
+    ) -> napi::Result<Json<Value>> {
         let db = match (db, &self.db) {
             (None, Some(own)) => own.clone(),
             (given, _) => db_or_default(&env, given.map(|d| d.0))?,
         };
         guard(&env, || {
             let (call, options) = call(name.0, attrs, options, None)?;
-            factory::build(&db, &self.registry, &ctx.inner, &call, &options)
+            factory::build(&db, &self.registry, &ctx.inner, &call, &options).map(Json)
         })
     }
 
@@ -544,7 +547,7 @@ fn preset_create<'env>(
     ctx: &WorkerContext,
     tracker: &ResourceTracker,
     options: Option<JsInput>,
-) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+) -> napi::Result<PromiseRaw<'env, Outcome<Json<Value>>>> {
     spawn_create(
         env,
         preset::registry(),
@@ -571,7 +574,7 @@ macro_rules! preset_factory {
             ctx: Arg<&WorkerContext>,
             tracker: Arg<&ResourceTracker>,
             options: Option<JsInput>,
-        ) -> napi::Result<PromiseRaw<'env, Outcome<Value>>> {
+        ) -> napi::Result<PromiseRaw<'env, Outcome<Json<Value>>>> {
             preset_create(env, $factory, &ctx, &tracker, options)
         }
     };

@@ -7,6 +7,7 @@ mod cleanup;
 mod db;
 mod error;
 mod factories;
+mod json;
 mod locks;
 mod run_registry;
 mod tracker;
