@@ -139,12 +139,6 @@ impl DeletePlan {
         options: PlanOptions,
         lane: Option<&LanePattern>,
     ) -> Result<DeletePlan> {
-        let Basis {
-            closure,
-            params,
-            seed_conds,
-            lane_param,
-        } = basis(graph, seeds, options.dependents, lane)?;
         // Distinct tracked keys per seeded table (`None`: matched by name), counted once.
         let distinct: BTreeMap<TableId, Option<u64>> = seeds
             .tables()
@@ -152,9 +146,24 @@ impl DeletePlan {
             .map(|t| (t, seeds.distinct_keys(t)))
             .collect();
         let shape = PlanShape::of(graph, seeds, &distinct, options, lane);
-        let shared = match shape.as_ref().and_then(|k| plan_cache().get(k)) {
-            Some(shared) => shared,
+        let (shared, params) = match shape.as_ref().and_then(|k| plan_cache().get(k)) {
+            // The statements are known, and so is the closure they delete: only this call's
+            // parameters, in the order the statements number them (as `basis` pushes them).
+            Some(shared) => {
+                let mut params = Params::default();
+                sql::seed_conditions(graph, seeds, &mut params)?;
+                if let (Some(p), true) = (lane, shared.lane_edges) {
+                    LaneParams::push(graph, p, &mut params);
+                }
+                (shared, params)
+            }
             None => {
+                let Basis {
+                    closure,
+                    params,
+                    seed_conds,
+                    lane_param,
+                } = basis(graph, seeds, options.dependents, lane)?;
                 let built = Arc::new(Shared::build(
                     graph,
                     seeds,
@@ -166,7 +175,7 @@ impl DeletePlan {
                 if let Some(k) = shape {
                     plan_cache().put(k, built.clone());
                 }
-                built
+                (built, params)
             }
         };
         // The numbers of tracked keys are this call's own.
@@ -187,7 +196,7 @@ impl DeletePlan {
             .collect();
         Ok(DeletePlan {
             stages: shared.stages.clone(),
-            cascaded: closure.cascaded,
+            cascaded: shared.cascaded.clone(),
             checks,
             params,
             count: shared.count.clone(),
@@ -210,6 +219,10 @@ struct Shared {
     /// (the expected numbers are the first call's; each call puts in its own).
     checks: Vec<(TableId, usize, SeedCheck)>,
     count: CountPlan,
+    /// The closure's tables emptied by `ON DELETE CASCADE` alone.
+    cascaded: Vec<TableId>,
+    /// Does the closure follow rows by the lane's names (its pattern is a parameter)?
+    lane_edges: bool,
 }
 
 impl Shared {
@@ -225,6 +238,8 @@ impl Shared {
             stages: Arc::new(Vec::new()),
             checks: Vec::new(),
             count: CountPlan::of(graph, seed_conds),
+            cascaded: closure.cascaded.clone(),
+            lane_edges: !closure.lane_edges.is_empty(),
         };
         if closure.is_empty() {
             return Ok(shared);
@@ -810,6 +825,51 @@ mod tests {
             DeletePlan::build(&g2, &keys(0, &[ID]), options(Dependents::DeleteAll), None).unwrap();
         assert!(!Arc::ptr_eq(&one.stages, &four.stages));
         assert_eq!(one.stages[0].sql, four.stages[0].sql);
+    }
+
+    #[test]
+    fn a_kept_plan_gives_the_parameters_and_cascades_a_fresh_one_gives() {
+        // A kept plan skips the closure: its lane parameter (rows behind SET NULL that carry
+        // the lane's names) and its cascaded tables come from what was kept.
+        use crate::core::lane::naming::{generate_run_id, NameFormat};
+        use crate::core::schema::tests::{col, fk, table};
+        use crate::core::schema::{OnDelete, SchemaGraph};
+        let graph = || {
+            let mut notes = table("public", "notes", &[("id", "int4"), ("org_id", "uuid")]);
+            notes.columns.push(col("body", "text", false));
+            SchemaGraph::from_parts(
+                vec![
+                    table("public", "orgs", &[("id", "uuid")]),
+                    notes,
+                    table("public", "members", &[("id", "int4"), ("org_id", "uuid")]),
+                ],
+                vec![
+                    fk(1, 0, "org_id", OnDelete::SetNull),
+                    fk(2, 0, "org_id", OnDelete::Cascade),
+                ],
+            )
+        };
+        let (kept_graph, fresh_graph) = (graph(), graph());
+        let run = generate_run_id();
+        let lane = LanePattern::of(&NameFormat::default(), &run, Some(3), Some(7)).unwrap();
+        let other_id = "0195f1c2-7b3a-7cde-8f00-0123456789ac";
+        let opts = options(Dependents::LeaveCascades);
+        let first = DeletePlan::build(&kept_graph, &keys(0, &[ID]), opts, Some(&lane)).unwrap();
+        let kept =
+            DeletePlan::build(&kept_graph, &keys(0, &[other_id]), opts, Some(&lane)).unwrap();
+        assert!(
+            Arc::ptr_eq(&first.stages, &kept.stages),
+            "the second is kept"
+        );
+        let fresh =
+            DeletePlan::build(&fresh_graph, &keys(0, &[other_id]), opts, Some(&lane)).unwrap();
+        assert!(!Arc::ptr_eq(&kept.stages, &fresh.stages));
+        assert_eq!(kept.stages[0].sql, fresh.stages[0].sql);
+        assert_eq!(kept.params.0, fresh.params.0);
+        assert_eq!(kept.params.0.len(), 2, "the key and the lane's pattern");
+        assert_eq!(kept.cascaded, fresh.cascaded);
+        assert_eq!(kept.cascaded, vec![2]);
+        assert_eq!(kept.checks, fresh.checks);
     }
 
     #[test]
