@@ -8,7 +8,7 @@
 //! what JS receives is the same either way (`__test__/query.test.mjs` checks both paths).
 
 use napi::bindgen_prelude::{ToNapiValue, TypeName};
-use napi::{sys, ValueType};
+use napi::{check_status, sys, ValueType};
 use serde_json::Value;
 
 /// A JSON value (or list of them) that reaches JS through `JSON.parse` when it can.
@@ -33,38 +33,24 @@ fn has_unsafe_integer(value: &Value) -> bool {
 
 /// Calls the global `JSON.parse` on `text`.
 unsafe fn json_parse(env: sys::napi_env, text: &str) -> napi::Result<sys::napi_value> {
-    let status = |s: sys::napi_status, what: &str| {
-        if s == sys::Status::napi_ok {
-            Ok(())
-        } else {
-            Err(napi::Error::from_reason(format!(
-                "JSON.parse of a result: {what} failed"
-            )))
-        }
-    };
     let mut global = std::ptr::null_mut();
-    status(unsafe { sys::napi_get_global(env, &mut global) }, "global")?;
+    check_status!(unsafe { sys::napi_get_global(env, &mut global) })?;
     let mut json = std::ptr::null_mut();
-    status(
-        unsafe { sys::napi_get_named_property(env, global, c"JSON".as_ptr(), &mut json) },
-        "JSON",
-    )?;
+    check_status!(unsafe {
+        sys::napi_get_named_property(env, global, c"JSON".as_ptr(), &mut json)
+    })?;
     let mut parse = std::ptr::null_mut();
-    status(
-        unsafe { sys::napi_get_named_property(env, json, c"parse".as_ptr(), &mut parse) },
-        "JSON.parse",
-    )?;
+    check_status!(unsafe {
+        sys::napi_get_named_property(env, json, c"parse".as_ptr(), &mut parse)
+    })?;
     let mut arg = std::ptr::null_mut();
-    status(
-        unsafe {
-            sys::napi_create_string_utf8(env, text.as_ptr().cast(), text.len() as isize, &mut arg)
-        },
-        "the text",
-    )?;
+    check_status!(unsafe {
+        sys::napi_create_string_utf8(env, text.as_ptr().cast(), text.len() as isize, &mut arg)
+    })?;
     let mut out = std::ptr::null_mut();
-    status(
+    check_status!(
         unsafe { sys::napi_call_function(env, json, parse, 1, &arg, &mut out) },
-        "the call",
+        "JSON.parse of a result failed"
     )?;
     Ok(out)
 }

@@ -102,8 +102,7 @@ struct Basis {
     lane_param: Option<LaneParams>,
 }
 
-/// The closure of `seeds` and its parameters: seed conditions first, then the lane's pattern
-/// when rows behind SET NULL / SET DEFAULT foreign keys go by it.
+/// The closure of `seeds` and its parameters (see [`parameters`]).
 fn basis(
     graph: &SchemaGraph,
     seeds: &Seeds,
@@ -116,18 +115,31 @@ fn basis(
         LaneRows::Ignore
     };
     let closure = Closure::of(graph, &seeds.tables(), dependents, lane_rows);
-    let mut params = Params::default();
-    let seed_conds = sql::seed_conditions(graph, seeds, &mut params)?;
-    let lane_param = match lane {
-        Some(p) if !closure.lane_edges.is_empty() => Some(LaneParams::push(graph, p, &mut params)),
-        _ => None,
-    };
+    let (params, seed_conds, lane_param) = parameters(
+        graph,
+        seeds,
+        lane.filter(|_| !closure.lane_edges.is_empty()),
+    )?;
     Ok(Basis {
         closure,
         params,
         seed_conds,
         lane_param,
     })
+}
+
+/// A plan's parameters, in the order its statements number them: the seed conditions first,
+/// then `lane`'s pattern when the closure follows rows behind SET NULL / SET DEFAULT foreign
+/// keys by it (`None` otherwise).
+fn parameters(
+    graph: &SchemaGraph,
+    seeds: &Seeds,
+    lane: Option<&LanePattern>,
+) -> Result<(Params, BTreeMap<TableId, SeedConds>, Option<LaneParams>)> {
+    let mut params = Params::default();
+    let seed_conds = sql::seed_conditions(graph, seeds, &mut params)?;
+    let lane_param = lane.map(|p| LaneParams::push(graph, p, &mut params));
+    Ok((params, seed_conds, lane_param))
 }
 
 impl DeletePlan {
@@ -148,13 +160,10 @@ impl DeletePlan {
         let shape = PlanShape::of(graph, seeds, &distinct, options, lane);
         let (shared, params) = match shape.as_ref().and_then(|k| plan_cache().get(k)) {
             // The statements are known, and so is the closure they delete: only this call's
-            // parameters, in the order the statements number them (as `basis` pushes them).
+            // parameters.
             Some(shared) => {
-                let mut params = Params::default();
-                sql::seed_conditions(graph, seeds, &mut params)?;
-                if let (Some(p), true) = (lane, shared.lane_edges) {
-                    LaneParams::push(graph, p, &mut params);
-                }
+                let lane = lane.filter(|_| shared.lane_edges);
+                let (params, _, _) = parameters(graph, seeds, lane)?;
                 (shared, params)
             }
             None => {

@@ -7,7 +7,7 @@
 //! inferred ([`super::infer`]). Every row a definition makes is completed the same way, so a
 //! definition only says what differs from what the catalog implies.
 
-use super::definition::{FactoryDef, FactoryRegistry, StepDef};
+use super::definition::{FactoryDef, FactoryRegistry, StepDef, TableFactories};
 use super::infer::{Fill, HashBound, ParentRequest};
 use super::template::{bcrypt_hash, now_rfc3339, parse_template, random_token, token_length, Part};
 use super::{CallOptions, FactoryCall};
@@ -20,7 +20,6 @@ use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write;
-use std::sync::Arc;
 
 /// How deep factories may nest (parents of parents, steps, after-steps).
 const MAX_DEPTH: usize = 64;
@@ -175,7 +174,7 @@ pub(super) struct Planner<'a> {
     /// The rows being built, outermost first: where a cycle of required parents closes.
     pub(super) frames: Vec<Frame>,
     /// The definition that builds a table's rows when the table is named or is a parent.
-    pub(super) table_factories: Arc<HashMap<TableId, String>>,
+    pub(super) table_factories: TableFactories,
     /// What a child being built asks of the next row of a parent table: see [`ParentRequest`].
     pub(super) requests: Vec<ParentRequest>,
 }
