@@ -761,22 +761,35 @@ async fn rows_of_a_table_without_a_primary_key_are_tracked_by_the_lane_name() {
 
 /// The key a factory tracks is Postgres' own text of the key columns: a numeric key with more
 /// digits than a JSON number keeps (a double) is deleted by cleanup. Tracked from the JSON row
-/// it was rounded, matched nothing, and the row stayed.
+/// it was rounded, matched nothing, and the row stayed. Keys of integers, text and uuid are
+/// read from the row's JSON (the statement sends no key column for them): a bigint beyond
+/// 2^53, text with quotes, `%`, `_`, a backslash and unicode, and a composite key come back
+/// exactly as Postgres' text.
 #[tokio::test]
 async fn keys_are_tracked_exactly_even_where_json_numbers_round() {
     let (db, s, _guard) = schema_with(|s| {
         format!(
             "create schema {s};
          create table {s}.amounts (k numeric(30, 10) primary key, note text not null);
-         create table {s}.big (id bigint primary key, note text not null);"
+         create table {s}.big (id bigint primary key, note text not null);
+         create table {s}.labels (k text primary key, note text not null);
+         create table {s}.tokens (id uuid primary key, note text not null);
+         create table {s}.pairs (a smallint, b varchar(40), note text not null, primary key (a, b));"
         )
     })
     .await;
     let ctx = context();
     let tracker = ResourceTracker::new(LaneInfo::of(&ctx));
+    let label = "it's 100%_\\ \"ünï\" 名前";
     let cases = [
         ("amounts", json!({ "k": "12345678901234567890.1234567891" })),
         ("big", json!({ "id": "9007199254740993" })),
+        ("labels", json!({ "k": label })),
+        (
+            "tokens",
+            json!({ "id": "0B5F5D5C-3E5A-4E3B-9E6C-2F1A0C9D8E7F" }),
+        ),
+        ("pairs", json!({ "a": -7, "b": label })),
     ];
     for (table, attrs) in cases {
         let table = format!("{s}.{table}");
@@ -789,13 +802,17 @@ async fn keys_are_tracked_exactly_even_where_json_numbers_round() {
         keys,
         vec![
             vec!["12345678901234567890.1234567891".to_string()],
-            vec!["9007199254740993".to_string()]
+            vec!["9007199254740993".to_string()],
+            vec![label.to_string()],
+            // Postgres' text of a uuid: lower case.
+            vec!["0b5f5d5c-3e5a-4e3b-9e6c-2f1a0c9d8e7f".to_string()],
+            vec!["-7".to_string(), label.to_string()],
         ]
     );
     let report = cleanup_tracked(&db, &tracker, CleanupOptions::default())
         .await
         .unwrap();
-    assert_eq!(report.total_deleted, 2, "{report:?}");
+    assert_eq!(report.total_deleted, 5, "{report:?}");
     assert!(counts(&db, &[&s]).await.values().all(|n| *n == 0));
 }
 
