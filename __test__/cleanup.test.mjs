@@ -52,6 +52,46 @@ describe('ResourceTracker and CleanupManager on the reference schema', () => {
     assert.equal(again.totalDeleted, 0);
   });
 
+  test('a report is a plain object: its fields in order, absent ones left out, failures with their sqlstate', async () => {
+    const fields = ['deleted', 'cascaded', 'totalDeleted', 'failures', 'remaining', 'roundTrips', 'statements', 'durationMs', 'fallback'];
+    const ctx = lane();
+    const ids = await insertCompleteSetup(client, ctx);
+    const tracker = ResourceTracker.forTest({}, ctx);
+    trackCompleteSetup(tracker, ids);
+    // Not verified: no `verified` at all (not null, not undefined).
+    const plain = await new CleanupManager(null, tracker, { verifyCleanup: false }).cleanup();
+    assert.deepEqual(Object.keys(plain), fields);
+    assert.equal(Object.getPrototypeOf(plain), Object.prototype);
+    assert.equal(typeof plain.durationMs, 'number');
+    assert.equal(plain.totalDeleted, 11);
+    assert.deepEqual(Object.keys(plain.deleted).sort(), [...APP_TABLES].sort());
+
+    // A row the database refuses to delete: a failure, verified false, what is left counted.
+    const other = lane();
+    const more = await insertCompleteSetup(client, other);
+    const refusing = ResourceTracker.forTest({}, other);
+    trackCompleteSetup(refusing, more);
+    const fn = `pglane_refuse_${process.pid}`;
+    await client.query(`create function public.${fn}() returns trigger language plpgsql as $$ begin raise exception 'refused: "%" ü', old.id using errcode = '23503'; end $$`);
+    await client.query(`create trigger ${fn} before delete on public.organizations for each row execute function public.${fn}()`);
+    try {
+      const report = await new CleanupManager(null, refusing).cleanup();
+      assert.deepEqual(Object.keys(report), [...fields, 'verified']);
+      assert.equal(report.verified, false);
+      assert.ok(report.failures.length > 0);
+      for (const failure of report.failures) {
+        assert.deepEqual(Object.keys(failure), ['tables', 'keys', 'code', 'message', 'sqlstate']);
+        assert.equal(failure.sqlstate, '23503');
+      }
+      assert.ok(report.failures.some((f) => f.message.includes('refused: "') && f.message.includes('ü')), JSON.stringify(report.failures));
+      assert.ok(report.remaining['public.organizations'] >= 1, JSON.stringify(report.remaining));
+    } finally {
+      await client.query(`drop trigger ${fn} on public.organizations; drop function public.${fn}()`);
+    }
+    const retry = await new CleanupManager(null, refusing).cleanup();
+    assert.equal(retry.verified, true);
+  });
+
   /**
    * A complete setup to which the app under test added a conversation with 5 messages through
    * its UI; only the org and the user are tracked.

@@ -3,12 +3,13 @@
 use super::args::Arg;
 use super::db::Db;
 use super::error::{caught, spawn, Outcome};
+use super::json::{json_parse, Json};
 use super::tracker::ResourceTracker;
 use crate::core::cleanup::{self as core_cleanup, CleanupOptions, TableCount};
 use crate::core::db as core_db;
 use crate::core::lane::tracker::ResourceTracker as CoreTracker;
-use napi::bindgen_prelude::PromiseRaw;
-use napi::Env;
+use napi::bindgen_prelude::{PromiseRaw, ToNapiValue};
+use napi::{sys, Env};
 use napi_derive::napi;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -133,6 +134,68 @@ impl From<core_cleanup::CleanupReport> for CleanupReport {
     }
 }
 
+/// A report as JS gets it, in one `JSON.parse` (napi-rs would set each field and each table's
+/// count with a call of its own: about 20 us for a cleanup of 11 tables). The same object:
+/// the same names, `verified` and `sqlstate` left out when there are none, and the fields in
+/// napi-rs' order (those always set, then those only set when present). All values are
+/// strings, booleans and numbers JSON gives exactly (counts, a duration).
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ReportJson<'a> {
+    deleted: &'a HashMap<String, u32>,
+    cascaded: &'a [String],
+    total_deleted: u32,
+    failures: Vec<FailureJson<'a>>,
+    remaining: &'a HashMap<String, u32>,
+    round_trips: u32,
+    statements: u32,
+    duration_ms: f64,
+    fallback: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verified: Option<bool>,
+}
+
+#[derive(serde::Serialize)]
+struct FailureJson<'a> {
+    tables: &'a [String],
+    keys: &'a [Vec<String>],
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sqlstate: Option<&'a str>,
+}
+
+impl ToNapiValue for Json<CleanupReport> {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        let r = &val.0;
+        let json = ReportJson {
+            deleted: &r.deleted,
+            cascaded: &r.cascaded,
+            total_deleted: r.total_deleted,
+            failures: r
+                .failures
+                .iter()
+                .map(|f| FailureJson {
+                    tables: &f.tables,
+                    keys: &f.keys,
+                    code: &f.code,
+                    message: &f.message,
+                    sqlstate: f.sqlstate.as_deref(),
+                })
+                .collect(),
+            remaining: &r.remaining,
+            round_trips: r.round_trips,
+            statements: r.statements,
+            duration_ms: r.duration_ms,
+            fallback: r.fallback,
+            verified: r.verified,
+        };
+        let text = serde_json::to_string(&json)
+            .map_err(|e| napi::Error::from_reason(format!("a cleanup report as JSON: {e}")))?;
+        unsafe { json_parse(env, &text) }
+    }
+}
+
 /// Deletes a test's rows in foreign-key order, with the rows that reference them, verified.
 #[napi]
 pub struct CleanupManager {
@@ -173,12 +236,12 @@ impl CleanupManager {
     pub fn cleanup<'env>(
         &self,
         env: &'env Env,
-    ) -> napi::Result<PromiseRaw<'env, Outcome<CleanupReport>>> {
+    ) -> napi::Result<PromiseRaw<'env, Outcome<Json<CleanupReport>>>> {
         let (db, tracker, options) = (self.db.clone(), self.tracker.clone(), self.options);
         spawn(env, async move {
             core_cleanup::cleanup_tracked(&db, &tracker, options)
                 .await
-                .map(Into::into)
+                .map(|r| Json(r.into()))
         })
     }
 
@@ -193,7 +256,7 @@ impl CleanupManager {
         env: &'env Env,
         #[napi(ts_arg_type = "string")] scope_or_pattern: Arg<String>,
         #[napi(ts_arg_type = "LaneOptions | undefined | null")] options: Option<Arg<LaneOptions>>,
-    ) -> napi::Result<PromiseRaw<'env, Outcome<CleanupReport>>> {
+    ) -> napi::Result<PromiseRaw<'env, Outcome<Json<CleanupReport>>>> {
         let options = options.map(|o| o.0).unwrap_or_default();
         let (db, tracker, defaults) = (self.db.clone(), self.tracker.clone(), self.options);
         spawn(env, async move {
@@ -214,7 +277,7 @@ impl CleanupManager {
                 options.allow_unmarked.unwrap_or(false),
             )
             .await
-            .map(Into::into)
+            .map(|r| Json(r.into()))
         })
     }
 

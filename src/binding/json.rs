@@ -32,7 +32,7 @@ fn has_unsafe_integer(value: &Value) -> bool {
 }
 
 /// Calls the global `JSON.parse` on `text`.
-unsafe fn json_parse(env: sys::napi_env, text: &str) -> napi::Result<sys::napi_value> {
+pub(super) unsafe fn json_parse(env: sys::napi_env, text: &str) -> napi::Result<sys::napi_value> {
     let mut global = std::ptr::null_mut();
     check_status!(unsafe { sys::napi_get_global(env, &mut global) })?;
     let mut json = std::ptr::null_mut();

@@ -4,6 +4,7 @@ use super::args::{Arg, JsInput};
 use super::cleanup::{CleanupReport, LeakedRows};
 use super::db::{db_or_default, Db};
 use super::error::{caught, Outcome};
+use super::json::Json;
 use crate::core::cleanup::{given_lane_columns, PreviewTable};
 use crate::core::db as core_db;
 use crate::core::runs::registry::{
@@ -389,13 +390,13 @@ impl RunRegistry {
         &self,
         #[napi(ts_arg_type = "string")] run_id: Arg<String>,
         #[napi(ts_arg_type = "SweepOptions | undefined | null")] options: Option<Arg<SweepOptions>>,
-    ) -> Outcome<CleanupReport> {
+    ) -> Outcome<Json<CleanupReport>> {
         let (cols, allow, pattern) = sweep_options(options);
         let run = async {
             let r = core_runs::run_info(&self.db, &run_id, pattern).await?;
             core_runs::sweep_run(&self.db, &r, cols.as_deref(), allow).await
         };
-        caught(run).await.map(Into::into).into()
+        caught(run).await.map(|r| Json(r.into())).into()
     }
 
     /// Forgets a run and its journal without deleting rows.
